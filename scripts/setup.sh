@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One-time set-up for scratchlight: system libLLVM for Dr.Jit's CPU backend, a virtual
+# environment in .venv with pinned dependencies, and the package itself (editable).
+# Safe to run again: every step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=.venv
+
+have_llvm16() {
+    # Dr.Jit's LLVM backend needs libLLVM >= 16 (LLVM 15 aborts on `fminimum`).
+    local f v
+    for f in /usr/lib/x86_64-linux-gnu/libLLVM-*.so* /usr/lib/aarch64-linux-gnu/libLLVM-*.so* /usr/lib/llvm-*/lib/libLLVM*.so*; do
+        [ -e "$f" ] || continue
+        v=$(basename "$f" | sed -E 's/^libLLVM-?([0-9]+).*/\1/')
+        case "$v" in ''|*[!0-9]*) continue ;; esac
+        [ "$v" -ge 16 ] && return 0
+    done
+    return 1
+}
+
+if ! have_llvm16; then
+    echo "[setup] installing Debian's libllvm19 (Dr.Jit's CPU backend needs libLLVM >= 16)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libllvm19 >/dev/null
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "[setup] creating $VENV"
+    "$PY" -m venv "$VENV"
+fi
+
+stamp="$VENV/.installed-$(cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+    echo "[setup] installing pinned dependencies"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    "$VENV/bin/python" -m pip install -q -r requirements.lock
+    "$VENV/bin/python" -m pip install -q --no-deps -e .
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+fi
