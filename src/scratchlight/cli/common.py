@@ -1,0 +1,151 @@
+"""Options shared by several commands, and their translation into library objects."""
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = [
+    "add_heightmap_options", "add_scene_options", "add_run_options", "load_surface",
+    "scene_spec_from_args", "parse_resolution", "parse_floats", "select_device",
+    "check_output_path", "light_from_args",
+]
+
+
+def parse_floats(text: str, n: int, option: str) -> tuple[float, ...]:
+    try:
+        vals = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(option, f"expected {n} comma-separated numbers, got {text!r}") from None
+    if len(vals) != n or not all(np.isfinite(vals)):
+        raise InputError(option, f"expected {n} finite comma-separated numbers, got {text!r}")
+    return vals
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """'512' -> (512, 512); '640x480' -> (width 640, height 480)."""
+    try:
+        parts = [int(v) for v in str(text).lower().split("x")]
+    except ValueError:
+        raise InputError("--resolution", f"expected N or WxH, got {text!r}") from None
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or min(parts) < 8:
+        raise InputError("--resolution", f"expected N or WxH with sides >= 8, got {text!r}")
+    return parts[0], parts[1]
+
+
+def add_heightmap_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("heightmap", help="height map file (.x3p .sur .tif .npy .npz .csv .txt .asc)")
+    g = p.add_argument_group("surface preparation")
+    g.add_argument("--max-size", type=int, default=1024,
+                   help="resample so neither side of the grid exceeds this many points "
+                        "(default 1024; 0 keeps the full grid)")
+    g.add_argument("--no-level", action="store_true", help="do not subtract the best-fit plane")
+    g.add_argument("--crop", metavar="X0,Y0,NX,NY", help="keep this window of the grid (cells)")
+
+
+def add_scene_options(p: argparse.ArgumentParser, resolution: str = "512", spp: int = 64) -> None:
+    from ..scene import CAMERA_PRESETS, MATERIALS
+
+    g = p.add_argument_group("scene")
+    g.add_argument("--resolution", default=resolution, help=f"image size N or WxH (default {resolution})")
+    g.add_argument("--spp", type=int, default=spp, help=f"samples per pixel (default {spp})")
+    g.add_argument("--camera", choices=CAMERA_PRESETS, default="oblique",
+                   help="oblique (45 degrees, default), top (orthographic) or custom")
+    g.add_argument("--elevation", type=float, default=45.0, help="oblique camera elevation, degrees")
+    g.add_argument("--azimuth", type=float, default=0.0, help="oblique camera azimuth, degrees")
+    g.add_argument("--fov", type=float, default=30.0, help="horizontal field of view, degrees")
+    g.add_argument("--camera-origin", metavar="X,Y,Z",
+                   help="custom camera position in scene units (the surface's longer side spans -1..1)")
+    g.add_argument("--camera-target", metavar="X,Y,Z", default="0,0,0",
+                   help="custom camera target in scene units (default 0,0,0)")
+    g.add_argument("--material", choices=sorted(MATERIALS), default="aluminium",
+                   help="metal preset (default aluminium)")
+    g.add_argument("--roughness", type=float, default=0.1, help="GGX alpha, 0 = mirror (default 0.1)")
+    g.add_argument("--exaggeration", type=float, default=1.0, help="height exaggeration (default 1)")
+    g.add_argument("--max-depth", type=int, default=3,
+                   help="path depth: 2 = direct only, 3 = one interreflection (default 3)")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="cuda when a GPU is usable (auto), else cpu")
+
+
+def select_device(args) -> str:
+    from .._backend import use_device
+
+    try:
+        return use_device(args.device)
+    except RuntimeError as e:
+        raise InputError("--device", str(e)) from None
+
+
+def load_surface(args):
+    """Read and prepare the height map named by ``args.heightmap``."""
+    from ..io import read_heightmap
+    from ..surface import prepare
+
+    hm = read_heightmap(args.heightmap)
+    crop_box = None
+    if getattr(args, "crop", None):
+        crop_box = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop"))
+    max_size = getattr(args, "max_size", 1024)
+    return prepare(hm, level=not getattr(args, "no_level", False), crop_box=crop_box,
+                   max_size=max_size if max_size and max_size > 0 else None)
+
+
+def scene_spec_from_args(args):
+    from ..scene import CameraSpec, SceneSpec
+
+    width, height = parse_resolution(args.resolution)
+    if args.spp < 1:
+        raise InputError("--spp", f"must be at least 1, got {args.spp}")
+    if not 0.0 <= args.roughness <= 1.0:
+        raise InputError("--roughness", f"must be in [0, 1], got {args.roughness}")
+    if not args.exaggeration > 0:
+        raise InputError("--exaggeration", f"must be positive, got {args.exaggeration}")
+    if args.max_depth < 2:
+        raise InputError("--max-depth", f"must be at least 2, got {args.max_depth}")
+    if not 1.0 <= args.fov < 170.0:
+        raise InputError("--fov", f"must be in [1, 170) degrees, got {args.fov}")
+    origin = None
+    if args.camera == "custom":
+        if not args.camera_origin:
+            raise InputError("--camera-origin", "a custom camera needs --camera-origin X,Y,Z")
+        origin = parse_floats(args.camera_origin, 3, "--camera-origin")
+    elif args.camera_origin:
+        raise InputError("--camera-origin", "only used with --camera custom")
+    target = parse_floats(args.camera_target, 3, "--camera-target")
+    cam = CameraSpec(preset=args.camera, elevation_deg=args.elevation, azimuth_deg=args.azimuth,
+                     fov_deg=args.fov, origin=origin, target=target)
+    return SceneSpec(material=args.material, roughness=args.roughness,
+                     exaggeration=args.exaggeration, camera=cam, width=width, height=height,
+                     max_depth=args.max_depth)
+
+
+def light_from_args(envmap_path: str | None, constant: float | None, shape=(25, 50)) -> np.ndarray:
+    """(H, W, 3) linear map from --envmap FILE or --constant V."""
+    from ..io import read_envmap
+    from ..scene import constant_envmap
+
+    if envmap_path:
+        return read_envmap(envmap_path)
+    if constant is None or not np.isfinite(constant) or constant < 0:
+        raise InputError("--constant", f"must be a finite value >= 0, got {constant}")
+    return constant_envmap(constant, shape, channels=3)
+
+
+def check_output_path(path: str, option: str, extensions: tuple[str, ...]) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in extensions:
+        raise InputError(option, f"{path}: expected a {' or '.join(extensions)} file")
+    d = os.path.dirname(os.path.abspath(path))
+    if os.path.exists(d) and not os.path.isdir(d):
+        raise InputError(path, "the output folder is not a directory")
+    return path

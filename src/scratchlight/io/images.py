@@ -1,0 +1,136 @@
+"""Environment maps and images on disk.
+
+Linear images (renders, environment maps) are float32 arrays of shape (H, W, C) with
+C = 1 or 3. EXR and Radiance HDR go through Mitsuba's own Bitmap class, so every EXR we
+write loads in Mitsuba (and Blender); PNG goes through Pillow with the sRGB transfer curve.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import InputError
+from ._atomic import atomic_path
+
+__all__ = [
+    "read_envmap", "write_exr", "write_png", "read_png_mask", "linear_to_srgb",
+    "srgb_to_linear", "tonemap",
+]
+
+ENVMAP_EXTENSIONS = (".exr", ".hdr", ".png", ".jpg", ".jpeg")
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    """sRGB transfer curve (IEC 61966-2-1) on linear values in [0, 1]."""
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    """Inverse sRGB transfer curve on encoded values in [0, 1]."""
+    x = np.clip(x, 0.0, 1.0)
+    return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4))
+
+
+def tonemap(image: np.ndarray, exposure: float = 1.0) -> np.ndarray:
+    """Linear float image (H, W[, C]) -> uint8 sRGB (clipped at 1 after ``exposure``)."""
+    return np.round(linear_to_srgb(np.asarray(image, np.float64) * exposure) * 255).astype(np.uint8)
+
+
+def _as_rgb(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+    return a[..., :3]
+
+
+def read_envmap(path: str | os.PathLike) -> np.ndarray:
+    """Read a lat-long environment map as linear float32 RGB, shape (H, W, 3).
+
+    EXR/HDR are taken as linear; PNG/JPEG are decoded from sRGB. Raises InputError for a
+    missing or unreadable file and for non-finite or negative values.
+    """
+    path = os.fspath(path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in ENVMAP_EXTENSIONS:
+        raise InputError(path, f"unknown environment-map extension {ext or '(none)'!r}; "
+                               f"supported: {', '.join(ENVMAP_EXTENSIONS)}")
+    if not os.path.isfile(path):
+        raise InputError(path, "no such file")
+    if ext in (".exr", ".hdr"):
+        from .._backend import current_variant
+
+        current_variant()
+        import mitsuba as mi
+
+        try:
+            bmp = mi.Bitmap(path)
+            data = np.array(bmp.convert(mi.Bitmap.PixelFormat.RGB, mi.Struct.Type.Float32,
+                                        srgb_gamma=False), dtype=np.float32)
+        except Exception as e:  # Mitsuba raises RuntimeError for corrupt files
+            raise InputError(path, f"cannot read image: {str(e).splitlines()[0]}") from None
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as im:
+                data = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+        except (UnidentifiedImageError, OSError, ValueError) as e:
+            raise InputError(path, f"cannot read image: {e}") from None
+        data = srgb_to_linear(data).astype(np.float32)
+    data = _as_rgb(data).astype(np.float32)
+    if not np.isfinite(data).all():
+        raise InputError(path, "environment map contains non-finite values (NaN or Inf)")
+    if (data < 0).any():
+        raise InputError(path, "environment map contains negative values")
+    if data.shape[0] < 2 or data.shape[1] < 2:
+        raise InputError(path, f"environment map of {data.shape[1]} x {data.shape[0]} is too small")
+    return data
+
+
+def write_exr(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write a linear float image (H, W[, C]) as an RGB float32 OpenEXR file (atomically)."""
+    from .._backend import current_variant
+
+    current_variant()
+    import mitsuba as mi
+
+    rgb = np.ascontiguousarray(_as_rgb(np.asarray(image, np.float32)))
+    if not np.isfinite(rgb).all():
+        raise ValueError("refusing to write an image with non-finite values")
+    with atomic_path(path, suffix=".exr") as tmp:
+        mi.Bitmap(rgb, pixel_format=mi.Bitmap.PixelFormat.RGB).write(tmp)
+
+
+def write_png(path: str | os.PathLike, image: np.ndarray, linear: bool = True) -> None:
+    """Write a PNG (atomically). ``linear`` float images are tone-mapped to sRGB; uint8 and
+    bool arrays are written as they are (bool as 0/255)."""
+    from PIL import Image
+
+    a = np.asarray(image)
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype != np.uint8:
+        a = tonemap(a) if linear else np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(a).save(tmp, format="PNG")
+
+
+def read_png_mask(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask image (any Pillow format) as bool (H, W): True where the pixel is > 50 %."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(path, "no such file")
+    try:
+        with Image.open(path) as im:
+            a = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise InputError(path, f"cannot read mask image: {e}") from None
+    return a > 0.5

@@ -1,0 +1,115 @@
+"""Stage 5 — the scratch-visibility objective, one module for every engine.
+
+Pure NumPy functions of (image I, light E, mask M); they return the loss and its gradients
+with respect to I and E, and never modify their inputs. Engines turn dL/dI into dL/dE.
+
+The paper's objective (SPEC section A, eqs. 1-3)::
+
+    Loss   = L_grad(Y) + lam * L_l2
+    L_grad = sum(M) / (sum_ij M_ij (|Y[i+1,j] - Y[i,j]| + |Y[i,j+1] - Y[i,j]|) + eps)
+    L_l2   = mean(E**2)                         (l2_target='env', the paper's choice)
+           = sum(M * Y**2) / sum(M)             (l2_target='image', the ablation)
+
+Y is the luminance of the linear render (Rec. 709 weights), i is the image row. ``eps``
+keeps the gradient of the reciprocal finite when the image is flat. The object mask must
+not include the last row or column (scene.build guarantees it), so every difference that
+counts stays on the surface.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["LUMINANCE_WEIGHTS", "L2_TARGETS", "ObjectiveValue", "luminance",
+           "gradient_l1", "scratch_objective"]
+
+LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
+L2_TARGETS = ("env", "image", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectiveValue:
+    """Loss terms and gradients. dL_dI: (h, w, 3) float64; dL_dE: like E (L2 term only)."""
+
+    loss: float
+    l_grad: float
+    l_l2: float
+    mean_gradient: float
+    dL_dI: np.ndarray
+    dL_dE: np.ndarray
+
+
+def luminance(image: np.ndarray) -> np.ndarray:
+    """Rec. 709 luminance (h, w) of a linear RGB image (h, w, 3); (h, w) passes through."""
+    image = np.asarray(image, np.float64)
+    return image if image.ndim == 2 else image[..., :3] @ LUMINANCE_WEIGHTS
+
+
+def _check_mask(mask: np.ndarray, shape) -> np.ndarray:
+    mask = np.asarray(mask, np.float64)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"mask shape {mask.shape} does not match image {tuple(shape)}")
+    if mask.sum() <= 0:
+        raise ValueError("the mask selects no pixel")
+    return mask
+
+
+def gradient_l1(Y: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
+    """S = sum_ij M_ij (|Y[i+1,j]-Y[i,j]| + |Y[i,j+1]-Y[i,j]|) and dS/dY (h, w).
+
+    Pixels in the last row/column have no forward neighbour; their missing terms are zero.
+    """
+    Y = np.asarray(Y, np.float64)
+    M = _check_mask(mask, Y.shape)
+    dv = np.zeros_like(Y)
+    dh = np.zeros_like(Y)
+    dv[:-1] = Y[1:] - Y[:-1]
+    dh[:, :-1] = Y[:, 1:] - Y[:, :-1]
+    S = float(np.sum(M * (np.abs(dv) + np.abs(dh))))
+    sv, sh = M * np.sign(dv), M * np.sign(dh)
+    dS = -(sv + sh)
+    dS[1:] += sv[:-1]
+    dS[:, 1:] += sh[:, :-1]
+    return S, dS
+
+
+def scratch_objective(image: np.ndarray, envmap: np.ndarray, mask: np.ndarray,
+                      lam: float = 30.0, l2_target: str = "env",
+                      eps: float = 1e-8) -> ObjectiveValue:
+    """The paper's loss for a linear render ``image`` (h, w, 3) under ``envmap`` (H, W, C).
+
+    Args:
+        image: linear RGB render, float (h, w, 3).
+        envmap: the light E, float (H, W, C) with C = 1 or 3, values in [0, 1].
+        mask: (h, w) bool or float weights M.
+        lam: weight of the L2 term (>= 0). The paper: 30 (gray), 10 (RGB).
+        l2_target: 'env' (L2 on E, the paper's method), 'image' (L2 on the luminance
+            inside M) or 'none'.
+        eps: added to the denominator of L_grad.
+    """
+    if lam < 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    if l2_target not in L2_TARGETS:
+        raise ValueError(f"l2_target must be one of {L2_TARGETS}, got {l2_target!r}")
+    image = np.asarray(image, np.float64)
+    E = np.asarray(envmap, np.float64)
+    Y = luminance(image)
+    M = _check_mask(mask, Y.shape)
+    n = float(M.sum())
+    S, dS_dY = gradient_l1(Y, M)
+    l_grad = n / (S + eps)
+    dL_dY = -n / (S + eps) ** 2 * dS_dY
+    dL_dE = np.zeros_like(E)
+    if l2_target == "env":
+        l_l2 = float(np.mean(E ** 2))
+        dL_dE = lam * 2.0 * E / E.size
+    elif l2_target == "image":
+        l_l2 = float(np.sum(M * Y ** 2) / n)
+        dL_dY = dL_dY + lam * 2.0 * M * Y / n
+    else:
+        l_l2 = 0.0
+    dL_dI = dL_dY[..., None] * LUMINANCE_WEIGHTS if image.ndim == 3 else dL_dY
+    loss = l_grad + (lam * l_l2 if l2_target != "none" else 0.0)
+    return ObjectiveValue(loss=float(loss), l_grad=float(l_grad), l_l2=float(l_l2),
+                          mean_gradient=S / n, dL_dI=dL_dI, dL_dE=dL_dE)

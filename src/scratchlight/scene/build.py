@@ -1,0 +1,144 @@
+"""Assemble the Mitsuba scene and the image-space facts the objective needs.
+
+``build_scene`` returns a :class:`Scene`: the loaded Mitsuba scene plus
+- ``object_mask`` (H, W) bool: pixels fully covered by the surface whose +x and +y
+  neighbours are too, so every finite difference of L_grad stays on the surface;
+- ``pixel_cell`` (H, W, 2) int: the height-map cell (row i, column j) seen at each pixel
+  centre, -1 where the pixel shows the background. It carries masks from height-map space
+  (scratch map, user regions, ground truth) into image space.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ..io.heightmap import HeightMap
+from .camera import CameraSpec, sensor_dict
+from .emitter import DEFAULT_ENVMAP_SHAPE, constant_envmap, envmap_dict
+from .materials import conductor_bsdf
+from .mesh import heightmap_to_mesh, units_per_metre
+
+__all__ = ["SceneSpec", "Scene", "build_scene", "ENVMAP_KEY"]
+
+ENVMAP_KEY = "envmap.data"
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneSpec:
+    """How to turn a height map into a rendered image.
+
+    Attributes:
+        material: metal preset ('aluminium', 'steel', 'copper', 'chrome').
+        roughness: GGX alpha of the conductor (0 = mirror).
+        exaggeration: factor on heights (1 = true proportions).
+        camera: camera preset and parameters.
+        width, height: image size in pixels.
+        max_depth: Mitsuba path depth (2 = direct light only, 3 = one interreflection, ...).
+    """
+
+    material: str = "aluminium"
+    roughness: float = 0.1
+    exaggeration: float = 1.0
+    camera: CameraSpec = dataclasses.field(default_factory=CameraSpec)
+    width: int = 512
+    height: int = 512
+    max_depth: int = 3
+
+
+@dataclasses.dataclass
+class Scene:
+    mitsuba_scene: object
+    spec: SceneSpec
+    heightmap: HeightMap
+    envmap_shape: tuple[int, int]
+    object_mask: np.ndarray
+    pixel_cell: np.ndarray
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (self.spec.height, self.spec.width)
+
+    def cell_mask_to_image(self, cell_mask: np.ndarray) -> np.ndarray:
+        """Carry a (ny, nx) bool mask in height-map space to an (H, W) image mask."""
+        cell_mask = np.asarray(cell_mask, bool)
+        if cell_mask.shape != self.heightmap.shape:
+            raise ValueError(f"mask of shape {cell_mask.shape} does not match the height map "
+                             f"{self.heightmap.shape}")
+        i, j = self.pixel_cell[..., 0], self.pixel_cell[..., 1]
+        hit = i >= 0
+        out = np.zeros(self.image_shape, bool)
+        out[hit] = cell_mask[i[hit], j[hit]]
+        return out
+
+
+def _image_geometry(mscene, hm: HeightMap, upm: float, W: int, H: int, ss: int = 3):
+    """Trace ss x ss primary rays per pixel: full-coverage mask and the cell at each centre."""
+    import drjit as dr
+    import mitsuba as mi
+
+    sensor = mscene.sensors()[0]
+    # sub-pixel offsets (ss x ss grid) plus the centre
+    offs = (np.arange(ss) + 0.5) / ss
+    oy, ox = np.meshgrid(offs, offs, indexing="ij")
+    offsets = np.concatenate([np.stack([ox.ravel(), oy.ravel()], 1), [[0.5, 0.5]]])
+    py, px = np.mgrid[0:H, 0:W]
+    covered = np.ones((H, W), bool)
+    cell = np.full((H, W, 2), -1, np.int64)
+    ny, nx = hm.shape
+    for k, (fx, fy) in enumerate(offsets):
+        u = ((px + fx) / W).ravel().astype(np.float32)
+        v = ((py + fy) / H).ravel().astype(np.float32)
+        ray, _ = sensor.sample_ray(0.0, 0.5, mi.Point2f(u, v), mi.Point2f(0.5, 0.5))
+        si = mscene.ray_intersect(ray)
+        hit = np.array(si.is_valid()).reshape(H, W)
+        if k < len(offsets) - 1:
+            covered &= hit
+        else:
+            p = np.array(si.p)  # (3, N) in Dr.Jit layout
+            p = p.reshape(3, -1) if p.shape[0] == 3 else p.T
+            x, y = p[0].reshape(H, W), p[1].reshape(H, W)
+            j = np.rint(x / (upm * hm.dx) + 0.5 * (nx - 1)).astype(np.int64)
+            i = np.rint(y / (upm * hm.dy) + 0.5 * (ny - 1)).astype(np.int64)
+            ok = hit & (i >= 0) & (i < ny) & (j >= 0) & (j < nx)
+            cell[ok, 0], cell[ok, 1] = i[ok], j[ok]
+    mask = covered.copy()
+    mask[:, :-1] &= covered[:, 1:]
+    mask[:-1, :] &= covered[1:, :]
+    mask[:, -1] = False
+    mask[-1, :] = False
+    return mask, cell
+
+
+def build_scene(hm: HeightMap, spec: SceneSpec = SceneSpec(), envmap: np.ndarray | None = None,
+                spp: int = 64) -> Scene:
+    """Load the Mitsuba scene of a (filled) height map under ``envmap`` (H, W, 1|3).
+
+    The envmap defaults to a constant 0.5 of 25 x 50 texels; it is only the starting value
+    of the emitter parameter that engines update in place.
+    """
+    from .._backend import current_variant
+
+    current_variant()
+    import mitsuba as mi
+
+    if envmap is None:
+        envmap = constant_envmap(0.5, DEFAULT_ENVMAP_SHAPE)
+    upm = units_per_metre(hm)
+    w, h = hm.size_m
+    half_z = float(np.ptp(hm.heights)) * upm * spec.exaggeration / 2 + 1e-6
+    mesh = heightmap_to_mesh(hm, spec.exaggeration,
+                             bsdf=mi.load_dict(conductor_bsdf(spec.material, spec.roughness)))
+    scene_dict = {
+        "type": "scene",
+        "integrator": {"type": "prb", "max_depth": int(spec.max_depth)},
+        "sensor": sensor_dict(spec.camera, w * upm / 2, h * upm / 2, half_z,
+                              spec.width, spec.height, spp),
+        "envmap": envmap_dict(envmap),
+        "surface": mesh,
+    }
+    mscene = mi.load_dict(scene_dict)
+    mask, cell = _image_geometry(mscene, hm, upm, spec.width, spec.height)
+    return Scene(mitsuba_scene=mscene, spec=spec, heightmap=hm,
+                 envmap_shape=tuple(np.asarray(envmap).shape[:2]), object_mask=mask,
+                 pixel_cell=cell)

@@ -1,0 +1,55 @@
+"""The lat-long environment-map emitter and the layout of its parameter.
+
+Row 0 of an environment map is the zenith above the surface (+z), row H-1 the nadir; the
+columns run over azimuth. Mitsuba's ``envmap`` is +y-up in its own frame, so it is rotated
+by +90 degrees about x. In Mitsuba 3.9 the emitter stores the map with two wrap-around
+columns, data[:, 0] = E[:, W-1] and data[:, W+1] = E[:, 0] (measured), shape (H, W+2, 3).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["DEFAULT_ENVMAP_SHAPE", "envmap_dict", "constant_envmap", "halo_indices", "expand_envmap"]
+
+DEFAULT_ENVMAP_SHAPE = (25, 50)
+
+
+def constant_envmap(value: float = 0.5, shape: tuple[int, int] = DEFAULT_ENVMAP_SHAPE,
+                    channels: int = 1) -> np.ndarray:
+    """An (H, W, channels) float32 map filled with ``value``."""
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"constant light must be a finite value >= 0, got {value}")
+    return np.full((shape[0], shape[1], channels), value, np.float32)
+
+
+def expand_envmap(E: np.ndarray) -> np.ndarray:
+    """(H, W, 1|3) map -> (H, W+2, 3) emitter data with the wrap-around columns."""
+    E = np.asarray(E, np.float32)
+    if E.ndim == 2:
+        E = E[..., None]
+    rgb = np.repeat(E, 3, axis=2) if E.shape[2] == 1 else E
+    return np.concatenate([rgb[:, -1:], rgb, rgb[:, :1]], axis=1)
+
+
+def halo_indices(H: int, W: int, C: int) -> np.ndarray:
+    """Flat indices into a C-channel (H, W, C) map that build the (H, W+2, 3) emitter data."""
+    cols = np.concatenate([[W - 1], np.arange(W), [0]])
+    ch = np.arange(3) if C == 3 else np.zeros(3, int)
+    idx = (np.arange(H)[:, None, None] * W + cols[None, :, None]) * C + ch[None, None, :]
+    return idx.astype(np.uint32).ravel()
+
+
+def envmap_dict(E: np.ndarray) -> dict:
+    """Mitsuba dict of the environment emitter with map ``E`` (H, W, 1|3), linear radiance."""
+    import mitsuba as mi
+
+    E = np.asarray(E, np.float32)
+    if E.ndim == 2:
+        E = E[..., None]
+    rgb = np.ascontiguousarray(np.repeat(E, 3, axis=2) if E.shape[2] == 1 else E[..., :3])
+    return {
+        "type": "envmap",
+        "id": "envmap",
+        "bitmap": mi.Bitmap(rgb, pixel_format=mi.Bitmap.PixelFormat.RGB),
+        "to_world": mi.ScalarTransform4f().rotate([1, 0, 0], 90.0),
+    }

@@ -1,0 +1,68 @@
+"""Height map -> triangle mesh with true proportions.
+
+Scene units: the surface is centred at the origin and its longer lateral side spans
+2 units (from -1 to 1), so ``units_per_metre = 2 / max(width_m, height_m)``. Heights use the
+same factor (times an optional exaggeration), so slopes are the real slopes. Normalising
+keeps micrometre relief well above Mitsuba's ray epsilon, which a scene in metres would not.
+Column j maps to x, row i to y, height to z (up).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..io.heightmap import HeightMap
+
+__all__ = ["units_per_metre", "heightmap_vertices", "heightmap_faces", "heightmap_to_mesh"]
+
+
+def units_per_metre(hm: HeightMap) -> float:
+    """Scale from metres to scene units (longer lateral side = 2 units)."""
+    w, h = hm.size_m
+    return 2.0 / max(w, h)
+
+
+def heightmap_vertices(hm: HeightMap, exaggeration: float = 1.0) -> np.ndarray:
+    """Vertex positions (ny * nx, 3) float32 in scene units, row-major (vertex i*nx + j)."""
+    if not np.isfinite(hm.heights).all():
+        raise ValueError("height map has missing points; call surface.fill_missing first")
+    ny, nx = hm.shape
+    s = units_per_metre(hm)
+    x = (np.arange(nx) * hm.dx - 0.5 * (nx - 1) * hm.dx) * s
+    y = (np.arange(ny) * hm.dy - 0.5 * (ny - 1) * hm.dy) * s
+    z = (hm.heights - np.mean(hm.heights)) * s * exaggeration
+    v = np.empty((ny, nx, 3), np.float32)
+    v[..., 0] = x[None, :]
+    v[..., 1] = y[:, None]
+    v[..., 2] = z
+    return v.reshape(-1, 3)
+
+
+def heightmap_faces(ny: int, nx: int) -> np.ndarray:
+    """Two counter-clockwise (seen from +z) triangles per grid cell: (2 (ny-1)(nx-1), 3) uint32."""
+    i, j = np.mgrid[0:ny - 1, 0:nx - 1]
+    a = (i * nx + j).ravel().astype(np.uint32)
+    b, c, d = a + 1, a + nx, a + nx + 1
+    f = np.empty((a.size, 2, 3), np.uint32)
+    f[:, 0] = np.stack([a, b, d], axis=1)
+    f[:, 1] = np.stack([a, d, c], axis=1)
+    return f.reshape(-1, 3)
+
+
+def heightmap_to_mesh(hm: HeightMap, exaggeration: float = 1.0, name: str = "surface", bsdf=None):
+    """Build a ``mitsuba.Mesh`` of the height map with smooth vertex normals."""
+    import mitsuba as mi
+
+    ny, nx = hm.shape
+    verts = heightmap_vertices(hm, exaggeration)
+    faces = heightmap_faces(ny, nx)
+    props = mi.Properties()
+    if bsdf is not None:
+        props["bsdf"] = bsdf
+    mesh = mi.Mesh(name, verts.shape[0], faces.shape[0], props=props, has_vertex_normals=True,
+                   has_vertex_texcoords=False)
+    params = mi.traverse(mesh)
+    params["vertex_positions"] = mi.Float(verts.ravel())
+    params["faces"] = mi.UInt32(faces.ravel())
+    params.update()
+    mesh.recompute_vertex_normals()
+    return mesh

@@ -1,0 +1,96 @@
+"""Preparing a height map for rendering: fill voids, level, crop, resample.
+
+Every function takes a HeightMap and returns a new one; inputs are never modified.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import InputError
+from ..io.heightmap import HeightMap
+
+__all__ = ["fill_missing", "level_plane", "crop", "resample", "prepare"]
+
+
+def fill_missing(hm: HeightMap) -> HeightMap:
+    """Replace missing points by the height of the nearest measured point.
+
+    Nearest-neighbour filling never creates heights outside the measured range and needs
+    no iteration, so voids of any size are filled in one pass. ``valid`` is kept as it
+    was, so later stages still know which points were measured.
+    """
+    if hm.valid.all():
+        return hm
+    if not hm.valid.any():
+        raise InputError(hm.source, "every point of the height map is missing")
+    _, (ii, jj) = ndimage.distance_transform_edt(~hm.valid, return_indices=True)
+    filled = hm.heights[ii, jj]
+    return hm.replace(heights=filled)
+
+
+def level_plane(hm: HeightMap) -> HeightMap:
+    """Subtract the least-squares plane z = a x + b y + c fitted to the measured points."""
+    ny, nx = hm.shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    v = hm.valid & np.isfinite(hm.heights)
+    A = np.stack([xx[v] * hm.dx, yy[v] * hm.dy, np.ones(v.sum())], axis=1)
+    coef, *_ = np.linalg.lstsq(A, hm.heights[v], rcond=None)
+    plane = coef[0] * xx * hm.dx + coef[1] * yy * hm.dy + coef[2]
+    return hm.replace(heights=hm.heights - plane)
+
+
+def crop(hm: HeightMap, x0: int, y0: int, nx: int, ny: int) -> HeightMap:
+    """Keep columns ``x0 .. x0+nx-1`` and rows ``y0 .. y0+ny-1`` (grid indices)."""
+    H, W = hm.shape
+    if not (0 <= x0 and 0 <= y0 and nx >= 3 and ny >= 3 and x0 + nx <= W and y0 + ny <= H):
+        raise InputError(hm.source, f"crop {x0},{y0},{nx},{ny} does not fit inside the "
+                                    f"{W} x {H} grid (or is smaller than 3 x 3)")
+    s = (slice(y0, y0 + ny), slice(x0, x0 + nx))
+    truth = None if hm.truth is None else hm.truth[s].copy()
+    return hm.replace(heights=hm.heights[s].copy(), valid=hm.valid[s].copy(), truth=truth)
+
+
+def resample(hm: HeightMap, max_size: int) -> HeightMap:
+    """Shrink the grid so neither side exceeds ``max_size`` points, keeping the physical extent.
+
+    A Gaussian prefilter (sigma = (factor - 1) / 2 cells) removes detail finer than the new
+    spacing before bilinear resampling, so fine marks do not alias into false patterns.
+    Missing points must be filled first. Maps already small enough are returned as they are.
+    """
+    if max_size < 3:
+        raise InputError(None, f"maximum grid size must be at least 3, got {max_size}")
+    ny, nx = hm.shape
+    factor = max(ny, nx) / max_size
+    if factor <= 1:
+        return hm
+    if not np.isfinite(hm.heights).all():
+        raise InputError(hm.source, "fill missing points before resampling")
+    new_ny = max(3, int(round((ny - 1) / factor)) + 1)
+    new_nx = max(3, int(round((nx - 1) / factor)) + 1)
+    sigma = (factor - 1) / 2
+    smooth = ndimage.gaussian_filter(hm.heights, sigma=sigma, mode="nearest")
+    yi = np.linspace(0, ny - 1, new_ny)
+    xi = np.linspace(0, nx - 1, new_nx)
+    coords = np.meshgrid(yi, xi, indexing="ij")
+    heights = ndimage.map_coordinates(smooth, coords, order=1, mode="nearest")
+    valid = ndimage.map_coordinates(hm.valid.astype(np.float32), coords, order=1) > 0.5
+    truth = None
+    if hm.truth is not None:
+        truth = ndimage.map_coordinates(hm.truth.astype(np.float32), coords, order=1) > 0.25
+    dx = hm.dx * (nx - 1) / (new_nx - 1)
+    dy = hm.dy * (ny - 1) / (new_ny - 1)
+    return hm.replace(heights=heights, valid=valid, dx=dx, dy=dy, truth=truth)
+
+
+def prepare(hm: HeightMap, level: bool = True, crop_box: tuple[int, int, int, int] | None = None,
+            max_size: int | None = 1024) -> HeightMap:
+    """The standard chain: crop, fill missing points, level the plane, resample."""
+    if crop_box is not None:
+        hm = crop(hm, *crop_box)
+    hm = fill_missing(hm)
+    if level:
+        hm = level_plane(hm)
+    if max_size is not None:
+        hm = resample(hm, max_size)
+    return hm
