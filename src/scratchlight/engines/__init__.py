@@ -1,4 +1,21 @@
-"""Stage 4 — engines: image for a light E, and dL/dE for an image gradient dL/dI."""
+"""Stage 4 — engines: the image for a light E, and dL/dE for an image gradient dL/dI.
+
+Every engine has ``render(E, seed=0, spp=None, grad=False) -> image (h, w, 3)`` and
+``backprop(dL_dI) -> dL_dE`` (after a ``render(..., grad=True)``), so the objective and the
+optimizer never know which engine they drive.
+"""
 from .ad import ADEngine
 
-__all__ = ["ADEngine"]
+ENGINES = {"ad": ADEngine}
+
+__all__ = ["ADEngine", "ENGINES", "make_engine"]
+
+
+def make_engine(name: str, scene, spp: int = 16, seed: int = 0, **options):
+    """Engine ``name`` ('ad', ...) for ``scene`` with ``spp`` samples per pixel per render."""
+    if name not in ENGINES:
+        raise ValueError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+    cls = ENGINES[name]
+    if name == "ad":
+        return cls(scene, spp=spp, **options)
+    return cls(scene, spp=spp, seed=seed, **options)
