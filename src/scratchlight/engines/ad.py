@@ -61,8 +61,9 @@ class ADEngine:
         import mitsuba as mi
 
         self._set_envmap(E, grad)
+        seed = int(seed) % 2**31  # Mitsuba seeds are 32-bit
         img = mi.render(self.scene.mitsuba_scene, self.params, spp=spp or self.spp,
-                        seed=int(seed), seed_grad=int(seed) + GRAD_SEED_OFFSET)
+                        seed=seed, seed_grad=(seed + GRAD_SEED_OFFSET) % 2**32)
         self._image = img if grad else None
         return np.array(img, dtype=np.float32)[..., :3]
 

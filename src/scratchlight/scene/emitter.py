@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_ENVMAP_SHAPE", "envmap_dict", "constant_envmap", "halo_indices", "expand_envmap"]
+__all__ = ["DEFAULT_ENVMAP_SHAPE", "envmap_dict", "constant_envmap", "halo_indices", "expand_envmap",
+           "direction_to_texel"]
 
 DEFAULT_ENVMAP_SHAPE = (25, 50)
 
@@ -53,3 +54,20 @@ def envmap_dict(E: np.ndarray) -> dict:
         "bitmap": mi.Bitmap(rgb, pixel_format=mi.Bitmap.PixelFormat.RGB),
         "to_world": mi.ScalarTransform4f().rotate([1, 0, 0], 90.0),
     }
+
+
+def direction_to_texel(directions: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest envmap texel (row, column) for world directions (N, 3), unit vectors.
+
+    Mitsuba's lookup in the emitter frame is u = atan2(d.x, -d.z) / 2 pi (wrapped to [0, 1)),
+    v = acos(d.y) / pi, with texel centres at u = (c + 0.5) / W and v = r / (H - 1). Our
+    emitter frame has local (x, y, z) = world (x, z, -y), so u = atan2(x, y) / 2 pi and
+    v = acos(z) / pi in world coordinates.
+    """
+    H, W = shape
+    d = np.asarray(directions, np.float64)
+    u = np.mod(np.arctan2(d[:, 0], d[:, 1]) / (2 * np.pi), 1.0)
+    v = np.arccos(np.clip(d[:, 2], -1.0, 1.0)) / np.pi
+    col = np.floor(u * W).astype(np.int64) % W
+    row = np.clip(np.rint(v * (H - 1)).astype(np.int64), 0, H - 1)
+    return row, col

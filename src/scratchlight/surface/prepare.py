@@ -10,7 +10,7 @@ from scipy import ndimage
 from ..errors import InputError
 from ..io.heightmap import HeightMap
 
-__all__ = ["fill_missing", "level_plane", "crop", "resample", "prepare"]
+__all__ = ["fill_missing", "level_plane", "crop", "resample", "resample_mask", "prepare"]
 
 
 def fill_missing(hm: HeightMap) -> HeightMap:
@@ -81,6 +81,17 @@ def resample(hm: HeightMap, max_size: int) -> HeightMap:
     dx = hm.dx * (nx - 1) / (new_nx - 1)
     dy = hm.dy * (ny - 1) / (new_ny - 1)
     return hm.replace(heights=heights, valid=valid, dx=dx, dy=dy, truth=truth)
+
+
+def resample_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-cell resampling of a (ny, nx) bool mask to ``shape`` over the same extent."""
+    mask = np.asarray(mask, bool)
+    ny, nx = mask.shape
+    if (ny, nx) == tuple(shape):
+        return mask.copy()
+    i = np.rint(np.linspace(0, ny - 1, shape[0])).astype(int)
+    j = np.rint(np.linspace(0, nx - 1, shape[1])).astype(int)
+    return mask[np.ix_(i, j)]
 
 
 def prepare(hm: HeightMap, level: bool = True, crop_box: tuple[int, int, int, int] | None = None,
