@@ -1,0 +1,130 @@
+"""Digital Surf ``.sur`` height maps (MountainsMap surface files).
+
+Layout (little endian), as read by gwyddion's ``surffile.c``, SurfaceTopography's ``SUR.py``
+and RosettaSciIO's ``digitalsurf`` reader: a 512-byte header, then ``comment_size`` bytes
+of comment and ``private_size`` bytes of private zone, then ``xres * yres`` int16 or
+int32 values, x varying fastest (one line after another; line i is our row i along y).
+Signature ``DSCOMPRESSED`` instead of ``DIGITAL SURF`` marks zlib-compressed point data
+(a uint32 stream count, (raw size, compressed size) uint32 pairs, then the streams).
+
+Header fields used (byte offset): special points flag (86), point size in bits (98),
+zmin (100), zmax (104), points per line xres (108), lines yres (112), float32 steps
+dx, dy, dz (120, 124, 128), step units for x, y, z (180, 196, 212; 16 characters each),
+comment and private sizes (334, 336), float32 z offset (474).
+
+Heights: ``value * dz + z_offset`` in the z step unit, converted to metres; spacings are
+dx and dy in their step units, converted to metres. A point is missing when it holds the
+non-measured marker: ``zmin - 2`` when the special-points flag is set (the MountainsMap
+convention), or the smallest value of the integer type. The inversion flag is not applied.
+Only the first object of a multi-object file is read.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+
+from ..errors import InputError
+from ._units import metres_per, to_metres
+from .heightmap import READERS, HeightMap, check_heightmap
+
+__all__ = ["read_sur", "SUR_HEADER_SIZE"]
+
+SUR_HEADER_SIZE = 512
+
+_HEADER = struct.Struct("<12s4H30s30s5H8xH4iI3f" + "16s" * 9 + "3f3H12x7Hf10x2H128s3f34x")
+_FIELDS = (
+    "signature", "format", "n_objects", "version", "object_type", "object_name",
+    "operator_name", "material_code", "acquisition", "range", "special_points", "absolute",
+    "bits", "zmin", "zmax", "xres", "yres", "n_points", "dx", "dy", "dz",
+    "x_name", "y_name", "z_name", "x_step_unit", "y_step_unit", "z_step_unit",
+    "x_length_unit", "y_length_unit", "z_length_unit", "x_ratio", "y_ratio", "z_ratio",
+    "imprint", "inversion", "leveling", "second", "minute", "hour", "day", "month", "year",
+    "weekday", "duration", "comment_size", "private_size", "client_zone",
+    "x_offset", "y_offset", "z_offset",
+)
+assert _HEADER.size == SUR_HEADER_SIZE and len(_FIELDS) == len(_HEADER.unpack(bytes(512)))
+
+_SIGNATURES = (b"DIGITAL SURF", b"DSCOMPRESSED")
+_DTYPES = {16: np.dtype("<i2"), 32: np.dtype("<i4")}
+# Object types that do not hold heights on a grid (profiles, images, spectra, ...).
+_NOT_SURFACES = {1: "profile", 3: "binary image", 4: "series of profiles",
+                 7: "multilayer profile", 10: "intensity image", 12: "RGB image",
+                 14: "force curve", 15: "series of force curves", 17: "contour profile",
+                 18: "series of RGB images", 20: "spectrum", 21: "hyperspectral card"}
+
+
+def _string(raw: bytes) -> str:
+    return raw.split(b"\x00", 1)[0].decode("latin-1").strip()
+
+
+def _unit_factor(path: str, h: dict, axis: str) -> float:
+    unit = _string(h[f"{axis}_step_unit"]) or _string(h[f"{axis}_length_unit"])
+    factor = metres_per(unit)
+    if factor is None:
+        raise InputError(path, f"unknown {axis} unit {unit!r} in the header")
+    return factor
+
+
+def _decompress(path: str, blob: bytes) -> bytes:
+    try:
+        (count,) = struct.unpack_from("<I", blob, 0)
+        sizes = struct.unpack_from(f"<{2 * count}I", blob, 4)
+    except struct.error:
+        raise InputError(path, "compressed point data is truncated") from None
+    pos, out = 4 + 8 * count, []
+    for k in range(count):
+        zipped = blob[pos:pos + sizes[2 * k + 1]]
+        pos += sizes[2 * k + 1]
+        try:
+            out.append(zlib.decompress(zipped))
+        except zlib.error as e:
+            raise InputError(path, f"compressed point data is corrupt or truncated ({e})") from None
+    return b"".join(out)
+
+
+def read_sur(path: str) -> HeightMap:
+    """Read a Digital Surf .sur file: heights (ny, nx) float64 in metres, dx/dy in metres."""
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < SUR_HEADER_SIZE:
+        if blob[:12] in _SIGNATURES:
+            raise InputError(path, f"header is truncated ({len(blob)} of 512 bytes)")
+        raise InputError(path, "not a Digital Surf file (no 'DIGITAL SURF' signature)")
+    h = dict(zip(_FIELDS, _HEADER.unpack_from(blob, 0)))
+    if h["signature"] not in _SIGNATURES:
+        raise InputError(path, "not a Digital Surf file (no 'DIGITAL SURF' signature)")
+    if h["object_type"] in _NOT_SURFACES:
+        raise InputError(path, f"object type {h['object_type']} "
+                               f"({_NOT_SURFACES[h['object_type']]}) is not a height map")
+    if h["bits"] not in _DTYPES:
+        raise InputError(path, f"unsupported point size of {h['bits']} bits (expected 16 or 32)")
+    nx, ny = h["xres"], h["yres"]
+    if nx < 1 or ny < 1:
+        raise InputError(path, f"header declares an empty grid ({nx} x {ny})")
+    dtype = _DTYPES[h["bits"]]
+    n = nx * ny
+    need = n * dtype.itemsize
+    start = SUR_HEADER_SIZE + h["comment_size"] + h["private_size"]
+    data = blob[start:]
+    if h["signature"] == b"DSCOMPRESSED":
+        data = _decompress(path, data)
+    if len(data) < need:
+        raise InputError(path, f"point data is truncated: {len(data)} bytes, the {nx} x {ny} "
+                               f"grid of int{h['bits']} needs {need}")
+    raw = np.frombuffer(data, dtype=dtype, count=n)
+    missing = raw == np.iinfo(dtype).min
+    if h["special_points"] == 1:
+        missing |= raw == h["zmin"] - 2
+    if not np.isfinite(h["dz"]) or h["dz"] == 0:
+        raise InputError(path, f"z step must be a finite non-zero number, got {h['dz']}")
+    fz = _unit_factor(path, h, "z")
+    heights = to_metres(raw.astype(np.float64) * h["dz"] + h["z_offset"], fz)
+    dx = to_metres(h["dx"], _unit_factor(path, h, "x"))
+    dy = to_metres(h["dy"], _unit_factor(path, h, "y"))
+    return check_heightmap(heights.reshape(ny, nx), dx, dy, source=path,
+                           valid=~missing.reshape(ny, nx))
+
+
+READERS[".sur"] = read_sur
