@@ -1,0 +1,92 @@
+"""The paper's objective against hand-computed values and finite differences."""
+import numpy as np
+import pytest
+
+from scratchlight.objectives import gradient_l1, luminance, scratch_objective
+
+
+def _gray(Y):
+    return np.repeat(np.asarray(Y, float)[..., None], 3, axis=2)
+
+
+Y = np.array([[0, 1, 0], [2, 0, 0], [0, 0, 0]], float)
+M = np.array([[1, 1, 0], [1, 1, 0], [0, 0, 0]], bool)
+E = np.array([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0]])[..., None]
+
+
+def test_loss_matches_hand_computation():
+    # masked terms: (0,0): 2+1, (0,1): 1+1, (1,0): 2+2, (1,1): 0  -> S = 9, sum(M) = 4
+    # L_l2 = (4 * 0.25 + 1) / 8 = 0.25
+    v = scratch_objective(_gray(Y), E, M, lam=30.0, l2_target="env", eps=0.0)
+    assert v.l_grad == pytest.approx(4 / 9)
+    assert v.l_l2 == pytest.approx(0.25)
+    assert v.loss == pytest.approx(4 / 9 + 30 * 0.25)
+    assert v.mean_gradient == pytest.approx(9 / 4)
+
+
+def test_l2_on_image_and_none():
+    v = scratch_objective(_gray(Y), E, M, lam=2.0, l2_target="image", eps=0.0)
+    # masked Y^2: 0 + 1 + 4 + 0 over 4 pixels
+    assert v.l_l2 == pytest.approx(5 / 4)
+    assert v.loss == pytest.approx(4 / 9 + 2 * 5 / 4)
+    assert np.all(v.dL_dE == 0)
+    v = scratch_objective(_gray(Y), E, M, lam=2.0, l2_target="none", eps=0.0)
+    assert v.loss == pytest.approx(4 / 9)
+
+
+def test_luminance_weights_sum_to_one():
+    rgb = np.random.default_rng(0).random((4, 5, 3))
+    assert luminance(np.ones((2, 2, 3))) == pytest.approx(np.ones((2, 2)))
+    assert luminance(rgb)[1, 2] == pytest.approx(rgb[1, 2] @ [0.2126, 0.7152, 0.0722])
+
+
+@pytest.mark.parametrize("l2_target", ["env", "image", "none"])
+def test_gradients_match_finite_differences(l2_target):
+    rng = np.random.default_rng(1)
+    img = rng.random((7, 9, 3))
+    Em = rng.random((4, 8, 1))
+    mask = rng.random((7, 9)) > 0.3
+    mask[-1], mask[:, -1] = False, False
+    v = scratch_objective(img, Em, mask, lam=3.0, l2_target=l2_target)
+    h = 1e-6
+    for _ in range(12):
+        idx = tuple(rng.integers(0, s) for s in img.shape)
+        d = np.zeros_like(img)
+        d[idx] = h
+        fd = (scratch_objective(img + d, Em, mask, 3.0, l2_target).loss
+              - scratch_objective(img - d, Em, mask, 3.0, l2_target).loss) / (2 * h)
+        assert v.dL_dI[idx] == pytest.approx(fd, rel=1e-4, abs=1e-7)
+    idx = (1, 3, 0)
+    d = np.zeros_like(Em)
+    d[idx] = h
+    fd = (scratch_objective(img, Em + d, mask, 3.0, l2_target).loss
+          - scratch_objective(img, Em - d, mask, 3.0, l2_target).loss) / (2 * h)
+    assert v.dL_dE[idx] == pytest.approx(fd, rel=1e-4, abs=1e-9)
+
+
+def test_gradient_l1_derivative():
+    rng = np.random.default_rng(2)
+    Yr = rng.random((5, 6))
+    mask = np.ones((5, 6))
+    S, dS = gradient_l1(Yr, mask)
+    h = 1e-7
+    for idx in [(0, 0), (2, 3), (4, 5), (4, 0)]:
+        d = np.zeros_like(Yr)
+        d[idx] = h
+        fd = (gradient_l1(Yr + d, mask)[0] - gradient_l1(Yr - d, mask)[0]) / (2 * h)
+        assert dS[idx] == pytest.approx(fd, rel=1e-5)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="lam"):
+        scratch_objective(_gray(Y), E, M, lam=-1)
+    with pytest.raises(ValueError, match="mask"):
+        scratch_objective(_gray(Y), E, np.ones((2, 2), bool))
+    with pytest.raises(ValueError, match="no pixel"):
+        scratch_objective(_gray(Y), E, np.zeros((3, 3), bool))
+
+
+def test_inputs_not_modified():
+    img, Ec, Mc = _gray(Y), E.copy(), M.copy()
+    scratch_objective(img, Ec, Mc)
+    assert np.array_equal(img, _gray(Y)) and np.array_equal(Ec, E) and np.array_equal(Mc, M)
