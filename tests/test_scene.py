@@ -1,0 +1,127 @@
+"""Scene geometry, a physically checkable render, seeding, and surface preparation."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+import scratchlight as sl
+from scratchlight.engines import ADEngine
+from scratchlight.io.heightmap import check_heightmap
+from scratchlight.scene import (MATERIALS, CameraSpec, SceneSpec, build_scene, constant_envmap,
+                                heightmap_to_mesh, units_per_metre)
+from scratchlight.surface import fill_missing, resample
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _cpu():
+    sl.use_device("cpu")
+
+
+def _rough_map(ny=6, nx=7, dx=2e-6, dy=1e-6, seed=0):
+    rng = np.random.default_rng(seed)
+    return check_heightmap(rng.normal(0, 2e-7, (ny, nx)), dx, dy, source="random")
+
+
+@pytest.mark.parametrize("dx, dy", [(1e-6, 1e-6), (2e-6, 1e-6), (1e-6, 3e-6)])
+def test_mesh_vertices_and_extents_have_true_proportions(dx, dy):
+    hm = _rough_map(dx=dx, dy=dy)
+    mesh = heightmap_to_mesh(hm)
+    ny, nx = hm.shape
+    assert mesh.vertex_count() == ny * nx
+    assert mesh.face_count() == 2 * (ny - 1) * (nx - 1)
+    bb = mesh.bbox()
+    ext = np.array(bb.max) - np.array(bb.min)
+    upm = units_per_metre(hm)
+    w, h = hm.size_m
+    assert w == pytest.approx((nx - 1) * dx) and h == pytest.approx((ny - 1) * dy)
+    assert ext[0] == pytest.approx(w * upm, rel=1e-6)
+    assert ext[1] == pytest.approx(h * upm, rel=1e-6)
+    assert max(ext[0], ext[1]) == pytest.approx(2.0, rel=1e-6)  # longer side spans -1..1
+    assert ext[0] / ext[1] == pytest.approx(w / h, rel=1e-6)
+    # heights scale with the same factor: slopes are the real slopes
+    assert ext[2] == pytest.approx(np.ptp(hm.heights) * upm, rel=1e-5)
+
+
+def _conductor_reflectance(eta, k):
+    """Fresnel reflectance of a conductor at normal incidence, per channel."""
+    eta, k = np.asarray(eta, float), np.asarray(k, float)
+    return ((eta - 1) ** 2 + k ** 2) / ((eta + 1) ** 2 + k ** 2)
+
+
+def _flat_steel_mirror_render(spp=4, seed=1):
+    hm = check_heightmap(np.zeros((5, 6)), 2e-6, 1e-6, source="flat")
+    spec = SceneSpec(material="steel", roughness=0.0, camera=CameraSpec(preset="top"),
+                     width=16, height=16, max_depth=3)
+    E = constant_envmap(0.5, (8, 16), channels=3)
+    scene = build_scene(hm, spec, envmap=E)
+    return scene, ADEngine(scene, spp=spp).render(E, seed=seed)
+
+
+def test_flat_mirror_reflects_fresnel_weighted_constant():
+    scene, img = _flat_steel_mirror_render()
+    expect = 0.5 * _conductor_reflectance(MATERIALS["steel"]["eta"], MATERIALS["steel"]["k"])
+    # pixels whose whole 3 x 3 neighbourhood is on the surface: certainly fully covered
+    inner = ndimage.binary_erosion(scene.object_mask)
+    assert inner.sum() >= 20
+    np.testing.assert_allclose(img[inner], np.broadcast_to(expect, img[inner].shape), rtol=2e-3)
+    # the background sees the constant light directly
+    far = ~ndimage.binary_dilation(scene.pixel_cell[..., 0] >= 0, iterations=2)
+    assert far.sum() > 0
+    np.testing.assert_allclose(img[far], 0.5, rtol=2e-3)
+
+
+@pytest.mark.xfail(strict=True, reason="scene.build's object mask tests coverage at 3 x 3 "
+                   "sub-pixel points, so a pixel up to 1/6 of a pixel off the surface's edge "
+                   "counts as fully covered")
+def test_every_object_mask_pixel_shows_only_the_surface():
+    scene, img = _flat_steel_mirror_render()
+    expect = 0.5 * _conductor_reflectance(MATERIALS["steel"]["eta"], MATERIALS["steel"]["k"])
+    m = scene.object_mask
+    np.testing.assert_allclose(img[m], np.broadcast_to(expect, img[m].shape), rtol=2e-3)
+
+
+def test_same_seed_same_image_different_seed_different_image():
+    hm = _rough_map()
+    scene = build_scene(hm, SceneSpec(material="aluminium", roughness=0.3, width=12, height=12))
+    engine = ADEngine(scene, spp=2)
+    E = constant_envmap(0.5)
+    a = engine.render(E, seed=3)
+    b = engine.render(E, seed=3)
+    c = engine.render(E, seed=4)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_fill_missing_leaves_no_nan_and_keeps_valid():
+    h = np.arange(30, dtype=float).reshape(5, 6) * 1e-7
+    h[1:3, 2:4] = np.nan
+    h[4, 5] = np.nan
+    hm = check_heightmap(h, 1e-6, 1e-6, source="holes")
+    before = hm.heights.copy()
+    filled = fill_missing(hm)
+    assert np.isfinite(filled.heights).all()
+    np.testing.assert_array_equal(filled.valid, hm.valid)
+    np.testing.assert_array_equal(filled.heights[hm.valid], hm.heights[hm.valid])
+    lo, hi = np.nanmin(h), np.nanmax(h)
+    assert filled.heights.min() >= lo and filled.heights.max() <= hi
+    np.testing.assert_array_equal(hm.heights, before)  # the input is not modified
+
+
+@pytest.mark.parametrize("shape, dx, dy, max_size", [((40, 61), 1e-6, 1e-6, 16),
+                                                      ((50, 23), 2e-6, 0.5e-6, 10)])
+def test_resample_keeps_the_physical_extent(shape, dx, dy, max_size):
+    rng = np.random.default_rng(2)
+    hm = check_heightmap(rng.normal(0, 1e-7, shape), dx, dy, source="big")
+    small = resample(hm, max_size)
+    assert max(small.shape) < max(hm.shape)
+    assert small.size_m[0] == pytest.approx(hm.size_m[0], rel=1e-12)
+    assert small.size_m[1] == pytest.approx(hm.size_m[1], rel=1e-12)
+    assert small.valid.shape == small.shape and small.heights.shape == small.shape
+
+
+@pytest.mark.xfail(strict=True, reason="surface.resample picks the factor from the point count "
+                   "instead of the interval count, so a side can get max_size + 1 points")
+def test_resample_respects_max_size():
+    hm = check_heightmap(np.zeros((40, 61)), 1e-6, 1e-6, source="big")
+    assert max(resample(hm, 16).shape) <= 16
