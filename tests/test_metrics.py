@@ -183,7 +183,8 @@ def test_cli_evaluate_with_file_truth_and_png_truth(tmp_path, capsys):
     write_png(str(tmp_path / "truth.png"), hm.truth)
     common = ["--constant", "0.5", "--resolution", "24", "--spp", "4", "--seeds", "2",
               "--camera", "top"]
-    assert main(["evaluate", str(tmp_path / "s.npz"), *common, "--out", str(tmp_path / "a.json")]) == 0
+    assert main(["evaluate", str(tmp_path / "s.npz"), *common,
+                 "--out", str(tmp_path / "a.json")]) == 0
     a = json.loads((tmp_path / "a.json").read_text())
     assert a["truth"] == "heightmap file" and a["seeds"] == [0, 1] and a["defect_pixels"] > 0
     assert set(a["metrics"]) == set(METRIC_NAMES)

@@ -146,7 +146,8 @@ def test_cli_synth(tmp_path, capsys):
     np.testing.assert_allclose(hm.heights, ref.heights)
     np.testing.assert_array_equal(hm.truth, ref.truth)
     assert main(["synth", "--size", "8", "--out", str(tmp_path / "x.npz")]) == 2
-    assert main(["synth", "--size", "32", "--scratches", "-1", "--out", str(tmp_path / "x.npz")]) == 2
+    assert main(["synth", "--size", "32", "--scratches", "-1",
+                 "--out", str(tmp_path / "x.npz")]) == 2
     assert main(["synth", "--size", "32", "--out", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert [e.split(":")[2].strip() for e in err] == ["--size", "--scratches", "--out"]

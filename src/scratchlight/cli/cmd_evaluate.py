@@ -52,8 +52,9 @@ def _load(args):
     if args.truth:
         mask = read_png_mask(args.truth)
         if mask.shape != hm.shape:
-            raise InputError(args.truth, f"mask of {mask.shape[1]} x {mask.shape[0]} pixels does not "
-                                         f"match the {hm.shape[1]} x {hm.shape[0]} height-map grid")
+            raise InputError(args.truth, f"mask of {mask.shape[1]} x {mask.shape[0]} pixels does "
+                                         f"not match the {hm.shape[1]} x {hm.shape[0]} "
+                                         f"height-map grid")
         hm, source = hm.replace(truth=mask), args.truth
     elif hm.truth is not None:
         source = "heightmap file"
@@ -92,7 +93,8 @@ def run(args) -> int:
     if args.seeds < 1:
         raise InputError("--seeds", f"must be at least 1, got {args.seeds}")
     if not math.isfinite(args.weber_threshold) or args.weber_threshold <= 0:
-        raise InputError("--weber-threshold", f"must be a positive number, got {args.weber_threshold}")
+        raise InputError("--weber-threshold",
+                         f"must be a positive number, got {args.weber_threshold}")
     if args.guard < 0:
         raise InputError("--guard", f"must be >= 0, got {args.guard}")
     spec = scene_spec_from_args(args)
@@ -139,9 +141,10 @@ def run(args) -> int:
             f.write("\n")
     if truth is not None and not truth.any():
         print("warning: no defect pixel is visible in the image; truth metrics are null")
-    summary = ", ".join(f"{k} {v['mean']:.4g}" + (f" +- {v['stderr']:.2g}" if math.isfinite(v["stderr"]) else "")
-                        for k, v in metrics.items() if k in ("auc", "cnr", "detected_fraction",
-                                                             "mean_gradient", "clipped_fraction"))
+    shown = ("auc", "cnr", "detected_fraction", "mean_gradient", "clipped_fraction")
+    summary = ", ".join(
+        f"{k} {v['mean']:.4g}" + (f" +- {v['stderr']:.2g}" if math.isfinite(v["stderr"]) else "")
+        for k, v in metrics.items() if k in shown)
     print(f"wrote {args.out} ({len(seeds)} seeds x {args.spp} spp, {variant}, "
           f"{report['seconds']:.1f} s): {summary}")
     return 0

@@ -13,9 +13,11 @@ def add_arguments(p):
 
     p.add_argument("--kind", choices=KINDS, default="face-mill",
                    help="cutting process (default face-mill)")
-    p.add_argument("--size", type=int, default=512, help="grid points per side, >= 16 (default 512)")
+    p.add_argument("--size", type=int, default=512,
+                   help="grid points per side, >= 16 (default 512)")
     p.add_argument("--out", required=True, help="output height map (.npz)")
-    p.add_argument("--scratches", type=int, default=0, help="number of planted scratches (default 0)")
+    p.add_argument("--scratches", type=int, default=0,
+                   help="number of planted scratches (default 0)")
     p.add_argument("--dents", type=int, default=0, help="number of planted dents (default 0)")
     p.add_argument("--chatter", type=float, default=0.0, metavar="A_UM",
                    help="chatter waviness amplitude along the feed, micrometres (default 0)")

@@ -118,15 +118,16 @@ def turning_marks(shape: tuple[int, int], spacing: float = 5e-6, feed: float = 1
     spacing, feed = _check_positive("spacing", spacing), _check_positive("feed", feed)
     tool_radius = _check_positive("tool_radius", tool_radius)
     if feed > 2 * tool_radius:
-        raise InputError("feed", f"feed {feed} m exceeds the tool's nose width 2 r = {2 * tool_radius} m")
+        raise InputError("feed", f"feed {feed} m exceeds the tool's nose width "
+                                 f"2 r = {2 * tool_radius} m")
     x, _ = _grid((ny, nx), spacing)
     s = x - np.round(x / feed) * feed
     return np.broadcast_to(_nose(s, tool_radius), (ny, nx)).copy()
 
 
 def face_mill_marks(shape: tuple[int, int], spacing: float = 5e-6, feed: float = 120e-6,
-                    tool_radius: float = 0.8e-3, cutter_radius: float | None = None, teeth: int = 4,
-                    runout: float = 0.5e-6) -> np.ndarray:
+                    tool_radius: float = 0.8e-3, cutter_radius: float | None = None,
+                    teeth: int = 4, runout: float = 0.5e-6) -> np.ndarray:
     """Curved feed marks of face milling (leading edge cutting only).
 
     Args:
@@ -546,7 +547,8 @@ def synthesize(kind: str, size: int = 512, seed: int = 0, scratches: int = 0,
     seed = _count("seed", seed)
     scratches, dents = _count("scratches", scratches), _count("dents", dents)
     spacing = _check_positive("spacing", spacing)
-    unknown = set(cutting) - set(KIND_DEFAULTS[kind]) - ({"scatter_deg"} if kind == "ground" else set())
+    allowed = set(KIND_DEFAULTS[kind]) | ({"scatter_deg"} if kind == "ground" else set())
+    unknown = set(cutting) - allowed
     if unknown:
         raise InputError(sorted(unknown)[0], f"not a parameter of kind {kind!r} "
                                              f"(has: {', '.join(KIND_DEFAULTS[kind])})")
