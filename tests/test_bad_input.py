@@ -48,7 +48,7 @@ def _case_missing_file(tmp):
 
 
 def _case_unknown_extension(tmp):
-    p = tmp / "surface.xyz"
+    p = tmp / "surface.hmap"
     p.write_text("1 2 3\n")
     return p, "unknown height-map extension"
 

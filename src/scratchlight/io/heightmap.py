@@ -93,12 +93,18 @@ READERS: dict[str, Callable[[str], HeightMap]] = {}
 def read_heightmap(path: str | os.PathLike) -> HeightMap:
     """Read a height map file; the format is chosen by the file extension.
 
-    Supported: .npy, .npz, .tif/.tiff, .x3p, .sur, .csv/.txt/.asc (see ``READERS``).
+    Supported: .npy, .npz, .tif/.tiff, .x3p, .sur, .csv/.txt/.asc (see ``READERS``), and
+    many instrument formats when SurfaceTopography is installed (``io.fields``).
     Raises InputError (one line, naming the file) for a missing, unknown or corrupt file.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in READERS:
+        from .fields import FIELDS_EXTENSIONS
+
+        if ext in FIELDS_EXTENSIONS:
+            raise InputError(path, f"reading {ext} files needs the optional SurfaceTopography "
+                                   "package (pip install SurfaceTopography)")
         raise InputError(path, f"unknown height-map extension {ext or '(none)'!r}; "
                                f"supported: {', '.join(sorted(READERS))}")
     if not os.path.isfile(path):
