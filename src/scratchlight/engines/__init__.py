@@ -5,10 +5,12 @@ Every engine has ``render(E, seed=0, spp=None, grad=False) -> image (h, w, 3)`` 
 optimizer never know which engine they drive.
 """
 from .ad import ADEngine
+from .transport import TransportEngine
 
 ENGINES = {"ad": ADEngine}
+ENGINES["transport"] = TransportEngine
 
-__all__ = ["ADEngine", "ENGINES", "make_engine"]
+__all__ = ["ADEngine", "TransportEngine", "ENGINES", "make_engine"]
 
 
 def make_engine(name: str, scene, spp: int = 16, seed: int = 0, **options):

@@ -1,0 +1,489 @@
+"""The precomputed light-transport engine: the image is a sparse matrix times the light.
+
+With a sampling strategy that does not depend on the light, the render is linear in the
+environment map E:  I = T E,  T of shape (h*w pixels) x (H*W texels) per RGB channel.
+
+Building T (``build_transport``) traces the very Mitsuba scene the AD engine renders (mesh,
+conductor BSDF, camera, box pixel filter, ``spec.max_depth``): for every pixel, ``spp``
+camera rays (``sensor.sample_ray`` with the scene's sampler), at each hit a BSDF sample
+(``bsdf.sample``) multiplies the path throughput, for at most ``max_depth`` rays per path
+(Mitsuba's convention: 2 = direct light only). A path that escapes adds its RGB throughput,
+divided by ``spp``, to the four texels of the bilinear envmap lookup of its direction d,
+taken in the emitter's frame (Mitsuba 3.9.1's lookup, checked against ``mi.render``)::
+
+    u = frac(atan2(d.x, -d.z) / 2 pi - 0.5 / W) * W      columns wrap around
+    v = acos(d.y) / pi * (H - 1)                          rows clamp
+
+Mitsuba's path tracer also samples the emitter (next-event estimation, importance sampling
+the map); that changes the noise, not the expectation, so T E and ``mi.render`` agree up to
+Monte Carlo noise. Work is split into chunks of pixels (all their samples at once): each
+chunk's paths are traced by Dr.Jit and splatted with atomic adds into a dense (pixels x
+texels x 3) float32 block, whose non-zeros become rows of T. Memory of the build is bounded
+by the chunk size; the result is a CSR structure shared by the three channels.
+
+T is cached on disk (``.npz``) under a key hashing everything it depends on: the height
+map (bytes, spacing), the scene spec, the envmap shape, spp, seed, the engine version, the
+Mitsuba version and variant. The cache folder is ``cache_dir``, else
+``$SCRATCHLIGHT_CACHE/transport``, else ``~/.cache/scratchlight/transport``.
+
+Afterwards a render is three sparse matrix-vector products (milliseconds) and its
+gradient is exact: dL/dE = T^T dL/dI. Unlike the AD engine the image is deterministic:
+its Monte Carlo noise is frozen into T at build time, so build T with enough spp.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import time
+
+import numpy as np
+
+from ..io._atomic import atomic_path
+from ..scene.build import Scene
+
+__all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_transport",
+           "transport_key", "default_cache_dir", "load_or_build_transport"]
+
+# Bump when the way T is built changes, so old cache files are no longer used.
+TRANSPORT_VERSION = 1
+
+# Chunking of the build: at most this many paths traced at once, and at most this many
+# (pixel, texel) cells of the dense per-chunk accumulator (x 3 channels x 4 bytes).
+_MAX_PATHS = 1 << 21
+_MAX_CELLS = 1 << 22
+
+
+def default_cache_dir() -> str:
+    """``$SCRATCHLIGHT_CACHE/transport`` if that variable is set, else
+    ``~/.cache/scratchlight/transport``."""
+    root = os.environ.get("SCRATCHLIGHT_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "scratchlight")
+    return os.path.join(root, "transport")
+
+
+@dataclasses.dataclass
+class TransportMatrix:
+    """A transport matrix T: image (h, w, 3) = T applied to an envmap (H, W, 1|3).
+
+    Stored as one CSR structure shared by the three RGB channels:
+
+    Attributes:
+        indptr: (h*w + 1,) int32 (int64 above 2**31 non-zeros), row k = pixel (row-major).
+        indices: (nnz,) same dtype as indptr, texel index i*W + j of each non-zero.
+        data: (3, nnz) float32, the R, G, B weights (radiance per unit texel radiance).
+        image_shape: (h, w) pixels.
+        envmap_shape: (H, W) texels.
+        spp: camera paths per pixel used to estimate T.
+        seed: seed of the build.
+        key: cache key of the scene it belongs to ('' if unknown).
+        build_seconds: wall time of the build (0 when loaded from the cache).
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    image_shape: tuple[int, int]
+    envmap_shape: tuple[int, int]
+    spp: int
+    seed: int = 0
+    key: str = ""
+    build_seconds: float = 0.0
+
+    def __post_init__(self):
+        self.image_shape = tuple(int(v) for v in self.image_shape)
+        self.envmap_shape = tuple(int(v) for v in self.envmap_shape)
+        self._csr = None
+        self._csr_t = None
+
+    # -- size ---------------------------------------------------------------------------
+    @property
+    def nnz(self) -> int:
+        return int(self.indices.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored arrays (index structure + three channels of weights)."""
+        return int(self.indptr.nbytes + self.indices.nbytes + self.data.nbytes)
+
+    @property
+    def nbytes_in_memory(self) -> int:
+        """``nbytes`` plus the transposed copy, once ``apply_transpose`` has made it."""
+        extra = 0
+        if self._csr_t is not None:
+            m = self._csr_t[0]
+            extra = m.indptr.nbytes + m.indices.nbytes + 3 * m.data.nbytes
+        return self.nbytes + extra
+
+    @property
+    def bytes_per_pixel(self) -> float:
+        return self.nbytes / (self.image_shape[0] * self.image_shape[1])
+
+    @property
+    def nnz_per_pixel(self) -> float:
+        return self.nnz / (self.image_shape[0] * self.image_shape[1])
+
+    def channel(self, c: int):
+        """scipy.sparse.csr_matrix (h*w, H*W) of channel c; shares memory with T."""
+        if self._csr is None:
+            import scipy.sparse as sp
+
+            shape = (self.image_shape[0] * self.image_shape[1],
+                     self.envmap_shape[0] * self.envmap_shape[1])
+            mats = []
+            for k in range(3):
+                m = sp.csr_matrix(shape, dtype=np.float32)
+                # set the arrays directly: the constructor may copy or re-type them
+                m.data, m.indices, m.indptr = self.data[k], self.indices, self.indptr
+                mats.append(m)
+            self._csr = mats
+        return self._csr[c]
+
+    def channel_transposed(self, c: int):
+        """scipy.sparse.csr_matrix (H*W, h*w) of channel c of T^T.
+
+        Made on first use (T^T as CSR: a gather per texel is ~2x faster than scipy's
+        scatter product with T.T) and kept: it doubles the memory of T. The three channels
+        share one index structure.
+        """
+        if self._csr_t is None:
+            import scipy.sparse as sp
+
+            n_pix = self.image_shape[0] * self.image_shape[1]
+            n_tex = self.envmap_shape[0] * self.envmap_shape[1]
+            # transpose once with the positions as values: they give the permutation
+            pos = sp.csr_matrix((np.arange(self.nnz, dtype=np.float64), self.indices,
+                                 self.indptr), shape=(n_pix, n_tex)).tocsc()
+            perm = pos.data.astype(np.int64)
+            del pos.data
+            itype = self.indptr.dtype
+            indptr, indices = pos.indptr.astype(itype), pos.indices.astype(itype)
+            mats = []
+            for k in range(3):
+                m = sp.csr_matrix((n_tex, n_pix), dtype=np.float32)
+                m.data, m.indices, m.indptr = self.data[k][perm], indices, indptr
+                mats.append(m)
+            self._csr_t = mats
+        return self._csr_t[c]
+
+    # -- products -----------------------------------------------------------------------
+    def _check_envmap(self, E: np.ndarray) -> np.ndarray:
+        E = np.asarray(E)
+        if E.ndim == 2:
+            E = E[..., None]
+        if E.ndim != 3 or E.shape[:2] != self.envmap_shape or E.shape[2] not in (1, 3):
+            raise ValueError(f"envmap of shape {E.shape} does not fit this transport matrix: "
+                             f"expected ({self.envmap_shape[0]}, {self.envmap_shape[1]}, 1 or 3)")
+        return E
+
+    def apply(self, E: np.ndarray) -> np.ndarray:
+        """T E: linear RGB image (h, w, 3) float32 for an envmap E (H, W[, C]), C = 1 or 3.
+
+        A gray map (C = 1) drives all three channels. The products run in float32.
+        """
+        E = self._check_envmap(E)
+        h, w = self.image_shape
+        flat = np.ascontiguousarray(E.reshape(-1, E.shape[2]).T, dtype=np.float32)  # (C, H*W)
+        out = np.empty((3, h * w), np.float32)
+        for c in range(3):
+            out[c] = self.channel(c) @ flat[c if flat.shape[0] == 3 else 0]
+        return out.T.reshape(h, w, 3)
+
+    def apply_transpose(self, G: np.ndarray, channels: int = 3) -> np.ndarray:
+        """T^T G: (H, W, channels) float64 for an image-space array G (h, w, 3).
+
+        With ``channels`` = 1 (a gray map drives R, G and B) the three channel products are
+        summed, which is the gradient with respect to the one gray channel.
+        """
+        G = np.asarray(G)
+        h, w = self.image_shape
+        if G.shape != (h, w, 3):
+            raise ValueError(f"image gradient of shape {G.shape}, expected ({h}, {w}, 3)")
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {channels}")
+        g = np.ascontiguousarray(G.reshape(-1, 3).T, dtype=np.float32)
+        H, W = self.envmap_shape
+        out = np.stack([self.channel_transposed(c) @ g[c] for c in range(3)], axis=1).astype(np.float64)
+        if channels == 1:
+            out = out.sum(axis=1, keepdims=True)
+        return out.reshape(H, W, channels)
+
+    # -- storage ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an uncompressed .npz (atomically)."""
+        with atomic_path(path, suffix=".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, indptr=self.indptr, indices=self.indices, data=self.data,
+                         image_shape=np.array(self.image_shape), version=TRANSPORT_VERSION,
+                         envmap_shape=np.array(self.envmap_shape), spp=self.spp,
+                         seed=self.seed, key=np.array(self.key))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TransportMatrix":
+        """Read a matrix written by ``save``; ValueError if it is not one of this version."""
+        with np.load(path, allow_pickle=False) as z:
+            if int(z["version"]) != TRANSPORT_VERSION:
+                raise ValueError(f"{path}: transport matrix of version {int(z['version'])}, "
+                                 f"expected {TRANSPORT_VERSION}")
+            T = cls(indptr=z["indptr"], indices=z["indices"], data=z["data"],
+                    image_shape=tuple(z["image_shape"]), envmap_shape=tuple(z["envmap_shape"]),
+                    spp=int(z["spp"]), seed=int(z["seed"]), key=str(z["key"]))
+        h, w = T.image_shape
+        if T.indptr.shape != (h * w + 1,) or T.data.shape != (3, T.indices.size) \
+                or int(T.indptr[-1]) != T.indices.size:
+            raise ValueError(f"{path}: inconsistent transport matrix arrays")
+        return T
+
+
+# -------------------------------------------------------------------------------------------
+# key and cache
+
+def transport_key(scene: Scene, spp: int, seed: int = 0) -> str:
+    """Hex digest (24 characters) of everything T depends on.
+
+    Height-map bytes and spacing, the SceneSpec (material, roughness, exaggeration, camera,
+    image size, max_depth), envmap shape, spp, seed, TRANSPORT_VERSION, and the Mitsuba
+    version and variant (their random sequences differ).
+    """
+    import mitsuba as mi
+
+    hm = scene.heightmap
+    h = hashlib.sha256()
+    h.update(f"scratchlight-transport-v{TRANSPORT_VERSION}".encode())
+    h.update(np.ascontiguousarray(hm.heights, np.float64).tobytes())
+    h.update(np.ascontiguousarray(hm.valid, bool).tobytes())
+    h.update(repr((hm.heights.shape, float(hm.dx), float(hm.dy))).encode())
+    h.update(repr(scene.spec).encode())
+    h.update(repr((tuple(int(v) for v in scene.envmap_shape), int(spp), int(seed))).encode())
+    h.update(f"{mi.__version__} {mi.variant()}".encode())
+    return h.hexdigest()[:24]
+
+
+def load_or_build_transport(scene: Scene, spp: int = 64, seed: int = 0,
+                            cache_dir: str | os.PathLike | None | bool = None,
+                            progress: bool | str = False) -> tuple[TransportMatrix, bool]:
+    """T for ``scene`` from the cache, or built (and then cached). Returns (T, from_cache).
+
+    ``cache_dir``: a folder; None for ``default_cache_dir()``; False for no caching. A cache
+    file that cannot be read is rebuilt and overwritten.
+    """
+    key = transport_key(scene, spp, seed)
+    path = None
+    if cache_dir is not False:
+        folder = default_cache_dir() if cache_dir in (None, True) else os.fspath(cache_dir)
+        path = os.path.join(folder, f"T-{key}.npz")
+        if os.path.isfile(path):
+            try:
+                T = TransportMatrix.load(path)
+                if T.key == key:
+                    return T, True
+            except (OSError, ValueError, KeyError):
+                pass
+    T = build_transport(scene, spp=spp, seed=seed, progress=progress)
+    T.key = key
+    if path is not None:
+        T.save(path)
+    return T, False
+
+
+# -------------------------------------------------------------------------------------------
+# the build
+
+def _chunk_seed(seed: int, chunk: int) -> int:
+    """A 32-bit sampler seed per (build seed, chunk), all distinct for one build."""
+    d = hashlib.blake2b(f"{int(seed)}/{int(chunk)}".encode(), digest_size=4).digest()
+    return int.from_bytes(d, "little")
+
+
+def _emitter_to_local(mscene) -> np.ndarray:
+    """(3, 3) rotation from world directions to the environment emitter's frame."""
+    emitters = [e for e in mscene.emitters() if e.is_environment()]
+    if len(emitters) != 1:
+        raise ValueError(f"the scene needs exactly one environment emitter, has {len(emitters)}")
+    m = np.array(emitters[0].world_transform().inverse().matrix, dtype=np.float64)
+    m = m.reshape(4, 4, -1)[..., 0]
+    return m[:3, :3]
+
+
+def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int,
+                 height: int, max_depth: int, env_shape: tuple[int, int], to_local: np.ndarray):
+    """Trace ``spp`` paths for pixels p0 .. p0+n_pixels-1; splat them into a dense block.
+
+    Returns (cells, values): the flat indices (pixel - p0) * H*W + texel of the non-zero
+    cells, increasing, (n,) int64, and their RGB weights (3, n) float32 (already / spp).
+    """
+    import drjit as dr
+    import mitsuba as mi
+
+    H, W = env_shape
+    n = n_pixels * spp
+    sensor = mscene.sensors()[0]
+    sampler = sensor.sampler().clone()
+    sampler.seed(dr.opaque(mi.UInt32, seed), n)
+    # opaque values keep the compiled kernels identical from chunk to chunk
+    local = dr.arange(mi.UInt32, n) // spp
+    pixel = local + dr.opaque(mi.UInt32, p0)
+    pos = mi.Point2f(mi.Float(pixel % width), mi.Float(pixel // width))
+    pos = (pos + sampler.next_2d()) / mi.ScalarVector2f(width, height)
+    ray, ray_weight = sensor.sample_ray(0.0, sampler.next_1d(), pos, sampler.next_2d())
+    throughput = mi.Spectrum(ray_weight)
+    active = dr.full(mi.Bool, True, n)
+    escaped = dr.full(mi.Bool, False, n)
+    esc_dir = mi.Vector3f(0.0)
+    esc_thr = mi.Spectrum(0.0)
+    ctx = mi.BSDFContext()
+    for depth in range(max_depth):
+        si = mscene.ray_intersect(ray, active)
+        esc = active & ~si.is_valid()
+        esc_dir = dr.select(esc, ray.d, esc_dir)
+        esc_thr = dr.select(esc, throughput, esc_thr)
+        escaped |= esc
+        active &= si.is_valid()
+        if depth + 1 >= max_depth:
+            break
+        bsdf = si.bsdf(ray)
+        bs, weight = bsdf.sample(ctx, si, sampler.next_1d(active), sampler.next_2d(active), active)
+        throughput *= weight
+        active &= (bs.pdf > 0) & dr.any(weight > 0)
+        ray = si.spawn_ray(si.to_world(bs.wo))
+    # envmap lookup in the emitter frame (Mitsuba 3.9.1's convention, see module docstring)
+    R = to_local
+    d = mi.Vector3f(R[0, 0] * esc_dir.x + R[0, 1] * esc_dir.y + R[0, 2] * esc_dir.z,
+                    R[1, 0] * esc_dir.x + R[1, 1] * esc_dir.y + R[1, 2] * esc_dir.z,
+                    R[2, 0] * esc_dir.x + R[2, 1] * esc_dir.y + R[2, 2] * esc_dir.z)
+    u = dr.atan2(d.x, -d.z) * dr.inv_two_pi - 0.5 / W
+    u = (u - dr.floor(u)) * W
+    v = dr.safe_acos(d.y) * dr.inv_pi * (H - 1)
+    j0f, i0f = dr.floor(u), dr.floor(v)
+    fu, fv = u - j0f, v - i0f
+    j0 = mi.UInt32(dr.clip(mi.Int32(j0f), 0, W - 1))
+    j1 = dr.select(j0 + 1 >= W, 0, j0 + 1)
+    i0 = mi.UInt32(dr.clip(mi.Int32(i0f), 0, H - 1))
+    i1 = dr.minimum(i0 + 1, H - 1)
+    cells = n_pixels * H * W
+    acc = [dr.zeros(mi.Float, cells) for _ in range(3)]
+    base = local * (H * W)
+    thr = esc_thr / spp
+    for ii, jj, wt in ((i0, j0, (1 - fu) * (1 - fv)), (i0, j1, fu * (1 - fv)),
+                       (i1, j0, (1 - fu) * fv), (i1, j1, fu * fv)):
+        idx = base + ii * W + jj
+        for c in range(3):
+            dr.scatter_reduce(dr.ReduceOp.Add, acc[c], thr[c] * wt, idx, escaped)
+    total = acc[0] + acc[1] + acc[2]  # weights are >= 0: a cell is used iff total > 0
+    nz = dr.compress(total > 0)
+    vals = [dr.gather(mi.Float, a, nz) for a in acc]
+    dr.eval(nz, *vals)
+    nz_np = np.array(nz, dtype=np.int64)
+    values = np.stack([np.array(a, dtype=np.float32) for a in vals])
+    return nz_np, values
+
+
+def build_transport(scene: Scene, spp: int = 64, seed: int = 0,
+                    progress: bool | str = False) -> TransportMatrix:
+    """Estimate T for ``scene`` with ``spp`` BSDF-sampled paths per pixel (see module doc).
+
+    Work proceeds in chunks of whole pixels (at most ~2M paths and ~4M pixel-texel cells
+    each), so the extra memory of the build is ~60 MB plus a copy of T while it is joined.
+    """
+    import mitsuba as mi  # noqa: F401  (the variant is set by build_scene)
+    from tqdm.auto import tqdm
+
+    spp = int(spp)
+    if spp < 1:
+        raise ValueError(f"spp must be at least 1, got {spp}")
+    t0 = time.perf_counter()
+    mscene = scene.mitsuba_scene
+    h, w = scene.image_shape
+    H, W = (int(v) for v in scene.envmap_shape)
+    HW = H * W
+    to_local = _emitter_to_local(mscene)
+    n_pix = h * w
+    per_chunk = max(1, min(_MAX_PATHS // spp, _MAX_CELLS // HW, n_pix))
+    starts = list(range(0, n_pix, per_chunk))
+    counts, indices, values = [], [], []
+    bar = tqdm(starts, desc=progress if isinstance(progress, str) else "transport",
+               unit="chunk", disable=not progress, leave=False)
+    for k, p0 in enumerate(bar):
+        m = min(per_chunk, n_pix - p0)
+        cells, vals = _trace_chunk(mscene, p0, m, spp, _chunk_seed(seed, k), w, h,
+                                   int(scene.spec.max_depth), (H, W), to_local)
+        rows = cells // HW
+        counts.append(np.bincount(rows, minlength=m))
+        indices.append((cells - rows * HW).astype(np.int32))
+        values.append(vals)
+    bar.close()
+    counts = np.concatenate(counts)
+    nnz = int(counts.sum())
+    itype = np.int32 if nnz < 2 ** 31 - 1 else np.int64
+    indptr = np.zeros(n_pix + 1, itype)
+    np.cumsum(counts, out=indptr[1:])
+    idx = np.concatenate(indices).astype(itype, copy=False)
+    del indices
+    data = np.concatenate(values, axis=1)
+    del values
+    return TransportMatrix(indptr=indptr, indices=idx, data=data, image_shape=(h, w),
+                           envmap_shape=(H, W), spp=spp, seed=int(seed),
+                           build_seconds=time.perf_counter() - t0)
+
+
+# -------------------------------------------------------------------------------------------
+# the engine
+
+class TransportEngine:
+    """Render and differentiate by a precomputed transport matrix (same API as ADEngine).
+
+    ``TransportEngine(scene, spp, seed, cache_dir, progress)`` loads T from the cache or
+    builds it at once with ``spp`` paths per pixel. ``render`` is T E (deterministic: the
+    ``seed`` and ``spp`` arguments of a render are accepted and ignored), ``backprop`` is
+    T^T dL/dI, exact for the image that ``render`` returned.
+
+    Attributes:
+        T: the TransportMatrix.
+        from_cache: whether T was read from the cache.
+        precompute_seconds: wall time of loading or building T.
+    """
+
+    name = "transport"
+
+    def __init__(self, scene: Scene, spp: int = 64, seed: int = 0,
+                 cache_dir: str | os.PathLike | None | bool = None,
+                 progress: bool | str = False):
+        self.scene = scene
+        self.spp = int(spp)
+        self.seed = int(seed)
+        t0 = time.perf_counter()
+        self.T, self.from_cache = load_or_build_transport(
+            scene, spp=self.spp, seed=self.seed, cache_dir=cache_dir,
+            progress="transport" if progress is True else progress)
+        self.precompute_seconds = time.perf_counter() - t0
+        self._channels = None
+
+    def relight(self, E: np.ndarray) -> np.ndarray:
+        """T E: the linear RGB image (h, w, 3) float32 under map E (H, W[, C]), C = 1 or 3."""
+        return self.T.apply(E)
+
+    def render(self, E: np.ndarray, seed: int = 0, spp: int | None = None,
+               grad: bool = False) -> np.ndarray:
+        """Linear RGB image (h, w, 3) float32 of the scene under E (H, W, C), C = 1 or 3.
+
+        ``seed`` and ``spp`` are ignored (T is fixed); ``grad`` remembers E's channel count
+        for ``backprop``.
+        """
+        E = np.asarray(E)
+        image = self.T.apply(E)
+        self._channels = (1 if E.ndim == 2 else E.shape[2]) if grad else None
+        return image
+
+    def render_progressive(self, E: np.ndarray, spp: int, seed: int = 0, chunk_spp: int = 16,
+                           progress: bool | str = False) -> np.ndarray:
+        """T E, for code written for ADEngine.render_progressive (arguments ignored)."""
+        return self.T.apply(E)
+
+    def backprop(self, dL_dI: np.ndarray) -> np.ndarray:
+        """dL/dE = T^T dL/dI, shape of the E of the last ``render(..., grad=True)``
+        (float64; a gray map gets the sum over the R, G and B products)."""
+        if self._channels is None:
+            raise RuntimeError("backprop needs a preceding render(..., grad=True)")
+        g = self.T.apply_transpose(dL_dI, self._channels)
+        self._channels = None
+        return g
