@@ -161,3 +161,40 @@ def test_transpose_structure_and_sizes(copper_scene):
     for c in range(3):
         np.testing.assert_array_equal(T.channel_transposed(c).toarray(), D[c].T)
     assert T.nbytes_in_memory > T.nbytes
+
+
+def test_sparse_summation_equals_dense(copper_scene):
+    """The scipy summation (for large maps) gives the dense path's matrix."""
+    a = build_transport(copper_scene, spp=8, seed=4, method="dense", pixels_per_chunk=300)
+    b = build_transport(copper_scene, spp=8, seed=4, method="sparse", pixels_per_chunk=300)
+    np.testing.assert_array_equal(a.indptr, b.indptr)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-9)
+
+
+def test_relight_command_builds_then_reuses_the_cache(feed_marks_npz, tmp_path, capsys):
+    from scratchlight.cli import main
+    from scratchlight.io import write_exr
+
+    env = tmp_path / "light.exr"
+    write_exr(str(env), np.random.default_rng(1).random((8, 16, 3)).astype(np.float32))
+    cache = tmp_path / "cache"
+    args = [str(feed_marks_npz), "--envmap", str(env), "--resolution", "16", "--spp", "4",
+            "--cache-dir", str(cache), "--repeat", "2"]
+    assert main(["relight", *args, "--out", str(tmp_path / "a.png"),
+                 "--exr", str(tmp_path / "a.exr")]) == 0
+    first = capsys.readouterr().out
+    assert "built in" in first and "ms per environment map" in first
+    assert len(os.listdir(cache)) == 1
+    assert main(["relight", *args, "--out", str(tmp_path / "b.png")]) == 0
+    assert "loaded from cache" in capsys.readouterr().out
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+    # user mistakes: one line, exit code 2, no output file
+    bad = tmp_path / "bad.png"
+    assert main(["relight", *args[:1], "--envmap", str(tmp_path / "missing.exr"),
+                 "--out", str(bad)]) == 2
+    assert main(["relight", *args, "--out", str(bad), "--repeat", "0"]) == 2
+    assert main(["relight", *args, "--out", str(tmp_path / "x.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert "missing.exr" in err and "--repeat" in err
+    assert not bad.exists()

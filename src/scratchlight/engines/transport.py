@@ -52,6 +52,8 @@ TRANSPORT_VERSION = 1
 # (pixel, texel) cells of the dense per-chunk accumulator (x 3 channels x 4 bytes).
 _MAX_PATHS = 1 << 21
 _MAX_CELLS = 1 << 22
+# Below this many paths per dense chunk, summing with scipy ('sparse') is faster.
+_MIN_DENSE_PATHS = 1 << 16
 
 
 def default_cache_dir() -> str:
@@ -306,8 +308,10 @@ def _emitter_to_local(mscene) -> np.ndarray:
 
 
 def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int,
-                 height: int, max_depth: int, env_shape: tuple[int, int], to_local: np.ndarray):
-    """Trace ``spp`` paths for pixels p0 .. p0+n_pixels-1; splat them into a dense block.
+                 height: int, max_depth: int, env_shape: tuple[int, int], to_local: np.ndarray,
+                 dense: bool = True):
+    """Trace ``spp`` paths for pixels p0 .. p0+n_pixels-1; splat them into a dense block
+    (``dense``; else sum them with scipy).
 
     Returns (cells, values): the flat indices (pixel - p0) * H*W + texel of the non-zero
     cells, increasing, (n,) int64, and their RGB weights (3, n) float32 (already / spp).
@@ -360,12 +364,14 @@ def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int
     j1 = dr.select(j0 + 1 >= W, 0, j0 + 1)
     i0 = mi.UInt32(dr.clip(mi.Int32(i0f), 0, H - 1))
     i1 = dr.minimum(i0 + 1, H - 1)
-    cells = n_pixels * H * W
-    acc = [dr.zeros(mi.Float, cells) for _ in range(3)]
-    base = local * (H * W)
     thr = esc_thr / spp
-    for ii, jj, wt in ((i0, j0, (1 - fu) * (1 - fv)), (i0, j1, fu * (1 - fv)),
-                       (i1, j0, (1 - fu) * fv), (i1, j1, fu * fv)):
+    corners = ((i0, j0, (1 - fu) * (1 - fv)), (i0, j1, fu * (1 - fv)),
+               (i1, j0, (1 - fu) * fv), (i1, j1, fu * fv))
+    if not dense:
+        return _sum_sparse(local, escaped, thr, corners, n_pixels, H, W)
+    acc = [dr.zeros(mi.Float, n_pixels * H * W) for _ in range(3)]
+    base = local * (H * W)
+    for ii, jj, wt in corners:
         idx = base + ii * W + jj
         for c in range(3):
             dr.scatter_reduce(dr.ReduceOp.Add, acc[c], thr[c] * wt, idx, escaped)
@@ -378,12 +384,47 @@ def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int
     return nz_np, values
 
 
-def build_transport(scene: Scene, spp: int = 64, seed: int = 0,
-                    progress: bool | str = False) -> TransportMatrix:
+def _sum_sparse(local, escaped, thr, corners, n_pixels: int, H: int, W: int):
+    """The same result as the dense block of ``_trace_chunk``, summed by scipy instead:
+    for maps with so many texels that a dense (pixels x texels) block would hold only a
+    few pixels. Slower per path, memory ~100 bytes per path."""
+    import scipy.sparse as sp
+
+    esc = np.array(escaped, dtype=bool)
+    rows = np.array(local, dtype=np.int64)[esc]
+    t = np.array(thr, dtype=np.float64).reshape(3, -1)[:, esc]
+    cols, wts = [], []
+    for ii, jj, wt in corners:
+        cols.append(np.array(ii, dtype=np.int64)[esc] * W + np.array(jj, dtype=np.int64)[esc])
+        wts.append(np.array(wt, dtype=np.float64)[esc])
+    rows = np.tile(rows, 4)
+    cols = np.concatenate(cols)
+    wts = np.concatenate(wts)
+    mats = [sp.coo_matrix((np.tile(t[c], 4) * wts, (rows, cols)),
+                          shape=(n_pixels, H * W)).tocsr() for c in range(3)]
+    # coo -> csr sums duplicates and keeps explicit zeros: one structure for all channels
+    m0 = mats[0]
+    m0.sort_indices()
+    for m in mats[1:]:
+        m.sort_indices()
+    r = np.repeat(np.arange(n_pixels, dtype=np.int64), np.diff(m0.indptr))
+    cells = r * (H * W) + m0.indices
+    values = np.stack([m.data for m in mats]).astype(np.float32)
+    keep = values.sum(axis=0) > 0
+    return cells[keep], values[:, keep]
+
+
+def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool | str = False,
+                    method: str = "auto", pixels_per_chunk: int | None = None
+                    ) -> TransportMatrix:
     """Estimate T for ``scene`` with ``spp`` BSDF-sampled paths per pixel (see module doc).
 
-    Work proceeds in chunks of whole pixels (at most ~2M paths and ~4M pixel-texel cells
-    each), so the extra memory of the build is ~60 MB plus a copy of T while it is joined.
+    Work proceeds in chunks of whole pixels, at most ~2M paths each. ``method`` 'dense'
+    sums a chunk's paths by atomic adds into a dense (pixels x texels x 3) float32 block of
+    at most ~4M cells (fast; the default when that block holds >= 64k paths, as for the
+    paper's 25 x 50 maps); 'sparse' sums them with scipy (for maps with many texels).
+    Extra memory of the build: ~60-200 MB plus a copy of T while the chunks are joined.
+    ``pixels_per_chunk`` overrides the chunk size (tests).
     """
     import mitsuba as mi  # noqa: F401  (the variant is set by build_scene)
     from tqdm.auto import tqdm
@@ -398,7 +439,15 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0,
     HW = H * W
     to_local = _emitter_to_local(mscene)
     n_pix = h * w
-    per_chunk = max(1, min(_MAX_PATHS // spp, _MAX_CELLS // HW, n_pix))
+    if method not in ("auto", "dense", "sparse"):
+        raise ValueError(f"method must be auto, dense or sparse, got {method!r}")
+    dense_pixels = max(1, _MAX_CELLS // HW)
+    if method == "auto":
+        method = "dense" if dense_pixels * spp >= _MIN_DENSE_PATHS else "sparse"
+    per_chunk = max(1, _MAX_PATHS // spp)
+    if method == "dense":
+        per_chunk = min(per_chunk, dense_pixels)
+    per_chunk = min(int(pixels_per_chunk or per_chunk), n_pix)
     starts = list(range(0, n_pix, per_chunk))
     counts, indices, values = [], [], []
     bar = tqdm(starts, desc=progress if isinstance(progress, str) else "transport",
@@ -406,7 +455,8 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0,
     for k, p0 in enumerate(bar):
         m = min(per_chunk, n_pix - p0)
         cells, vals = _trace_chunk(mscene, p0, m, spp, _chunk_seed(seed, k), w, h,
-                                   int(scene.spec.max_depth), (H, W), to_local)
+                                   int(scene.spec.max_depth), (H, W), to_local,
+                                   dense=method == "dense")
         rows = cells // HW
         counts.append(np.bincount(rows, minlength=m))
         indices.append((cells - rows * HW).astype(np.int32))
