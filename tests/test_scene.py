@@ -71,9 +71,6 @@ def test_flat_mirror_reflects_fresnel_weighted_constant():
     np.testing.assert_allclose(img[far], 0.5, rtol=2e-3)
 
 
-@pytest.mark.xfail(strict=True, reason="scene.build's object mask tests coverage at 3 x 3 "
-                   "sub-pixel points, so a pixel up to 1/6 of a pixel off the surface's edge "
-                   "counts as fully covered")
 def test_every_object_mask_pixel_shows_only_the_surface():
     scene, img = _flat_steel_mirror_render()
     expect = 0.5 * _conductor_reflectance(MATERIALS["steel"]["eta"], MATERIALS["steel"]["k"])
@@ -120,8 +117,6 @@ def test_resample_keeps_the_physical_extent(shape, dx, dy, max_size):
     assert small.valid.shape == small.shape and small.heights.shape == small.shape
 
 
-@pytest.mark.xfail(strict=True, reason="surface.resample picks the factor from the point count "
-                   "instead of the interval count, so a side can get max_size + 1 points")
 def test_resample_respects_max_size():
     hm = check_heightmap(np.zeros((40, 61)), 1e-6, 1e-6, source="big")
     assert max(resample(hm, 16).shape) <= 16

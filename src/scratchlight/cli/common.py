@@ -10,7 +10,7 @@ from ..errors import InputError
 
 __all__ = [
     "add_heightmap_options", "add_scene_options", "add_run_options", "load_surface",
-    "scene_spec_from_args", "parse_resolution", "parse_floats", "select_device",
+    "scene_spec_from_args", "parse_resolution", "parse_exaggeration", "parse_floats", "select_device",
     "check_output_path", "light_from_args",
 ]
 
@@ -23,6 +23,19 @@ def parse_floats(text: str, n: int, option: str) -> tuple[float, ...]:
     if len(vals) != n or not all(np.isfinite(vals)):
         raise InputError(option, f"expected {n} finite comma-separated numbers, got {text!r}")
     return vals
+
+
+def parse_exaggeration(text) -> float | str:
+    """'auto' or a positive number."""
+    if str(text).lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value) or value <= 0:
+        raise InputError("--exaggeration", f"must be a positive number or 'auto', got {text!r}")
+    return value
 
 
 def parse_resolution(text: str) -> tuple[int, int]:
@@ -66,7 +79,9 @@ def add_scene_options(p: argparse.ArgumentParser, resolution: str = "512", spp: 
     g.add_argument("--material", choices=sorted(MATERIALS), default="aluminium",
                    help="metal preset (default aluminium)")
     g.add_argument("--roughness", type=float, default=0.1, help="GGX alpha, 0 = mirror (default 0.1)")
-    g.add_argument("--exaggeration", type=float, default=1.0, help="height exaggeration (default 1)")
+    g.add_argument("--exaggeration", default="1",
+                   help="height factor: a number (default 1 = true proportions) or 'auto' "
+                        "(lift the 99th-percentile slope to 0.15 rad; for sub-micrometre relief)")
     g.add_argument("--max-depth", type=int, default=3,
                    help="path depth: 2 = direct only, 3 = one interreflection (default 3)")
 
@@ -108,8 +123,7 @@ def scene_spec_from_args(args):
         raise InputError("--spp", f"must be at least 1, got {args.spp}")
     if not 0.0 <= args.roughness <= 1.0:
         raise InputError("--roughness", f"must be in [0, 1], got {args.roughness}")
-    if not args.exaggeration > 0:
-        raise InputError("--exaggeration", f"must be positive, got {args.exaggeration}")
+    exaggeration = parse_exaggeration(args.exaggeration)
     if args.max_depth < 2:
         raise InputError("--max-depth", f"must be at least 2, got {args.max_depth}")
     if not 1.0 <= args.fov < 170.0:
@@ -125,7 +139,7 @@ def scene_spec_from_args(args):
     cam = CameraSpec(preset=args.camera, elevation_deg=args.elevation, azimuth_deg=args.azimuth,
                      fov_deg=args.fov, origin=origin, target=target)
     return SceneSpec(material=args.material, roughness=args.roughness,
-                     exaggeration=args.exaggeration, camera=cam, width=width, height=height,
+                     exaggeration=exaggeration, camera=cam, width=width, height=height,
                      max_depth=args.max_depth)
 
 

@@ -25,8 +25,8 @@ class OptimizeConfig:
     """Metal preset: aluminium, steel, copper, chrome."""
     roughness: float = 0.1
     """GGX alpha of the metal (0 = mirror)."""
-    exaggeration: float = 1.0
-    """Factor on heights (1 = true proportions)."""
+    exaggeration: float | str = 1.0
+    """Factor on heights (1 = true proportions), or 'auto' (99th-percentile slope 0.15 rad)."""
     camera: str = "oblique"
     """Camera preset: oblique (45 degrees), top (orthographic) or custom."""
     elevation: float = 45.0
@@ -129,6 +129,9 @@ class OptimizeConfig:
             (self.l2_target in L2_TARGETS, "--l2-target", f"must be one of {', '.join(L2_TARGETS)}"),
             (self.lam is None or self.lam >= 0, "--lam", f"must be >= 0, got {self.lam}"),
             (self.lr > 0, "--lr", f"must be positive, got {self.lr}"),
+            (self.exaggeration == "auto" or (isinstance(self.exaggeration, (int, float))
+                                              and self.exaggeration > 0), "--exaggeration",
+             f"must be a positive number or 'auto', got {self.exaggeration!r}"),
             (self.iterations >= 1, "--iterations", f"must be at least 1, got {self.iterations}"),
             (self.envmap_size[0] >= 4 and self.envmap_size[1] >= 8, "--envmap-size",
              f"must be at least 4 x 8, got {self.envmap_size[0]} x {self.envmap_size[1]}"),

@@ -162,6 +162,7 @@ def run_optimization(cfg: OptimizeConfig, out_dir: str, progress: bool = True) -
         "total_time_s": time.perf_counter() - t_start,
         "objective_before": objectives["before"],
         "objective_after": objectives["after"],
+        "exaggeration_used": float(scene.spec.exaggeration),
         "mask_pixels": int(mask.sum()),
         "image_shape": list(scene.image_shape),
         "heightmap_shape": list(scene.heightmap.shape),

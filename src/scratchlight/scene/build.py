@@ -17,7 +17,7 @@ from ..io.heightmap import HeightMap
 from .camera import CameraSpec, sensor_dict
 from .emitter import DEFAULT_ENVMAP_SHAPE, constant_envmap, envmap_dict
 from .materials import conductor_bsdf
-from .mesh import heightmap_to_mesh, units_per_metre
+from .mesh import auto_exaggeration, heightmap_to_mesh, units_per_metre
 
 __all__ = ["SceneSpec", "Scene", "build_scene", "ENVMAP_KEY"]
 
@@ -31,7 +31,8 @@ class SceneSpec:
     Attributes:
         material: metal preset ('aluminium', 'steel', 'copper', 'chrome').
         roughness: GGX alpha of the conductor (0 = mirror).
-        exaggeration: factor on heights (1 = true proportions).
+        exaggeration: factor on heights (1 = true proportions), or 'auto' (see
+            ``mesh.auto_exaggeration``); the Scene's spec holds the resolved number.
         camera: camera preset and parameters.
         width, height: image size in pixels.
         max_depth: Mitsuba path depth (2 = direct light only, 3 = one interreflection, ...).
@@ -39,7 +40,7 @@ class SceneSpec:
 
     material: str = "aluminium"
     roughness: float = 0.1
-    exaggeration: float = 1.0
+    exaggeration: float | str = 1.0
     camera: CameraSpec = dataclasses.field(default_factory=CameraSpec)
     width: int = 512
     height: int = 512
@@ -72,14 +73,15 @@ class Scene:
         return out
 
 
-def _image_geometry(mscene, hm: HeightMap, upm: float, W: int, H: int, ss: int = 3):
-    """Trace ss x ss primary rays per pixel: full-coverage mask and the cell at each centre."""
+def _image_geometry(mscene, hm: HeightMap, upm: float, W: int, H: int):
+    """Trace primary rays at 3 x 3 points per pixel, from just inside its corners to its
+    centre: the full-coverage mask, and the cell seen at each pixel centre."""
     import drjit as dr
     import mitsuba as mi
 
     sensor = mscene.sensors()[0]
     # sub-pixel offsets (ss x ss grid) plus the centre
-    offs = (np.arange(ss) + 0.5) / ss
+    offs = np.array([0.001, 0.5, 0.999])  # corners first: an edge pixel misses one of them
     oy, ox = np.meshgrid(offs, offs, indexing="ij")
     offsets = np.concatenate([np.stack([ox.ravel(), oy.ravel()], 1), [[0.5, 0.5]]])
     py, px = np.mgrid[0:H, 0:W]
@@ -124,6 +126,8 @@ def build_scene(hm: HeightMap, spec: SceneSpec = SceneSpec(), envmap: np.ndarray
 
     if envmap is None:
         envmap = constant_envmap(0.5, DEFAULT_ENVMAP_SHAPE)
+    if spec.exaggeration == "auto":
+        spec = dataclasses.replace(spec, exaggeration=auto_exaggeration(hm))
     upm = units_per_metre(hm)
     w, h = hm.size_m
     half_z = float(np.ptp(hm.heights)) * upm * spec.exaggeration / 2 + 1e-6

@@ -61,13 +61,14 @@ def resample(hm: HeightMap, max_size: int) -> HeightMap:
     if max_size < 3:
         raise InputError(None, f"maximum grid size must be at least 3, got {max_size}")
     ny, nx = hm.shape
-    factor = max(ny, nx) / max_size
-    if factor <= 1:
+    if max(ny, nx) <= max_size:
         return hm
+    factor = (max(ny, nx) - 1) / (max_size - 1)  # in grid intervals, so the longer side
+    # ends with exactly max_size points
     if not np.isfinite(hm.heights).all():
         raise InputError(hm.source, "fill missing points before resampling")
-    new_ny = max(3, int(round((ny - 1) / factor)) + 1)
-    new_nx = max(3, int(round((nx - 1) / factor)) + 1)
+    new_ny = min(max_size, max(3, int(round((ny - 1) / factor)) + 1))
+    new_nx = min(max_size, max(3, int(round((nx - 1) / factor)) + 1))
     sigma = (factor - 1) / 2
     smooth = ndimage.gaussian_filter(hm.heights, sigma=sigma, mode="nearest")
     yi = np.linspace(0, ny - 1, new_ny)
