@@ -78,10 +78,10 @@ def add_scene_options(p: argparse.ArgumentParser, resolution: str = "512", spp: 
                    help="custom camera target in scene units (default 0,0,0)")
     g.add_argument("--material", choices=sorted(MATERIALS), default="aluminium",
                    help="metal preset (default aluminium)")
-    g.add_argument("--roughness", type=float, default=0.1, help="GGX alpha, 0 = mirror (default 0.1)")
-    g.add_argument("--exaggeration", default="1",
-                   help="height factor: a number (default 1 = true proportions) or 'auto' "
-                        "(lift the 99th-percentile slope to 0.15 rad; for sub-micrometre relief)")
+    g.add_argument("--roughness", type=float, default=0.02, help="GGX alpha, 0 = mirror (default 0.02)")
+    g.add_argument("--exaggeration", default="auto",
+                   help="height factor: a number (1 = true proportions) or auto (default: "
+                        "1 unless the 99th-percentile slope is under 0.15 rad, then lifted to it)")
     g.add_argument("--max-depth", type=int, default=3,
                    help="path depth: 2 = direct only, 3 = one interreflection (default 3)")
 

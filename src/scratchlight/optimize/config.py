@@ -23,9 +23,9 @@ class OptimizeConfig:
     # --- scene ---------------------------------------------------------------
     material: str = "aluminium"
     """Metal preset: aluminium, steel, copper, chrome."""
-    roughness: float = 0.1
+    roughness: float = 0.02
     """GGX alpha of the metal (0 = mirror)."""
-    exaggeration: float | str = 1.0
+    exaggeration: float | str = "auto"
     """Factor on heights (1 = true proportions), or 'auto' (99th-percentile slope 0.15 rad)."""
     camera: str = "oblique"
     """Camera preset: oblique (45 degrees), top (orthographic) or custom."""

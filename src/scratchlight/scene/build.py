@@ -39,7 +39,7 @@ class SceneSpec:
     """
 
     material: str = "aluminium"
-    roughness: float = 0.1
+    roughness: float = 0.02
     exaggeration: float | str = 1.0
     camera: CameraSpec = dataclasses.field(default_factory=CameraSpec)
     width: int = 512

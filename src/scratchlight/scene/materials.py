@@ -18,7 +18,7 @@ _ALIASES = {"aluminum": "aluminium", "al": "aluminium", "fe": "steel", "iron": "
             "cu": "copper", "cr": "chrome", "chromium": "chrome"}
 
 
-def conductor_bsdf(material: str = "aluminium", roughness: float = 0.1) -> dict:
+def conductor_bsdf(material: str = "aluminium", roughness: float = 0.02) -> dict:
     """Mitsuba dict of a conductor BSDF; ``roughness`` (GGX alpha) 0 gives a smooth mirror."""
     name = _ALIASES.get(material.lower(), material.lower())
     if name not in MATERIALS:
