@@ -65,7 +65,8 @@ def _dense(T: TransportMatrix) -> np.ndarray:
 @pytest.mark.parametrize("channels", [1, 3])
 def test_backprop_is_transpose_and_matches_finite_differences(copper_scene, tmp_path, channels):
     rng = np.random.default_rng(20 + channels)
-    eng = make_engine("transport", copper_scene, spp=16, seed=3, cache_dir=tmp_path)
+    eng = make_engine("transport", copper_scene, spp=16, seed=3, cache_dir=tmp_path,
+                      decorrelate=False)
     assert isinstance(eng, TransportEngine)
     D = _dense(eng.T)
     E = rng.random(ENV + (channels,)).astype(np.float32)
@@ -103,22 +104,36 @@ def test_backprop_is_transpose_and_matches_finite_differences(copper_scene, tmp_
         assert fd == pytest.approx(grad.ravel()[i], rel=2e-3, abs=1e-4 * np.abs(grad).max())
 
 
-def test_progressive_and_relight_equal_render(copper_scene, tmp_path):
-    eng = TransportEngine(copper_scene, spp=8, seed=1, cache_dir=tmp_path)
-    E = np.random.default_rng(0).random(ENV + (3,)).astype(np.float32)
-    I = eng.render(E)
-    np.testing.assert_array_equal(eng.relight(E), I)
-    np.testing.assert_array_equal(eng.render_progressive(E, spp=256, seed=4), I)
+def test_decorrelated_halves(copper_scene, tmp_path):
+    """By default the primal image and the gradient come from independent halves of the
+    paths, swapping roles with the seed's parity; plain renders average both halves."""
+    eng = TransportEngine(copper_scene, spp=16, seed=1, cache_dir=tmp_path)
+    a, b = eng.halves
+    assert eng.T is None and a.spp == b.spp == 8 and a.seed != b.seed
+    assert len(os.listdir(tmp_path)) == 2
+    rng = np.random.default_rng(0)
+    E = rng.random(ENV + (1,)).astype(np.float32)
+    g = rng.standard_normal((32, 32, 3))
+    for seed, (p, q) in ((6, (a, b)), (7, (b, a))):
+        np.testing.assert_array_equal(eng.render(E, seed=seed, grad=True), p.apply(E))
+        np.testing.assert_array_equal(eng.backprop(g), q.apply_transpose(g, 1))
+    mean = 0.5 * (a.apply(E) + b.apply(E))
+    np.testing.assert_allclose(eng.render(E), mean, rtol=1e-6)
+    np.testing.assert_allclose(eng.relight(E), mean, rtol=1e-6)
+    np.testing.assert_allclose(eng.render_progressive(E, spp=256, seed=4), mean, rtol=1e-6)
+    assert not np.allclose(a.apply(E), b.apply(E))  # independent noise
     with pytest.raises(ValueError):
         eng.render(np.ones((4, 8, 1), np.float32))  # wrong envmap size
+    again = TransportEngine(copper_scene, spp=16, seed=1, cache_dir=tmp_path)
+    assert again.from_cache and eng.nbytes > a.nbytes + b.nbytes  # transposes were made
 
 
 def test_cache_reuses_and_keys_on_the_scene(copper_scene, tmp_path, monkeypatch):
-    first = TransportEngine(copper_scene, spp=8, seed=2, cache_dir=tmp_path)
+    first = TransportEngine(copper_scene, spp=8, seed=2, cache_dir=tmp_path, decorrelate=False)
     assert not first.from_cache and first.T.build_seconds > 0
     files = os.listdir(tmp_path)
     assert files == [f"T-{first.T.key}.npz"]
-    second = TransportEngine(copper_scene, spp=8, seed=2, cache_dir=tmp_path)
+    second = TransportEngine(copper_scene, spp=8, seed=2, cache_dir=tmp_path, decorrelate=False)
     assert second.from_cache
     for name in ("indptr", "indices", "data"):
         np.testing.assert_array_equal(getattr(first.T, name), getattr(second.T, name))
@@ -139,7 +154,7 @@ def test_cache_reuses_and_keys_on_the_scene(copper_scene, tmp_path, monkeypatch)
     # a damaged cache file is rebuilt, not trusted
     path = tmp_path / files[0]
     path.write_bytes(b"not an npz")
-    third = TransportEngine(copper_scene, spp=8, seed=2, cache_dir=tmp_path)
+    third = TransportEngine(copper_scene, spp=8, seed=2, cache_dir=tmp_path, decorrelate=False)
     assert not third.from_cache
     np.testing.assert_array_equal(third.T.data, first.T.data)
     assert TransportMatrix.load(path).key == key
@@ -147,7 +162,7 @@ def test_cache_reuses_and_keys_on_the_scene(copper_scene, tmp_path, monkeypatch)
     monkeypatch.setenv("SCRATCHLIGHT_CACHE", str(tmp_path / "root"))
     assert default_cache_dir() == str(tmp_path / "root" / "transport")
     # cache_dir=False: no file at all
-    TransportEngine(copper_scene, spp=4, seed=2, cache_dir=False)
+    TransportEngine(copper_scene, spp=4, seed=2, cache_dir=False, decorrelate=False)
     assert not (tmp_path / "root").exists()
 
 

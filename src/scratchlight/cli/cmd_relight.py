@@ -53,7 +53,7 @@ def run(args) -> int:
     scene = build_scene(hm, spec, envmap=light)
     engine = TransportEngine(scene, spp=args.spp, seed=args.seed,
                              cache_dir=False if args.no_cache else args.cache_dir,
-                             progress="transport matrix")
+                             progress="transport matrix", decorrelate=False)
     t_ready = time.perf_counter() - t0
     times = []
     for _ in range(args.repeat):

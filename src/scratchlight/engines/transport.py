@@ -43,7 +43,7 @@ from ..io._atomic import atomic_path
 from ..scene.build import Scene
 
 __all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_transport",
-           "transport_key", "default_cache_dir", "load_or_build_transport"]
+           "transport_key", "default_cache_dir", "load_or_build_transport", "half_seed"]
 
 # Bump when the way T is built changes, so old cache files are no longer used.
 TRANSPORT_VERSION = 1
@@ -479,61 +479,115 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
 # -------------------------------------------------------------------------------------------
 # the engine
 
-class TransportEngine:
-    """Render and differentiate by a precomputed transport matrix (same API as ADEngine).
+def half_seed(seed: int, half: int) -> int:
+    """Seed of half ``half`` (0 or 1) of a decorrelated engine with ``seed``."""
+    d = hashlib.blake2b(f"{int(seed)}/half{int(half)}".encode(), digest_size=4).digest()
+    return int.from_bytes(d, "little")
 
-    ``TransportEngine(scene, spp, seed, cache_dir, progress)`` loads T from the cache or
-    builds it at once with ``spp`` paths per pixel. ``render`` is T E (deterministic: the
-    ``seed`` and ``spp`` arguments of a render are accepted and ignored), ``backprop`` is
-    T^T dL/dI, exact for the image that ``render`` returned.
+
+class TransportEngine:
+    """Render and differentiate by precomputed transport matrices (same API as ADEngine).
+
+    ``TransportEngine(scene, spp, seed, cache_dir, progress, decorrelate)`` loads T from
+    the cache or builds it at once, ``spp`` paths per pixel in all.
+
+    L_grad rewards Monte Carlo noise (SPEC), and T's noise is frozen: a gradient T^T dL/dI
+    taken with the very T whose noise shaped dL/dI would steer the light towards a noisier,
+    not a more informative, image. So by default (``decorrelate``) the engine holds two
+    independent halves T_a, T_b of spp/2 paths each, as the AD engine uses independent
+    primal and adjoint samples: ``render(E, seed, grad=True)`` returns T_a E and
+    ``backprop`` T_b^T dL/dI, the roles swapping with the parity of ``seed`` (the loop gives
+    each iteration its own seed). Without ``grad`` (and in ``relight``) the image is the
+    mean of both halves, an estimate with all ``spp`` paths. ``decorrelate=False`` keeps
+    one T of ``spp`` paths for everything (relighting only, or exact-gradient studies).
 
     Attributes:
-        T: the TransportMatrix.
-        from_cache: whether T was read from the cache.
-        precompute_seconds: wall time of loading or building T.
+        T: the single matrix (decorrelate=False) or None.
+        halves: (T_a, T_b), or (T, T) without decorrelation.
+        from_cache: whether every matrix came from the cache.
+        precompute_seconds: wall time of loading or building them.
     """
 
     name = "transport"
 
     def __init__(self, scene: Scene, spp: int = 64, seed: int = 0,
                  cache_dir: str | os.PathLike | None | bool = None,
-                 progress: bool | str = False):
+                 progress: bool | str = False, decorrelate: bool = True):
         self.scene = scene
         self.spp = int(spp)
         self.seed = int(seed)
+        self.decorrelate = bool(decorrelate)
+        if self.spp < 1:
+            raise ValueError(f"spp must be at least 1, got {spp}")
+        label = "transport" if progress is True else progress
         t0 = time.perf_counter()
-        self.T, self.from_cache = load_or_build_transport(
-            scene, spp=self.spp, seed=self.seed, cache_dir=cache_dir,
-            progress="transport" if progress is True else progress)
+        if self.decorrelate:
+            half_spp = max(1, self.spp // 2)
+            built = [load_or_build_transport(scene, spp=half_spp, seed=half_seed(self.seed, k),
+                                             cache_dir=cache_dir,
+                                             progress=f"{label} {k + 1}/2" if label else False)
+                     for k in (0, 1)]
+            self.halves = (built[0][0], built[1][0])
+            self.from_cache = built[0][1] and built[1][1]
+            self.T = None
+        else:
+            self.T, self.from_cache = load_or_build_transport(
+                scene, spp=self.spp, seed=self.seed, cache_dir=cache_dir, progress=label)
+            self.halves = (self.T, self.T)
         self.precompute_seconds = time.perf_counter() - t0
-        self._channels = None
+        self._grad = None  # (T used for backprop, channels of E) after render(grad=True)
+
+    @property
+    def matrices(self) -> list[TransportMatrix]:
+        """The distinct matrices held (one or two)."""
+        return [self.T] if self.T is not None else list(self.halves)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all matrices held, transposed copies included once made."""
+        return sum(T.nbytes_in_memory for T in self.matrices)
 
     def relight(self, E: np.ndarray) -> np.ndarray:
-        """T E: the linear RGB image (h, w, 3) float32 under map E (H, W[, C]), C = 1 or 3."""
-        return self.T.apply(E)
+        """The linear RGB image (h, w, 3) float32 under map E (H, W[, C]), C = 1 or 3, with
+        all ``spp`` paths: T E, or (T_a E + T_b E) / 2."""
+        if self.T is not None:
+            return self.T.apply(E)
+        a, b = self.halves
+        out = a.apply(E)
+        out += b.apply(E)
+        out *= 0.5
+        return out
 
     def render(self, E: np.ndarray, seed: int = 0, spp: int | None = None,
                grad: bool = False) -> np.ndarray:
         """Linear RGB image (h, w, 3) float32 of the scene under E (H, W, C), C = 1 or 3.
 
-        ``seed`` and ``spp`` are ignored (T is fixed); ``grad`` remembers E's channel count
-        for ``backprop``.
+        ``spp`` is ignored (the matrices are fixed). With ``grad`` the image comes from one
+        half (chosen by the parity of ``seed``) and ``backprop`` will use the other; without
+        it, ``relight(E)``.
         """
         E = np.asarray(E)
-        image = self.T.apply(E)
-        self._channels = (1 if E.ndim == 2 else E.shape[2]) if grad else None
+        if not grad:
+            self._grad = None
+            return self.relight(E)
+        k = int(seed) % 2
+        primal, other = self.halves[k], self.halves[1 - k]
+        image = primal.apply(E)
+        self._grad = (other, 1 if E.ndim == 2 else E.shape[2])
         return image
 
     def render_progressive(self, E: np.ndarray, spp: int, seed: int = 0, chunk_spp: int = 16,
                            progress: bool | str = False) -> np.ndarray:
-        """T E, for code written for ADEngine.render_progressive (arguments ignored)."""
-        return self.T.apply(E)
+        """``relight(E)``, for code written for ADEngine.render_progressive (the other
+        arguments are ignored)."""
+        return self.relight(E)
 
     def backprop(self, dL_dI: np.ndarray) -> np.ndarray:
-        """dL/dE = T^T dL/dI, shape of the E of the last ``render(..., grad=True)``
-        (float64; a gray map gets the sum over the R, G and B products)."""
-        if self._channels is None:
+        """dL/dE = T^T dL/dI (T the half not used by the last ``render(..., grad=True)``),
+        float64 of the shape of that render's E; a gray map gets the sum over the R, G
+        and B products."""
+        if self._grad is None:
             raise RuntimeError("backprop needs a preceding render(..., grad=True)")
-        g = self.T.apply_transpose(dL_dI, self._channels)
-        self._channels = None
-        return g
+        T, channels = self._grad
+        self._grad = None
+        return T.apply_transpose(dL_dI, channels)

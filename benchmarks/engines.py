@@ -1,0 +1,270 @@
+"""Transport engine vs AD engine on one optimization (issue 5).
+
+One scene (a 1024 x 1024 height map, 512 x 512 image by default), the paper's loop
+(``scratchlight.optimize.optimize_light``: Adam, lr 0.02, lambda 30, gray 25 x 50 map) run
+with each engine for the same number of iterations from the same initial map. Measured:
+- wall time of each engine end to end: engine set-up (for transport: building T, no
+  cache) plus the iterations;
+- the final objective of each result, judged on the same high-spp Mitsuba render
+  (``ADEngine.render_progressive``, one seed for all maps);
+- memory of T for a 1024 x 1024 image: bytes per pixel, and the peak resident memory of a
+  process that builds it and runs one render and one backprop (a separate process).
+
+Usage:
+    .venv/bin/python benchmarks/engines.py                 # the full comparison
+    .venv/bin/python benchmarks/engines.py --quick         # small sizes, a minute or two
+    .venv/bin/python benchmarks/engines.py --heightmap /path/to/face.sur --json out.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ENV_SHAPE = (25, 50)
+JUDGE_SEED = 424_242
+
+
+def synthetic_surface(n: int, seed: int = 0):
+    """An n x n face-milled-like surface, 2 um spacing: curved feed marks (period 24 um,
+    1 um deep), a gentle waviness, 50 nm noise, and five straight scratches 1-2 um deep."""
+    from scratchlight.io import check_heightmap
+
+    rng = np.random.default_rng(seed)
+    dx = 2e-6
+    y, x = np.mgrid[0:n, 0:n].astype(np.float64) * dx
+    # feed marks: arcs of a cutter of radius 4 x the patch, centred beside the patch
+    L = n * dx
+    r = np.hypot(x + 3.0 * L, y - 0.5 * L)
+    h = 1e-6 * np.abs(np.sin(np.pi * r / 24e-6))
+    h += 0.3e-6 * np.sin(2 * np.pi * x / (0.7 * L)) * np.sin(2 * np.pi * y / (0.9 * L))
+    h += 5e-8 * rng.standard_normal((n, n))
+    for _ in range(5):
+        p = rng.uniform(0.1, 0.9, 2) * L
+        a = rng.uniform(0, np.pi)
+        d = np.abs((x - p[0]) * np.sin(a) - (y - p[1]) * np.cos(a))
+        along = np.abs((x - p[0]) * np.cos(a) + (y - p[1]) * np.sin(a))
+        width = rng.uniform(3, 6) * dx
+        h -= rng.uniform(1e-6, 2e-6) * np.exp(-0.5 * (d / width) ** 2) * (along < 0.3 * L)
+    return check_heightmap(h, dx, dx, source=f"synthetic face-milled {n}x{n}")
+
+
+def load_surface(args):
+    from scratchlight.io import read_heightmap
+    from scratchlight.surface import prepare
+
+    if args.heightmap:
+        return prepare(read_heightmap(args.heightmap), max_size=args.grid)
+    return synthetic_surface(args.grid)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_engine(name, scene, E0, mask, args) -> dict:
+    from scratchlight.engines import make_engine
+    from scratchlight.optimize import optimize_light
+
+    options = {"cache_dir": False} if name == "transport" else {}
+    spp = args.transport_spp if name == "transport" else args.ad_spp
+    t0 = time.perf_counter()
+    engine = make_engine(name, scene, spp=spp, seed=args.seed, **options)
+    t_setup = time.perf_counter() - t0
+    res = optimize_light(engine, E0, mask, lam=args.lam, lr=args.lr, iterations=args.iterations,
+                         seed=args.seed, progress=args.progress)
+    total = time.perf_counter() - t0
+    out = {"engine": name, "spp": spp, "setup_s": t_setup, "loop_s": res.time_s,
+           "total_s": total, "per_iteration_ms": 1e3 * res.time_s / len(res.loss),
+           "loss_first": res.loss[0], "loss_last": res.loss[-1], "envmap": res.envmap}
+    if name == "transport":
+        Ts = engine.matrices
+        n_pix = Ts[0].image_shape[0] * Ts[0].image_shape[1]
+        out.update(nnz_per_pixel=sum(T.nnz for T in Ts) / n_pix,
+                   bytes_per_pixel=engine.nbytes / n_pix, T_mib=engine.nbytes / 2**20)
+    return out
+
+
+def judge(scene, maps: dict, mask, args) -> dict:
+    """Objective of every map on one high-spp render each (same seed, Mitsuba path tracer)."""
+    from scratchlight.engines import ADEngine
+    from scratchlight.objectives import scratch_objective
+
+    eng = ADEngine(scene)
+    out = {}
+    for name, E in maps.items():
+        img = eng.render_progressive(E, args.judge_spp, seed=JUDGE_SEED,
+                                     chunk_spp=min(64, args.judge_spp))
+        o = scratch_objective(img, E, mask, lam=args.lam)
+        out[name] = {"loss": o.loss, "l_grad": o.l_grad, "l_l2": o.l_l2,
+                     "mean_gradient": o.mean_gradient}
+    return out
+
+
+def memory_child(grid: int, res: int, spp: int) -> dict:
+    """Run in its own process: build T for a res x res image, one render and one backprop."""
+    import scratchlight as sl
+    from scratchlight.engines.transport import TransportEngine
+
+    sl.use_device("auto")
+    hm = synthetic_surface(grid)
+    scene = sl.build_scene(hm, sl.SceneSpec(width=res, height=res))
+    rss_scene = peak_rss_mib()
+    t0 = time.perf_counter()
+    eng = TransportEngine(scene, spp=spp, cache_dir=False)
+    t_build = time.perf_counter() - t0
+    rss_built = peak_rss_mib()
+    E = np.full(ENV_SHAPE + (1,), 0.5, np.float32)
+    t0 = time.perf_counter()
+    img = eng.render(E, grad=True)
+    t_render = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    eng.backprop(np.ones_like(img))  # makes the transposed copy (first call)
+    t_back_first = time.perf_counter() - t0
+    eng.render(E, grad=True)
+    t0 = time.perf_counter()
+    eng.backprop(np.ones_like(img))
+    t_back = time.perf_counter() - t0
+    n_pix = res * res
+    stored = sum(T.nbytes for T in eng.matrices)
+    return {"grid": grid, "image": res, "spp": spp, "build_s": t_build,
+            "nnz_per_pixel": sum(T.nnz for T in eng.matrices) / n_pix,
+            "bytes_per_pixel": stored / n_pix,
+            "bytes_per_pixel_in_memory": eng.nbytes / n_pix,
+            "T_mib": stored / 2**20, "T_with_transpose_mib": eng.nbytes / 2**20,
+            "render_ms": 1e3 * t_render, "backprop_ms": 1e3 * t_back,
+            "first_backprop_ms": 1e3 * t_back_first,
+            "peak_rss_after_scene_mib": rss_scene, "peak_rss_after_build_mib": rss_built,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def memory_report(grid: int, res: int, spp: int) -> dict:
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-child",
+                        str(grid), str(res), str(spp)], capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": (r.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="256 grid, 128 image, 20 iterations, judge at 64 spp, memory at 256")
+    ap.add_argument("--heightmap", help="height-map file instead of the synthetic surface")
+    ap.add_argument("--grid", type=int, default=1024, help="height-map size (default 1024)")
+    ap.add_argument("--resolution", type=int, default=512, help="image size (default 512)")
+    ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--ad-spp", type=int, default=16, help="AD engine spp per render (default 16)")
+    ap.add_argument("--transport-spp", type=int, default=32,
+                    help="paths per pixel of T (default 32)")
+    ap.add_argument("--judge-spp", type=int, default=256, help="spp of the judging renders")
+    ap.add_argument("--lam", type=float, default=30.0)
+    ap.add_argument("--lr", type=float, default=0.02)
+    ap.add_argument("--init", default="constant:0.5", help="initial map (optimize's --init)")
+    ap.add_argument("--mask", choices=("object", "scratch"), default="object")
+    ap.add_argument("--engines", default="ad,transport", help="comma-separated engines to run")
+    ap.add_argument("--memory-resolution", type=int, default=1024,
+                    help="image size of the memory measurement (0 skips it)")
+    ap.add_argument("--memory-spp", type=int, default=32, help="spp of T in the memory measurement")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--progress", action="store_true", help="progress bars")
+    ap.add_argument("--json", help="also write the numbers to this file")
+    ap.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.memory_child:
+        print(json.dumps(memory_child(*args.memory_child)))
+        return
+    if args.quick:
+        args.grid, args.resolution, args.iterations = 256, 128, 20
+        args.judge_spp, args.memory_resolution = 64, 256
+
+    import scratchlight as sl
+    from scratchlight.optimize import initial_envmap
+    from scratchlight.surface.scratchmap import scratch_map
+
+    variant = sl.use_device("auto")
+    hm = load_surface(args)
+    t0 = time.perf_counter()
+    scene = sl.build_scene(hm, sl.SceneSpec(width=args.resolution, height=args.resolution))
+    t_scene = time.perf_counter() - t0
+    mask = scene.object_mask.copy()
+    if args.mask == "scratch":
+        mask &= scene.cell_mask_to_image(scratch_map(hm.heights))
+    E0 = initial_envmap(args.init, ENV_SHAPE, 1, seed=args.seed, scene=scene)
+    print(f"{hm.source}: {hm.shape[1]} x {hm.shape[0]} grid, {args.resolution}^2 image, "
+          f"{int(mask.sum())} mask pixels, {args.iterations} iterations, {variant}, "
+          f"{os.cpu_count()} CPUs; scene build {t_scene:.1f} s (shared, not counted)",
+          flush=True)
+
+    runs = {}
+    for name in args.engines.split(","):
+        runs[name] = run_engine(name, scene, E0, mask, args)
+        r = runs[name]
+        print(f"  {name:9s} set-up {r['setup_s']:7.1f} s, loop {r['loop_s']:7.1f} s "
+              f"({r['per_iteration_ms']:.0f} ms/it), total {r['total_s']:7.1f} s", flush=True)
+    maps = {"initial": E0, **{n: r["envmap"] for n, r in runs.items()}}
+    t0 = time.perf_counter()
+    judged = judge(scene, maps, mask, args)
+    print(f"  judged {len(maps)} maps at {args.judge_spp} spp in {time.perf_counter() - t0:.0f} s")
+
+    names = list(runs)
+    rows = [
+        ("engine spp", lambda n: f"{runs[n]['spp']}"),
+        ("set-up s (T build)", lambda n: f"{runs[n]['setup_s']:.1f}"),
+        (f"{args.iterations} iterations s", lambda n: f"{runs[n]['loop_s']:.1f}"),
+        ("ms per iteration", lambda n: f"{runs[n]['per_iteration_ms']:.0f}"),
+        ("end to end s", lambda n: f"{runs[n]['total_s']:.1f}"),
+        (f"final loss ({args.judge_spp} spp)", lambda n: f"{judged[n]['loss']:.4f}"),
+        ("final L_grad", lambda n: f"{judged[n]['l_grad']:.4f}"),
+        ("final L_l2", lambda n: f"{judged[n]['l_l2']:.4f}"),
+    ]
+    print()
+    print(f"{'':28s}" + "".join(f"{n:>12s}" for n in names))
+    for label, fn in rows:
+        print(f"{label:28s}" + "".join(f"{fn(n):>12s}" for n in names))
+    print(f"{'initial map loss':28s}{judged['initial']['loss']:>12.4f}")
+    summary = {"grid": list(hm.shape), "image": args.resolution, "iterations": args.iterations,
+               "variant": variant, "cpus": os.cpu_count(), "scene_build_s": t_scene,
+               "judge_spp": args.judge_spp, "judged": judged,
+               "runs": {n: {k: v for k, v in r.items() if k != "envmap"} for n, r in runs.items()}}
+    if "ad" in runs and "transport" in runs:
+        ad, tr = runs["ad"], runs["transport"]
+        speed = ad["total_s"] / tr["total_s"]
+        summary["speedup_end_to_end"] = speed
+        summary["speedup_per_iteration"] = ad["per_iteration_ms"] / tr["per_iteration_ms"]
+        print(f"\ntransport vs ad: {speed:.1f}x faster end to end "
+              f"({summary['speedup_per_iteration']:.0f}x per iteration), final loss "
+              f"{judged['transport']['loss']:.4f} vs {judged['ad']['loss']:.4f} "
+              f"({'equal or better' if judged['transport']['loss'] <= judged['ad']['loss'] else 'worse'})")
+        print(f"T: {tr['nnz_per_pixel']:.1f} non-zeros, {tr['bytes_per_pixel']:.0f} bytes per "
+              f"pixel, {tr['T_mib']:.0f} MiB")
+    if args.memory_resolution:
+        m = memory_report(args.grid, args.memory_resolution, args.memory_spp)
+        summary["memory"] = m
+        if "error" in m:
+            print(f"memory measurement failed: {m['error']}")
+        else:
+            print(f"memory, {m['image']}^2 image, T at {m['spp']} spp: build {m['build_s']:.1f} s, "
+                  f"{m['nnz_per_pixel']:.1f} non-zeros and {m['bytes_per_pixel']:.0f} bytes per pixel "
+                  f"({m['T_mib']:.0f} MiB; {m['T_with_transpose_mib']:.0f} MiB with the transposed "
+                  f"copy); peak RSS {m['peak_rss_mib']:.0f} MiB (after scene build "
+                  f"{m['peak_rss_after_scene_mib']:.0f} MiB, after T build "
+                  f"{m['peak_rss_after_build_mib']:.0f} MiB); render {m['render_ms']:.0f} ms, "
+                  f"backprop {m['backprop_ms']:.0f} ms")
+    if args.json:
+        from scratchlight.io._atomic import atomic_path
+
+        with atomic_path(args.json, suffix=".json") as tmp:
+            with open(tmp, "w") as f:
+                json.dump(summary, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
