@@ -1,0 +1,313 @@
+"""Differentiable rendering of a chosen set of pixels (one or several views).
+
+Method. Mitsuba 3.9's ``mi.ad.loaders`` registers a ``flat_sensor``: a sensor whose film is
+one row of K pixels and whose k-th pixel traces rays through source pixel ``pixel_idx[k]``
+of one of several source sensors (jittered inside that pixel, so with the box filter of our
+cameras flat pixel k is an unbiased estimate of the source pixel). We keep one such sensor
+per batch size K, load the chosen indices into it and render it with ``mi.render`` and the
+scene's ``prb`` integrator, so the primal pass uses ``seed`` and the adjoint (path replay)
+pass uses the independent ``seed + GRAD_SEED_OFFSET``: the product of dL/dI computed from
+the primal with dI/dtheta of the replay is an unbiased gradient estimate (SPEC section B).
+
+Index layout (the one of ``RayDataLoader``): the pixels of all views form one index set,
+``index = view * h * w + row * w + column`` for V views of h x w pixels. The same index may
+appear several times in one batch; every occurrence is an independent estimate.
+
+Parameters that can be differentiated: ``envmap`` (the (H, W, C) light, C = 1 gray or 3,
+expanded to Mitsuba's (H, W + 2, 3) layout with wrap-around columns, see
+``scene.emitter``) and ``roughness`` (the GGX alpha of the conductor, Mitsuba key
+``surface.bsdf.alpha.value``). Several views must show the same surface under the same
+light: rays of every view are traced in the Mitsuba scene of the first view.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..scene.build import ENVMAP_KEY, Scene
+from ..scene.emitter import halo_indices
+from .ad import GRAD_SEED_OFFSET
+
+__all__ = ["SubsetRenderer", "ROUGHNESS_KEY", "PARAM_NAMES", "flat_index", "unflat_index"]
+
+ROUGHNESS_KEY = "surface.bsdf.alpha.value"
+PARAM_NAMES = ("envmap", "roughness")
+_MAX_CACHED_SENSORS = 8
+
+
+def flat_index(view: np.ndarray, row: np.ndarray, col: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Flat pixel index (int64) of pixel (row, col) of ``view`` in V views of h x w pixels."""
+    return (np.asarray(view, np.int64) * h + np.asarray(row, np.int64)) * w + np.asarray(col, np.int64)
+
+
+def unflat_index(index: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(view, row, col) int64 arrays of flat pixel indices."""
+    index = np.asarray(index, np.int64)
+    return index // (h * w), (index // w) % h, index % w
+
+
+class SubsetRenderer:
+    """Render chosen flat pixel indices of one or more views; differentiate w.r.t. the light
+    and the roughness.
+
+    Args:
+        scenes: one Scene or a list of Scenes (views) with equal image sizes that show the
+            same surface; rays are traced in ``scenes[0].mitsuba_scene``.
+        spp: samples per pixel of a render (default for every call).
+        params: names of the parameters to differentiate, a subset of ``PARAM_NAMES``.
+    """
+
+    name = "subset"
+
+    def __init__(self, scenes: Scene | Sequence[Scene], spp: int = 16,
+                 params: Sequence[str] = ("envmap",)):
+        import drjit as dr  # noqa: F401  (variant already selected by build_scene)
+        import mitsuba as mi
+        import mitsuba.ad.loaders  # noqa: F401  (registers the 'flat_sensor' plugin)
+
+        self.scenes = [scenes] if isinstance(scenes, Scene) else list(scenes)
+        if not self.scenes:
+            raise ValueError("at least one view is needed")
+        shapes = {s.image_shape for s in self.scenes}
+        if len(shapes) != 1:
+            raise ValueError(f"all views must have the same image size, got {sorted(shapes)}")
+        unknown = set(params) - set(PARAM_NAMES)
+        if unknown or not params:
+            raise ValueError(f"params must be a non-empty subset of {PARAM_NAMES}, got {params}")
+        self.param_names = tuple(p for p in PARAM_NAMES if p in params)
+        self.spp = int(spp)
+        self.mitsuba_scene = self.scenes[0].mitsuba_scene
+        self.sensors = [s.mitsuba_scene.sensors()[0] for s in self.scenes]
+        self.params = mi.traverse(self.mitsuba_scene)
+        keys = [ENVMAP_KEY] + ([ROUGHNESS_KEY] if ROUGHNESS_KEY in self.params else [])
+        if "roughness" in self.param_names and ROUGHNESS_KEY not in self.params:
+            raise ValueError("the surface is a smooth mirror (roughness 0): its roughness "
+                             "cannot be differentiated; start from a roughness > 0")
+        self.params.keep(keys)
+        self.envmap_shape = tuple(self.scenes[0].envmap_shape)
+        self._sensors: dict[int, object] = {}
+        self._handles: dict[str, object] = {}
+        self._image = None
+
+    # ---- layout -------------------------------------------------------------------------
+    @property
+    def n_views(self) -> int:
+        return len(self.scenes)
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(h, w) of every view."""
+        return self.scenes[0].image_shape
+
+    @property
+    def n_pixels(self) -> int:
+        """Size of the index set: V * h * w."""
+        h, w = self.image_shape
+        return self.n_views * h * w
+
+    @property
+    def roughness(self) -> float | None:
+        """The scene's current GGX alpha (None for a smooth mirror)."""
+        if ROUGHNESS_KEY not in self.params:
+            return None
+        return float(np.array(self.params[ROUGHNESS_KEY]).ravel()[0])
+
+    def _flat_sensor(self, k: int):
+        import mitsuba as mi
+
+        if k not in self._sensors:
+            if len(self._sensors) >= _MAX_CACHED_SENSORS:
+                self._sensors.pop(next(iter(self._sensors)))
+            sensor = mi.load_dict({
+                "type": "flat_sensor",
+                "film": {"type": "hdrfilm", "width": int(k), "height": 1, "pixel_format": "rgb",
+                         "sample_border": False, "rfilter": {"type": "box"}},
+                "sampler": {"type": "independent", "sample_count": 1},
+            })
+            sensor.initialize(self.sensors, int(k))
+            self._sensors[k] = sensor
+        return self._sensors[k]
+
+    # ---- parameters ---------------------------------------------------------------------
+    def _set_params(self, envmap: np.ndarray, roughness: float | None, grad: bool,
+                    tangents: dict | None = None) -> None:
+        """Write E (and alpha) into the scene; with ``grad`` keep differentiable handles.
+        ``tangents`` (forward mode) maps parameter names to their tangent values."""
+        import drjit as dr
+        import mitsuba as mi
+
+        E = np.asarray(envmap, np.float32)
+        if E.ndim == 2:
+            E = E[..., None]
+        H, W, C = E.shape
+        if C not in (1, 3):
+            raise ValueError(f"envmap must have 1 or 3 channels, got {C}")
+        if (H, W) != self.envmap_shape:
+            self.envmap_shape = (H, W)
+        handles = {}
+        E_dr = mi.TensorXf(E)
+        if grad and "envmap" in self.param_names:
+            dr.enable_grad(E_dr)
+            handles["envmap"] = E_dr
+        data = dr.gather(mi.Float, E_dr.array, mi.UInt32(halo_indices(H, W, C)))
+        self.params[ENVMAP_KEY] = mi.TensorXf(data, shape=(H, W + 2, 3))
+        if roughness is not None:
+            if ROUGHNESS_KEY not in self.params:
+                raise ValueError("the surface is a smooth mirror; it has no roughness to set")
+            a = mi.Float(float(roughness))
+            if grad and "roughness" in self.param_names:
+                dr.enable_grad(a)
+                handles["roughness"] = a
+            self.params[ROUGHNESS_KEY] = a
+        elif grad and "roughness" in self.param_names:
+            a = mi.Float(self.roughness)
+            dr.enable_grad(a)
+            handles["roughness"] = a
+            self.params[ROUGHNESS_KEY] = a
+        self.params.update()
+        if tangents:
+            for name, value in tangents.items():
+                if name not in handles:
+                    raise ValueError(f"no differentiable parameter {name!r}")
+                if name == "envmap":
+                    v = np.asarray(value, np.float32).reshape(E.shape)
+                    dr.set_grad(handles[name], mi.TensorXf(v))
+                else:
+                    dr.set_grad(handles[name], mi.Float(float(value)))
+        self._handles = handles
+
+    # ---- rendering ----------------------------------------------------------------------
+    def _check_indices(self, indices) -> np.ndarray:
+        idx = np.asarray(indices, np.int64).ravel()
+        if idx.size == 0:
+            raise ValueError("no pixel index given")
+        if idx.min() < 0 or idx.max() >= self.n_pixels:
+            raise ValueError(f"pixel indices must lie in [0, {self.n_pixels}), got "
+                             f"[{idx.min()}, {idx.max()}]")
+        return idx
+
+    def _render(self, idx: np.ndarray, seed: int, spp: int | None):
+        import mitsuba as mi
+
+        sensor = self._flat_sensor(idx.size)
+        sensor.pixel_idx = mi.UInt32(idx.astype(np.uint32))
+        return mi.render(self.mitsuba_scene, self.params, sensor=sensor, spp=int(spp or self.spp),
+                         seed=int(seed), seed_grad=int(seed) + GRAD_SEED_OFFSET)
+
+    def render(self, indices, envmap: np.ndarray, roughness: float | None = None, seed: int = 0,
+               spp: int | None = None, grad: bool = False) -> np.ndarray:
+        """Linear RGB values (K, 3) float32 of the pixels ``indices`` (K,) under ``envmap``
+        (H, W, C) and GGX ``roughness`` (None keeps the scene's). ``grad`` keeps the render
+        for :meth:`backprop`."""
+        idx = self._check_indices(indices)
+        self._set_params(envmap, roughness, grad)
+        img = self._render(idx, seed, spp)
+        self._image = img if grad else None
+        return np.array(img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
+
+    def render_views(self, envmap: np.ndarray, roughness: float | None = None, seed: int = 0,
+                     spp: int | None = None, grad: bool = False) -> np.ndarray:
+        """Every pixel of every view: (V, h, w, 3) float32 (the full render)."""
+        h, w = self.image_shape
+        out = self.render(np.arange(self.n_pixels), envmap, roughness, seed, spp, grad)
+        return out.reshape(self.n_views, h, w, 3)
+
+    def backprop(self, dL_dI: np.ndarray) -> dict[str, np.ndarray | float]:
+        """Gradients of sum_k dL_dI[k] . I_k with respect to the differentiable parameters,
+        by an adjoint render with an independent seed, after ``render(..., grad=True)``.
+
+        Args:
+            dL_dI: (K, 3) (or (V, h, w, 3) after ``render_views``) float image gradient;
+                estimator weights 1/(K p_k) are to be folded in by the caller.
+        Returns:
+            {'envmap': (H, W, C) float64, 'roughness': float} for the chosen parameters.
+        """
+        import drjit as dr
+        import mitsuba as mi
+
+        if self._image is None:
+            raise RuntimeError("backprop needs a preceding render(..., grad=True)")
+        g = np.ascontiguousarray(np.asarray(dL_dI, np.float32).reshape(-1, 3))
+        if g.shape[0] * 3 != dr.width(self._image.array):
+            raise ValueError(f"dL_dI has {g.shape[0]} pixels, the render had "
+                             f"{dr.width(self._image.array) // 3}")
+        dr.backward(dr.sum(self._image.array * mi.Float(g.ravel())))
+        out: dict[str, np.ndarray | float] = {}
+        for name, handle in self._handles.items():
+            value = np.array(dr.grad(handle), dtype=np.float64)
+            out[name] = value if name == "envmap" else float(value.ravel()[0])
+        self._image = None
+        self._handles = {}
+        return out
+
+    def directional_derivative(self, indices, envmap: np.ndarray, roughness: float | None,
+                               tangents: dict, seed: int = 0, spp: int | None = None
+                               ) -> tuple[np.ndarray, np.ndarray]:
+        """Forward mode: (primal (K, 3), J v (K, 3)) float32 for the pixels ``indices``, where
+        J v = sum_k dI/dtheta_k v_k and ``tangents`` gives v per parameter name
+        ('envmap': (H, W, C) array, 'roughness': float)."""
+        import drjit as dr
+
+        idx = self._check_indices(indices)
+        self._set_params(envmap, roughness, grad=True, tangents=tangents)
+        handles = list(self._handles.values())
+        img = self._render(idx, seed, spp)
+        dr.enqueue(dr.ADMode.Forward, *handles)
+        dr.traverse(dr.ADMode.Forward, dr.ADFlag.ClearEdges)
+        jv = np.array(dr.grad(img), dtype=np.float32).reshape(idx.size, -1)[:, :3]
+        primal = np.array(img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
+        for h in handles:
+            dr.disable_grad(h)
+        self._handles = {}
+        return primal, jv
+
+    def block_samples(self, envmap: np.ndarray, roughness: float | None = None, factor: int = 2,
+                      spp: int = 1, pairs: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """A cheap low-resolution pass for the adaptive samplers.
+
+        The image is cut into ``factor`` x ``factor`` blocks. For each of ``pairs`` pairs,
+        one pixel of every block is drawn uniformly (so a block value estimates a
+        ``factor``-times lower-resolution image) and a Rademacher tangent v (independent
+        +-1 per parameter) is drawn; both renders of the pair trace those pixels with that
+        tangent at ``spp`` samples, with independent seeds, in forward mode. Because
+        E_v[(J v)^2] = sum_k (dI/dtheta_k)^2, products of the two renders of a pair give
+        unbiased estimates of sum_k (E[dI/dtheta_k])^2, and their difference the Monte
+        Carlo variance (see ``optimize.sampling.second_moment``).
+
+        Returns:
+            primal: (2 * pairs, V, h, w, 3) float64 pixel estimates; renders 2i and 2i+1
+                form pair i; every pixel holds the value of its block's traced pixel.
+            jvp: (2 * pairs, V, h, w, 3) float64, J v of the same renders.
+        """
+        rng = np.random.default_rng([int(seed), 0x6A5D])
+        V = self.n_views
+        h, w = self.image_shape
+        f = max(1, int(factor))
+        bh, bw = -(-h // f), -(-w // f)
+        bv, by, bx = np.meshgrid(np.arange(V), np.arange(bh), np.arange(bw), indexing="ij")
+        bv, by, bx = bv.ravel(), by.ravel(), bx.ravel()
+        ny = np.minimum(f, h - by * f)
+        nx = np.minimum(f, w - bx * f)
+        E = np.asarray(envmap, np.float32)
+        rows = np.arange(h) // f
+        cols = np.arange(w) // f
+        n = max(1, int(pairs))
+        primal = np.empty((2 * n, V, h, w, 3))
+        jvp = np.empty((2 * n, V, h, w, 3))
+        for i in range(n):
+            row = by * f + (rng.random(bv.size) * ny).astype(np.int64)
+            col = bx * f + (rng.random(bv.size) * nx).astype(np.int64)
+            idx = flat_index(bv, row, col, h, w)
+            tangents = {}
+            if "envmap" in self.param_names:
+                tangents["envmap"] = rng.choice(np.array([-1.0, 1.0], np.float32), size=E.shape)
+            if "roughness" in self.param_names:
+                tangents["roughness"] = float(rng.choice([-1.0, 1.0]))
+            for j in range(2):
+                p, jv = self.directional_derivative(idx, E, roughness, tangents,
+                                                    seed=(int(seed) * 7919 + 2 * i + j) % 2 ** 30,
+                                                    spp=spp)
+                primal[2 * i + j] = p.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
+                jvp[2 * i + j] = jv.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
+        return primal, jvp
