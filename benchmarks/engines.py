@@ -152,6 +152,54 @@ def memory_report(grid: int, res: int, spp: int) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def compare(init: str, scene, mask, args) -> dict:
+    """Both engines from the initial map ``init``; prints and returns the figures."""
+    from scratchlight.optimize import initial_envmap
+
+    E0 = initial_envmap(init, ENV_SHAPE, 1, seed=args.seed, scene=scene)
+    print(f"\ninitial map {init}:", flush=True)
+    runs = {}
+    for name in args.engines.split(","):
+        runs[name] = run_engine(name, scene, E0, mask, args)
+        r = runs[name]
+        print(f"  {name:9s} set-up {r['setup_s']:7.1f} s, loop {r['loop_s']:7.1f} s "
+              f"({r['per_iteration_ms']:.0f} ms/it), total {r['total_s']:7.1f} s", flush=True)
+    maps = {"initial": E0, **{n: r["envmap"] for n, r in runs.items()}}
+    t0 = time.perf_counter()
+    judged = judge(scene, maps, mask, args)
+    print(f"  judged {len(maps)} maps at {args.judge_spp} spp in {time.perf_counter() - t0:.0f} s")
+    names = list(runs)
+    rows = [
+        ("spp per render", lambda n: f"{runs[n]['spp']}"),
+        ("set-up s (T build)", lambda n: f"{runs[n]['setup_s']:.1f}"),
+        (f"{args.iterations} iterations s", lambda n: f"{runs[n]['loop_s']:.1f}"),
+        ("ms per iteration", lambda n: f"{runs[n]['per_iteration_ms']:.0f}"),
+        ("end to end s", lambda n: f"{runs[n]['total_s']:.1f}"),
+        (f"final loss ({args.judge_spp} spp)", lambda n: f"{judged[n]['loss']:.4f}"),
+        ("final L_grad", lambda n: f"{judged[n]['l_grad']:.4f}"),
+        ("final L_l2", lambda n: f"{judged[n]['l_l2']:.4f}"),
+    ]
+    print(f"  {'':28s}" + "".join(f"{n:>12s}" for n in names))
+    for label, fn in rows:
+        print(f"  {label:28s}" + "".join(f"{fn(n):>12s}" for n in names))
+    print(f"  {'loss of the initial map':28s}{judged['initial']['loss']:>12.4f}")
+    out = {"judged": judged,
+           "runs": {n: {k: v for k, v in r.items() if k != "envmap"} for n, r in runs.items()}}
+    if "ad" in runs and "transport" in runs:
+        ad, tr = runs["ad"], runs["transport"]
+        out["speedup_end_to_end"] = ad["total_s"] / tr["total_s"]
+        out["speedup_per_iteration"] = ad["per_iteration_ms"] / tr["per_iteration_ms"]
+        lt, la = judged["transport"]["loss"], judged["ad"]["loss"]
+        verdict = "equal or better" if lt <= la else f"{100 * (lt / la - 1):.1f} % worse"
+        print(f"  transport vs ad: {out['speedup_end_to_end']:.1f}x faster end to end "
+              f"({out['speedup_per_iteration']:.0f}x per iteration); final loss {lt:.4f} vs "
+              f"{la:.4f} ({verdict})")
+        print(f"  T: {tr['nnz_per_pixel']:.1f} non-zeros per pixel in both matrices, "
+              f"{tr['bytes_per_pixel']:.0f} bytes per pixel with their transposes "
+              f"({tr['T_mib']:.0f} MiB)")
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,17 +210,21 @@ def main():
     ap.add_argument("--resolution", type=int, default=512, help="image size (default 512)")
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--ad-spp", type=int, default=16, help="AD engine spp per render (default 16)")
-    ap.add_argument("--transport-spp", type=int, default=32,
-                    help="paths per pixel of T (default 32)")
+    ap.add_argument("--transport-spp", type=int, default=16,
+                    help="paths per pixel of each of the transport engine's two matrices "
+                         "(primal and gradient; default 16, as --ad-spp)")
     ap.add_argument("--judge-spp", type=int, default=256, help="spp of the judging renders")
     ap.add_argument("--lam", type=float, default=30.0)
     ap.add_argument("--lr", type=float, default=0.02)
-    ap.add_argument("--init", default="constant:0.5", help="initial map (optimize's --init)")
+    ap.add_argument("--init", action="append",
+                    help="initial map as optimize's --init; repeat for several "
+                         "(default: constant:0.5 and specular)")
     ap.add_argument("--mask", choices=("object", "scratch"), default="object")
     ap.add_argument("--engines", default="ad,transport", help="comma-separated engines to run")
     ap.add_argument("--memory-resolution", type=int, default=1024,
                     help="image size of the memory measurement (0 skips it)")
-    ap.add_argument("--memory-spp", type=int, default=32, help="spp of T in the memory measurement")
+    ap.add_argument("--memory-spp", type=int, default=16,
+                    help="spp of each matrix in the memory measurement")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true", help="progress bars")
     ap.add_argument("--json", help="also write the numbers to this file")
@@ -186,7 +238,6 @@ def main():
         args.judge_spp, args.memory_resolution = 64, 256
 
     import scratchlight as sl
-    from scratchlight.optimize import initial_envmap
     from scratchlight.surface.scratchmap import scratch_map
 
     variant = sl.use_device("auto")
@@ -197,65 +248,29 @@ def main():
     mask = scene.object_mask.copy()
     if args.mask == "scratch":
         mask &= scene.cell_mask_to_image(scratch_map(hm.heights))
-    E0 = initial_envmap(args.init, ENV_SHAPE, 1, seed=args.seed, scene=scene)
+    inits = args.init or ["constant:0.5", "specular"]
     print(f"{hm.source}: {hm.shape[1]} x {hm.shape[0]} grid, {args.resolution}^2 image, "
-          f"{int(mask.sum())} mask pixels, {args.iterations} iterations, {variant}, "
-          f"{os.cpu_count()} CPUs; scene build {t_scene:.1f} s (shared, not counted)",
-          flush=True)
-
-    runs = {}
-    for name in args.engines.split(","):
-        runs[name] = run_engine(name, scene, E0, mask, args)
-        r = runs[name]
-        print(f"  {name:9s} set-up {r['setup_s']:7.1f} s, loop {r['loop_s']:7.1f} s "
-              f"({r['per_iteration_ms']:.0f} ms/it), total {r['total_s']:7.1f} s", flush=True)
-    maps = {"initial": E0, **{n: r["envmap"] for n, r in runs.items()}}
-    t0 = time.perf_counter()
-    judged = judge(scene, maps, mask, args)
-    print(f"  judged {len(maps)} maps at {args.judge_spp} spp in {time.perf_counter() - t0:.0f} s")
-
-    names = list(runs)
-    rows = [
-        ("engine spp", lambda n: f"{runs[n]['spp']}"),
-        ("set-up s (T build)", lambda n: f"{runs[n]['setup_s']:.1f}"),
-        (f"{args.iterations} iterations s", lambda n: f"{runs[n]['loop_s']:.1f}"),
-        ("ms per iteration", lambda n: f"{runs[n]['per_iteration_ms']:.0f}"),
-        ("end to end s", lambda n: f"{runs[n]['total_s']:.1f}"),
-        (f"final loss ({args.judge_spp} spp)", lambda n: f"{judged[n]['loss']:.4f}"),
-        ("final L_grad", lambda n: f"{judged[n]['l_grad']:.4f}"),
-        ("final L_l2", lambda n: f"{judged[n]['l_l2']:.4f}"),
-    ]
-    print()
-    print(f"{'':28s}" + "".join(f"{n:>12s}" for n in names))
-    for label, fn in rows:
-        print(f"{label:28s}" + "".join(f"{fn(n):>12s}" for n in names))
-    print(f"{'initial map loss':28s}{judged['initial']['loss']:>12.4f}")
+          f"{scene.spec.material} roughness {scene.spec.roughness:g}, exaggeration "
+          f"{float(scene.spec.exaggeration):.3g}, {int(mask.sum())} mask pixels, "
+          f"{args.iterations} iterations, {variant}, {os.cpu_count()} CPUs; scene build "
+          f"{t_scene:.1f} s (shared, not counted)", flush=True)
     summary = {"grid": list(hm.shape), "image": args.resolution, "iterations": args.iterations,
-               "variant": variant, "cpus": os.cpu_count(), "scene_build_s": t_scene,
-               "judge_spp": args.judge_spp, "judged": judged,
-               "runs": {n: {k: v for k, v in r.items() if k != "envmap"} for n, r in runs.items()}}
-    if "ad" in runs and "transport" in runs:
-        ad, tr = runs["ad"], runs["transport"]
-        speed = ad["total_s"] / tr["total_s"]
-        summary["speedup_end_to_end"] = speed
-        summary["speedup_per_iteration"] = ad["per_iteration_ms"] / tr["per_iteration_ms"]
-        print(f"\ntransport vs ad: {speed:.1f}x faster end to end "
-              f"({summary['speedup_per_iteration']:.0f}x per iteration), final loss "
-              f"{judged['transport']['loss']:.4f} vs {judged['ad']['loss']:.4f} "
-              f"({'equal or better' if judged['transport']['loss'] <= judged['ad']['loss'] else 'worse'})")
-        print(f"T: {tr['nnz_per_pixel']:.1f} non-zeros, {tr['bytes_per_pixel']:.0f} bytes per "
-              f"pixel, {tr['T_mib']:.0f} MiB")
+               "spec": repr(scene.spec), "variant": variant, "cpus": os.cpu_count(),
+               "scene_build_s": t_scene, "judge_spp": args.judge_spp, "by_init": {}}
+    for init in inits:
+        summary["by_init"][init] = compare(init, scene, mask, args)
     if args.memory_resolution:
         m = memory_report(args.grid, args.memory_resolution, args.memory_spp)
         summary["memory"] = m
         if "error" in m:
-            print(f"memory measurement failed: {m['error']}")
+            print(f"\nmemory measurement failed: {m['error']}")
         else:
-            print(f"memory, {m['image']}^2 image, T at {m['spp']} spp: build {m['build_s']:.1f} s, "
-                  f"{m['nnz_per_pixel']:.1f} non-zeros and {m['bytes_per_pixel']:.0f} bytes per pixel "
-                  f"({m['T_mib']:.0f} MiB; {m['T_with_transpose_mib']:.0f} MiB with the transposed "
-                  f"copy); peak RSS {m['peak_rss_mib']:.0f} MiB (after scene build "
-                  f"{m['peak_rss_after_scene_mib']:.0f} MiB, after T build "
+            print(f"\nmemory, {m['image']}^2 image, two matrices of {m['spp']} spp: build "
+                  f"{m['build_s']:.1f} s, {m['nnz_per_pixel']:.1f} non-zeros and "
+                  f"{m['bytes_per_pixel']:.0f} bytes per pixel ({m['T_mib']:.0f} MiB; "
+                  f"{m['T_with_transpose_mib']:.0f} MiB with the transposed copies); peak RSS "
+                  f"{m['peak_rss_mib']:.0f} MiB (after scene build "
+                  f"{m['peak_rss_after_scene_mib']:.0f} MiB, after the build "
                   f"{m['peak_rss_after_build_mib']:.0f} MiB); render {m['render_ms']:.0f} ms, "
                   f"backprop {m['backprop_ms']:.0f} ms")
     if args.json:

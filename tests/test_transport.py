@@ -105,9 +105,9 @@ def test_backprop_is_transpose_and_matches_finite_differences(copper_scene, tmp_
 
 
 def test_decorrelated_halves(copper_scene, tmp_path):
-    """By default the primal image and the gradient come from independent halves of the
-    paths, swapping roles with the seed's parity; plain renders average both halves."""
-    eng = TransportEngine(copper_scene, spp=16, seed=1, cache_dir=tmp_path)
+    """By default the primal image and the gradient come from two independent matrices,
+    swapping roles with the seed's parity; plain renders average both."""
+    eng = TransportEngine(copper_scene, spp=8, seed=1, cache_dir=tmp_path)
     a, b = eng.halves
     assert eng.T is None and a.spp == b.spp == 8 and a.seed != b.seed
     assert len(os.listdir(tmp_path)) == 2
@@ -124,7 +124,7 @@ def test_decorrelated_halves(copper_scene, tmp_path):
     assert not np.allclose(a.apply(E), b.apply(E))  # independent noise
     with pytest.raises(ValueError):
         eng.render(np.ones((4, 8, 1), np.float32))  # wrong envmap size
-    again = TransportEngine(copper_scene, spp=16, seed=1, cache_dir=tmp_path)
+    again = TransportEngine(copper_scene, spp=8, seed=1, cache_dir=tmp_path)
     assert again.from_cache and eng.nbytes > a.nbytes + b.nbytes  # transposes were made
 
 

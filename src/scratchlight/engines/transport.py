@@ -18,8 +18,8 @@ Mitsuba's path tracer also samples the emitter (next-event estimation, importanc
 the map); that changes the noise, not the expectation, so T E and ``mi.render`` agree up to
 Monte Carlo noise. Work is split into chunks of pixels (all their samples at once): each
 chunk's paths are traced by Dr.Jit and splatted with atomic adds into a dense (pixels x
-texels x 3) float32 block, whose non-zeros become rows of T. Memory of the build is bounded
-by the chunk size; the result is a CSR structure shared by the three channels.
+texels x 3) float32 block, whose touched cells become rows of T. Memory of the build is
+bounded by the chunk size; the result is a CSR structure shared by the three channels.
 
 T is cached on disk (``.npz``) under a key hashing everything it depends on: the height
 map (bytes, spacing), the scene spec, the envmap shape, spp, seed, the engine version, the
@@ -49,9 +49,9 @@ __all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_tra
 TRANSPORT_VERSION = 1
 
 # Chunking of the build: at most this many paths traced at once, and at most this many
-# (pixel, texel) cells of the dense per-chunk accumulator (x 3 channels x 4 bytes).
+# (pixel, texel) cells of the dense accumulator (x (3 channels x 4 + 1) bytes = 218 MB).
 _MAX_PATHS = 1 << 21
-_MAX_CELLS = 1 << 22
+_MAX_CELLS = 1 << 24
 # Below this many paths per dense chunk, summing with scipy ('sparse') is faster.
 _MIN_DENSE_PATHS = 1 << 16
 
@@ -309,9 +309,9 @@ def _emitter_to_local(mscene) -> np.ndarray:
 
 def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int,
                  height: int, max_depth: int, env_shape: tuple[int, int], to_local: np.ndarray,
-                 dense: bool = True):
-    """Trace ``spp`` paths for pixels p0 .. p0+n_pixels-1; splat them into a dense block
-    (``dense``; else sum them with scipy).
+                 dense: bool = True, block: "_DenseBlock | None" = None):
+    """Trace ``spp`` paths for pixels p0 .. p0+n_pixels-1; splat them into the dense
+    ``block`` (``dense``; one is made if None) or sum them with scipy.
 
     Returns (cells, values): the flat indices (pixel - p0) * H*W + texel of the non-zero
     cells, increasing, (n,) int64, and their RGB weights (3, n) float32 (already / spp).
@@ -369,19 +369,68 @@ def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int
                (i1, j0, (1 - fu) * fv), (i1, j1, fu * fv))
     if not dense:
         return _sum_sparse(local, escaped, thr, corners, n_pixels, H, W)
-    acc = [dr.zeros(mi.Float, n_pixels * H * W) for _ in range(3)]
+    if block is None or block.cells < n_pixels * H * W:
+        block = _DenseBlock(n_pixels * H * W)
     base = local * (H * W)
-    for ii, jj, wt in corners:
-        idx = base + ii * W + jj
-        for c in range(3):
-            dr.scatter_reduce(dr.ReduceOp.Add, acc[c], thr[c] * wt, idx, escaped)
-    total = acc[0] + acc[1] + acc[2]  # weights are >= 0: a cell is used iff total > 0
-    nz = dr.compress(total > 0)
-    vals = [dr.gather(mi.Float, a, nz) for a in acc]
-    dr.eval(nz, *vals)
-    nz_np = np.array(nz, dtype=np.int64)
-    values = np.stack([np.array(a, dtype=np.float32) for a in vals])
-    return nz_np, values
+    idx = [base + ii * W + jj for ii, jj, _ in corners]
+    wts = [wt for _, _, wt in corners]
+    # materialise the inputs once; else every scatter's kernel recomputes the paths
+    dr.eval(escaped, thr, idx, wts)
+    return block.splat(idx, [[thr[c] * w for c in range(3)] for w in wts], escaped)
+
+
+class _DenseBlock:
+    """A dense float32 (pixel, texel) accumulator per RGB channel, reused by every chunk.
+
+    ``splat`` adds the entries (atomic adds), finds the cells touched (each cell elects
+    one entry: all entries write their number into ``owner``, the one whose number stays
+    represents the cell), reads those cells out and zeroes them again. Its work is
+    proportional to the number of entries, not to the size of the block.
+    """
+
+    def __init__(self, cells: int):
+        import drjit as dr
+        import mitsuba as mi
+
+        self.cells = int(cells)
+        self.acc = [dr.zeros(mi.Float, self.cells) for _ in range(3)]
+        self.owner = dr.zeros(mi.UInt32, self.cells)
+        dr.eval(self.owner, *self.acc)
+
+    def splat(self, idx, vals, active):
+        """Add ``vals[k][c]`` at cells ``idx[k]`` where ``active`` (k: corner, c: channel).
+
+        Returns (cells, values): the touched cells with a weight > 0 in increasing order,
+        (n,) int64, and their RGB sums (3, n) float32; the block is zero again afterwards.
+        """
+        import drjit as dr
+        import mitsuba as mi
+
+        n = dr.width(active)
+        ids = [dr.arange(mi.UInt32, n) + k * n for k in range(len(idx))]
+        for k in range(len(idx)):
+            dr.scatter(self.owner, ids[k], idx[k], active)
+            for c in range(3):
+                dr.scatter_reduce(dr.ReduceOp.Add, self.acc[c], vals[k][c], idx[k], active)
+        dr.eval(self.owner, *self.acc)
+        cells, values = [], []
+        for k in range(len(idx)):
+            elected = active & (dr.gather(mi.UInt32, self.owner, idx[k], active) == ids[k])
+            sel = dr.gather(mi.UInt32, idx[k], dr.compress(elected))
+            got = [dr.gather(mi.Float, a, sel) for a in self.acc]
+            dr.eval(sel, got)
+            cells.append(np.array(sel, dtype=np.int64))
+            values.append(np.stack([np.array(g, dtype=np.float32) for g in got]))
+            cells_k = sel
+            for a in self.acc:
+                dr.scatter(a, 0.0, cells_k)
+        dr.eval(*self.acc)
+        cells = np.concatenate(cells)
+        values = np.concatenate(values, axis=1)
+        order = np.argsort(cells)
+        cells, values = cells[order], values[:, order]
+        keep = values.sum(axis=0) > 0  # weights are >= 0
+        return cells[keep], values[:, keep]
 
 
 def _sum_sparse(local, escaped, thr, corners, n_pixels: int, H: int, W: int):
@@ -421,9 +470,11 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
 
     Work proceeds in chunks of whole pixels, at most ~2M paths each. ``method`` 'dense'
     sums a chunk's paths by atomic adds into a dense (pixels x texels x 3) float32 block of
-    at most ~4M cells (fast; the default when that block holds >= 64k paths, as for the
-    paper's 25 x 50 maps); 'sparse' sums them with scipy (for maps with many texels).
-    Extra memory of the build: ~60-200 MB plus a copy of T while the chunks are joined.
+    at most ~16M cells, reused by every chunk (fast; the default when that block holds
+    >= 64k paths, as for the paper's 25 x 50 maps); 'sparse' sums them with scipy (for
+    maps with many texels). Extra memory of the build: up to ~220 MB for the block (or
+    ~100 bytes per path of a chunk with 'sparse') plus a copy of T while the chunks are
+    joined.
     ``pixels_per_chunk`` overrides the chunk size (tests).
     """
     import mitsuba as mi  # noqa: F401  (the variant is set by build_scene)
@@ -450,13 +501,14 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
     per_chunk = min(int(pixels_per_chunk or per_chunk), n_pix)
     starts = list(range(0, n_pix, per_chunk))
     counts, indices, values = [], [], []
+    block = _DenseBlock(per_chunk * HW) if method == "dense" else None
     bar = tqdm(starts, desc=progress if isinstance(progress, str) else "transport",
                unit="chunk", disable=not progress, leave=False)
     for k, p0 in enumerate(bar):
         m = min(per_chunk, n_pix - p0)
         cells, vals = _trace_chunk(mscene, p0, m, spp, _chunk_seed(seed, k), w, h,
                                    int(scene.spec.max_depth), (H, W), to_local,
-                                   dense=method == "dense")
+                                   dense=method == "dense", block=block)
         rows = cells // HW
         counts.append(np.bincount(rows, minlength=m))
         indices.append((cells - rows * HW).astype(np.int32))
@@ -488,18 +540,19 @@ def half_seed(seed: int, half: int) -> int:
 class TransportEngine:
     """Render and differentiate by precomputed transport matrices (same API as ADEngine).
 
-    ``TransportEngine(scene, spp, seed, cache_dir, progress, decorrelate)`` loads T from
-    the cache or builds it at once, ``spp`` paths per pixel in all.
+    ``TransportEngine(scene, spp, seed, cache_dir, progress, decorrelate)`` loads its
+    matrices from the cache or builds them at once.
 
     L_grad rewards Monte Carlo noise (SPEC), and T's noise is frozen: a gradient T^T dL/dI
     taken with the very T whose noise shaped dL/dI would steer the light towards a noisier,
     not a more informative, image. So by default (``decorrelate``) the engine holds two
-    independent halves T_a, T_b of spp/2 paths each, as the AD engine uses independent
-    primal and adjoint samples: ``render(E, seed, grad=True)`` returns T_a E and
-    ``backprop`` T_b^T dL/dI, the roles swapping with the parity of ``seed`` (the loop gives
-    each iteration its own seed). Without ``grad`` (and in ``relight``) the image is the
-    mean of both halves, an estimate with all ``spp`` paths. ``decorrelate=False`` keeps
-    one T of ``spp`` paths for everything (relighting only, or exact-gradient studies).
+    independent matrices T_a, T_b of ``spp`` paths per pixel each, as the AD engine renders
+    the primal image and the gradient with ``spp`` independent samples each:
+    ``render(E, seed, grad=True)`` returns T_a E and ``backprop`` T_b^T dL/dI, the roles
+    swapping with the parity of ``seed`` (the loop gives each iteration its own seed).
+    Without ``grad`` (and in ``relight``) the image is the mean of both, an estimate with
+    2 ``spp`` paths per pixel. ``decorrelate=False`` keeps one T of ``spp`` paths for
+    everything (relighting, or studies of the exact gradient of T E).
 
     Attributes:
         T: the single matrix (decorrelate=False) or None.
@@ -522,8 +575,7 @@ class TransportEngine:
         label = "transport" if progress is True else progress
         t0 = time.perf_counter()
         if self.decorrelate:
-            half_spp = max(1, self.spp // 2)
-            built = [load_or_build_transport(scene, spp=half_spp, seed=half_seed(self.seed, k),
+            built = [load_or_build_transport(scene, spp=self.spp, seed=half_seed(self.seed, k),
                                              cache_dir=cache_dir,
                                              progress=f"{label} {k + 1}/2" if label else False)
                      for k in (0, 1)]
@@ -549,7 +601,7 @@ class TransportEngine:
 
     def relight(self, E: np.ndarray) -> np.ndarray:
         """The linear RGB image (h, w, 3) float32 under map E (H, W[, C]), C = 1 or 3, with
-        all ``spp`` paths: T E, or (T_a E + T_b E) / 2."""
+        all paths: T E, or (T_a E + T_b E) / 2."""
         if self.T is not None:
             return self.T.apply(E)
         a, b = self.halves
