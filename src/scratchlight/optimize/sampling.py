@@ -64,9 +64,9 @@ def second_moment(x: np.ndarray, ratio: float = 1.0) -> np.ndarray:
             a.b + ratio |a - b|^2 / 2 estimates |E X|^2 + Var(X at the target spp).
             ratio = 1 gives the plain (|a|^2 + |b|^2) / 2.
     Returns:
-        (...) float64 >= 0, the mean over pairs. Each pair's value is clipped from below by
-        ratio (|a|^2 + |b|^2) / 2, a lower bound of the target second moment (for ratio
-        <= 1), so a noisy pair never claims a pixel is unimportant.
+        (...) float64 >= 0, the mean over pairs, clipped from below by the mean of
+        ratio (|a|^2 + |b|^2) / 2, which estimates a lower bound of the target second
+        moment (for ratio <= 1), so noisy pairs never claim a pixel is unimportant.
     """
     x = np.asarray(x, np.float64)
     if x.shape[0] < 2 or x.shape[0] % 2:
@@ -76,7 +76,7 @@ def second_moment(x: np.ndarray, ratio: float = 1.0) -> np.ndarray:
     m = np.sum(a * b, axis=-1) + r * 0.5 * np.sum((a - b) ** 2, axis=-1)
     # E[X_s^2] = mu^2 + sigma^2 / s >= (r / s) E[X_r^2] for r <= s: never go below that.
     low = min(r, 1.0) * 0.5 * np.sum(a * a + b * b, axis=-1)
-    return np.maximum(m, low).mean(axis=0)
+    return np.maximum(m.mean(axis=0), low.mean(axis=0))
 
 
 def multiresolution(q: np.ndarray, levels: int = 4, base: float = 4.0,

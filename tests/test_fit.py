@@ -1,0 +1,140 @@
+"""Fitting light and roughness to images: losses, a tiny synthetic fit, the fit command."""
+import json
+
+import numpy as np
+import pytest
+
+from scratchlight.errors import InputError
+from scratchlight.optimize.fit import FitConfig, image_loss
+
+
+@pytest.mark.parametrize("name", ["l2", "rel-l2"])
+def test_image_loss_gradient(name):
+    rng = np.random.default_rng(0)
+    I, T = rng.random((5, 3)), rng.random((5, 3))
+    ell, g = image_loss(name, I, T, n_pixels=20)
+    scale = 1.0 if name == "l2" else 1.0 / (T * T + 0.01)
+    np.testing.assert_allclose(ell, np.sum(scale * (I - T) ** 2, axis=1) / 60)
+    h = 1e-6
+    for j, c in [(0, 0), (3, 2)]:
+        Ip = I.copy()
+        Ip[j, c] += h
+        fd = (image_loss(name, Ip, T, 20)[0].sum() - ell.sum()) / h
+        assert g[j, c] == pytest.approx(fd, rel=1e-4)
+
+
+def test_config_validation():
+    with pytest.raises(InputError, match="--params"):
+        FitConfig(params=("envmap", "colour")).validate()
+    with pytest.raises(InputError, match="--loss"):
+        FitConfig(loss="l1").validate()
+    with pytest.raises(InputError, match="--budget"):
+        FitConfig(budget=0.0).validate()
+
+
+def _truth_envmap(H=4, W=8):
+    E = np.full((H, W, 1), 0.1, np.float32)
+    E[1, ::2] = 0.9
+    E[H // 2:] = 0.0
+    return E
+
+
+@pytest.fixture(scope="module")
+def fit_scene():
+    """Two low cameras over feed marks: they see the sky directly and in reflection."""
+    import scratchlight as sl
+    from scratchlight.engines.subset import SubsetRenderer
+    from scratchlight.scene import CameraSpec
+
+    from conftest import feed_marks
+
+    Et = _truth_envmap()
+    hm = sl.prepare(feed_marks(33, 33))
+    scenes = [sl.build_scene(hm, sl.SceneSpec(width=20, height=20, roughness=0.3,
+                                              camera=CameraSpec(elevation_deg=15, fov_deg=40,
+                                                                azimuth_deg=az)), envmap=Et)
+              for az in (0.0, 180.0)]
+    R = SubsetRenderer(scenes, spp=4, params=("envmap", "roughness"))
+    target = R.render_views(Et, 0.15, seed=99, spp=128)
+    return R, Et, target
+
+
+@pytest.mark.parametrize("sampling", ["full", "adaptive"])
+def test_fit_reduces_parameter_error(fit_scene, sampling):
+    from scratchlight.optimize.fit import Truth, fit_to_images, sensitivity_weights
+
+    R, Et, target = fit_scene
+    w = sensitivity_weights(R, Et, 0.15, spp=8)
+    truth = Truth(envmap=Et, roughness=0.15, weights=w)
+    E0 = np.full_like(Et, 0.5)
+    cfg = FitConfig(sampling=sampling, budget=0.25, iterations=40, lr=0.03, spp=4, refresh=10)
+    res = fit_to_images(R, target, E0, 0.3, cfg, truth=truth)
+    h = res.history
+    assert len(h["loss"]) == 40 and np.all(np.diff(h["time_s"]) > 0)
+    assert h["envmap_rmse_weighted"][-1] < 0.6 * h["envmap_rmse_weighted"][0]
+    assert np.mean(h["loss"][-5:]) < 0.3 * np.mean(h["loss"][:3])
+    assert res.envmap.min() >= 0 and 0.01 <= res.roughness <= 1.0
+    assert res.pixels_per_iteration == (800 if sampling == "full" else 200)
+
+
+def test_fit_command(tmp_path, fit_scene, feed_marks_npz):
+    """End to end on files: targets written as EXR and PNG, outputs and run.json."""
+    import scratchlight as sl
+    from scratchlight.cli import main
+    from scratchlight.engines.subset import SubsetRenderer
+    from scratchlight.io import write_exr, write_png
+    from scratchlight.scene import CameraSpec
+
+    Et = _truth_envmap()
+    hm = sl.prepare(sl.read_heightmap(str(feed_marks_npz)))
+    scene = sl.build_scene(hm, sl.SceneSpec(width=16, height=12, roughness=0.2,
+                                            camera=CameraSpec(elevation_deg=15, fov_deg=40)),
+                           envmap=Et)
+    target = SubsetRenderer(scene).render_views(Et, 0.2, seed=5, spp=64)[0]
+    write_exr(tmp_path / "t.exr", target)
+    write_png(tmp_path / "t.png", target)
+    write_exr(tmp_path / "truth.exr", Et)
+    out = tmp_path / "fit"
+    rc = main(["fit", str(feed_marks_npz), "--target", str(tmp_path / "t.exr"), str(tmp_path / "t.png"),
+               "--camera", "oblique:0:15", "--fov", "40", "--envmap-size", "4x8",
+               "--iterations", "4", "--spp", "2", "--final-spp", "4", "--sampling", "uniform",
+               "--budget", "0.5", "--truth-envmap", str(tmp_path / "truth.exr"),
+               "--truth-roughness", "0.2", "--roughness", "0.3", "--out", str(out), "--quiet"])
+    assert rc == 0
+    for name in ("envmap.exr", "envmap.png", "fitted.png", "loss.png", "run.json"):
+        assert (out / name).is_file(), name
+    run = json.loads((out / "run.json").read_text())
+    assert run["config"]["sampling"] == "uniform" and run["config"]["budget"] == 0.5
+    assert len(run["history"]["loss"]) == 4 and len(run["history"]["time_s"]) == 4
+    assert 0.01 <= run["result"]["roughness"] <= 1.0
+    assert set(run["result"]["errors"]) == {"envmap_rmse", "envmap_rmse_weighted", "roughness_error"}
+    assert sl.read_envmap(out / "envmap.exr").shape == (4, 8, 3)
+
+
+@pytest.mark.parametrize("extra, option", [
+    (["--budget", "0"], "--budget"),
+    (["--sampling", "best"], "--sampling"),
+    (["--params", "envmap,shape"], "--params"),
+    (["--camera", "oblique", "top"], "--camera"),
+    (["--camera", "sideways"], "--camera"),
+    (["--loss", "l1"], "--loss"),
+])
+def test_fit_command_bad_options(tmp_path, feed_marks_npz, capsys, extra, option):
+    from scratchlight.cli import main
+    from scratchlight.io import write_png
+
+    write_png(tmp_path / "t.png", np.full((12, 16, 3), 0.3, np.float32))
+    out = tmp_path / "fit"
+    rc = main(["fit", str(feed_marks_npz), "--target", str(tmp_path / "t.png"), "--out", str(out),
+               "--quiet", *extra])
+    assert rc == 2
+    assert option in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_fit_command_missing_target(tmp_path, feed_marks_npz, capsys):
+    from scratchlight.cli import main
+
+    rc = main(["fit", str(feed_marks_npz), "--target", str(tmp_path / "nope.exr"),
+               "--out", str(tmp_path / "o"), "--quiet"])
+    assert rc == 2 and "nope.exr" in capsys.readouterr().err
