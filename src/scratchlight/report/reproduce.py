@@ -562,8 +562,9 @@ def _claim_no_l2_saturates(case, recs):
     saturates = white_n >= white_e + 0.05
     verdict = "agrees" if to_one and saturates else ("partly" if to_one or saturates else "differs")
     ev = (f"without L2 the {int(moved.sum())} texels the optimizer moved average "
-          f"{mean_moved:.2f} ({_pct(at_one)} of them at 1; whole map {none['map_after']['mean']:.2f}"
-          f" vs {env['map_after']['mean']:.2f} with L2 on E); surface pixels at >= 90 % of their "
+          f"{mean_moved:.2f} ({_pct(at_one)} of them at 1; whole map "
+          f"{none['map_after']['mean']:.2f} vs {env['map_after']['mean']:.2f} with L2 on E); "
+          f"surface pixels at >= 90 % of their "
           f"white-light brightness {_pct(white_n)} vs {_pct(white_e)} with L2 on E; pixels >= 1: "
           f"{_pct(sat_n)} (brightest surface pixel Y = "
           f"{none['image_after']['max_luminance']:.2f}: under a light capped at 1 the metal "
@@ -1055,7 +1056,12 @@ def _figure_table_html(recs: dict, fig: str) -> str:
               + ["objective (high spp)"])
     cols = [_column_html(recs[key], when, with_mask) for _, key, when in entries]
     rows = [[labels[i]] + [c[i] for c in cols] for i in range(len(labels))]
-    return table([""] + [label for label, _, _ in entries], rows)
+    return table([""] + [label for label, _, _ in entries], _drop_empty(rows))
+
+
+def _drop_empty(rows: list[list]) -> list[list]:
+    """Rows minus those whose every value is 'n/a' (truth metrics on real maps)."""
+    return [r for r in rows if any(c != "n/a" for c in r[1:])]
 
 
 def _init_table_html(recs: dict) -> str:
@@ -1071,8 +1077,8 @@ def _init_table_html(recs: dict) -> str:
                                    for k, _ in keys],
             ["render"] + [("raw", img(f"{recs[k]['folder']}/after.png", "after", 192))
                           for k, _ in keys]]
-    rows += [[h] + [_fmt(recs[k]["metrics_after"].get(m), 3) for k, _ in keys]
-             for m, h in METRIC_COLUMNS]
+    rows += _drop_empty([[h] + [_fmt(recs[k]["metrics_after"].get(m), 3) for k, _ in keys]
+                         for m, h in METRIC_COLUMNS])
     rows += [["light sparsity"] + [_fmt(recs[k]["map_after"]["sparsity"], 3) for k, _ in keys],
              ["loop loss: first"] + [_fmt(st[label]["start"], 4) for _, label in keys],
              ["loop loss: final"] + [_fmt(st[label]["final"], 4) for _, label in keys],
@@ -1089,7 +1095,9 @@ def _surface_html(res: dict, case: dict) -> str:
     figs = res["figures"].get(case["name"], {})
     parts = [paragraph(f"{case['kind']} surface, {case['source']}; grid {case['grid'][1]} x "
                        f"{case['grid'][0]}; exaggeration {case['exaggeration']:.3g}; the scratch "
-                       f"map covers {100 * case['scratch_coverage']:.0f} % of the surface.")]
+                       f"map covers {100 * case['scratch_coverage']:.0f} % of the surface. "
+                       f"Under a white light (E = 1, the reference of 'near white'):"),
+             img(f"{case['name']}/white.png", "white-light render", 192)]
     for fig in ("3", "4", "6"):
         body = _figure_table_html(recs, fig)
         if body:
