@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy import ndimage
 
 from ..io.heightmap import HeightMap
 from .camera import CameraSpec, sensor_dict
@@ -104,6 +105,9 @@ def _image_geometry(mscene, hm: HeightMap, upm: float, W: int, H: int):
             i = np.rint(y / (upm * hm.dy) + 0.5 * (ny - 1)).astype(np.int64)
             ok = hit & (i >= 0) & (i < ny) & (j >= 0) & (j < nx)
             cell[ok, 0], cell[ok, 1] = i[ok], j[ok]
+    # A single ray can slip between two triangles of the watertight-in-theory mesh; the
+    # image of a height field has no holes, so enclosed misses are such slips.
+    covered = ndimage.binary_fill_holes(covered)
     mask = covered.copy()
     mask[:, :-1] &= covered[:, 1:]
     mask[:-1, :] &= covered[1:, :]
