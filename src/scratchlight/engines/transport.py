@@ -351,10 +351,11 @@ def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int
         active &= (bs.pdf > 0) & dr.any(weight > 0)
         ray = si.spawn_ray(si.to_world(bs.wo))
     # envmap lookup in the emitter frame (Mitsuba 3.9.1's convention, see module docstring)
-    R = to_local
-    d = mi.Vector3f(R[0, 0] * esc_dir.x + R[0, 1] * esc_dir.y + R[0, 2] * esc_dir.z,
-                    R[1, 0] * esc_dir.x + R[1, 1] * esc_dir.y + R[1, 2] * esc_dir.z,
-                    R[2, 0] * esc_dir.x + R[2, 1] * esc_dir.y + R[2, 2] * esc_dir.z)
+    R = [[float(v) for v in row] for row in to_local]  # Python floats: a NumPy scalar
+    # times a Dr.Jit array would turn the array into NumPy (evaluating the paths early)
+    d = mi.Vector3f(R[0][0] * esc_dir.x + R[0][1] * esc_dir.y + R[0][2] * esc_dir.z,
+                    R[1][0] * esc_dir.x + R[1][1] * esc_dir.y + R[1][2] * esc_dir.z,
+                    R[2][0] * esc_dir.x + R[2][1] * esc_dir.y + R[2][2] * esc_dir.z)
     u = dr.atan2(d.x, -d.z) * dr.inv_two_pi - 0.5 / W
     u = (u - dr.floor(u)) * W
     v = dr.safe_acos(d.y) * dr.inv_pi * (H - 1)
