@@ -372,21 +372,20 @@ def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int
         return _sum_sparse(local, escaped, thr, corners, n_pixels, H, W)
     if block is None or block.cells < n_pixels * H * W:
         block = _DenseBlock(n_pixels * H * W)
-    base = local * (H * W)
-    idx = [base + ii * W + jj for ii, jj, _ in corners]
-    wts = [wt for _, _, wt in corners]
-    # materialise the inputs once; else every scatter's kernel recomputes the paths
-    dr.eval(escaped, thr, idx, wts)
-    return block.splat(idx, [[thr[c] * w for c in range(3)] for w in wts], escaped)
+    # materialise the per-path values once (one kernel with the path tracing)
+    cell00 = local * (H * W) + i0 * W + j0
+    di, dj = (i1 - i0) * W, mi.Int32(j1) - mi.Int32(j0)
+    dr.eval(escaped, thr, cell00, di, dj, fu, fv)
+    return block.splat(escaped, thr, cell00, di, dj, fu, fv)
 
 
 class _DenseBlock:
     """A dense float32 (pixel, texel) accumulator per RGB channel, reused by every chunk.
 
-    ``splat`` adds the entries (atomic adds), finds the cells touched (each cell elects
-    one entry: all entries write their number into ``owner``, the one whose number stays
-    represents the cell), reads those cells out and zeroes them again. Its work is
-    proportional to the number of entries, not to the size of the block.
+    ``splat`` adds the four bilinear entries of every path (atomic adds), finds the cells
+    touched (each cell elects one entry: all entries write their number into ``owner``, the
+    one whose number stays represents the cell), reads those cells out and zeroes them
+    again. Its work is proportional to the number of entries, not to the size of the block.
     """
 
     def __init__(self, cells: int):
@@ -398,36 +397,41 @@ class _DenseBlock:
         self.owner = dr.zeros(mi.UInt32, self.cells)
         dr.eval(self.owner, *self.acc)
 
-    def splat(self, idx, vals, active):
-        """Add ``vals[k][c]`` at cells ``idx[k]`` where ``active`` (k: corner, c: channel).
+    def splat(self, active, thr, cell00, di, dj, fu, fv):
+        """Add the bilinear footprints of n paths: path p (where ``active``) adds
+        ``thr[c][p]`` times the weights (1-fu)(1-fv), fu(1-fv), (1-fu)fv, fu fv to the cells
+        cell00, cell00+dj, cell00+di, cell00+di+dj (all (n,) Dr.Jit arrays).
 
         Returns (cells, values): the touched cells with a weight > 0 in increasing order,
-        (n,) int64, and their RGB sums (3, n) float32; the block is zero again afterwards.
+        (m,) int64, and their RGB sums (3, m) float32; the block is zero again afterwards.
         """
         import drjit as dr
         import mitsuba as mi
 
         n = dr.width(active)
-        ids = [dr.arange(mi.UInt32, n) + k * n for k in range(len(idx))]
-        for k in range(len(idx)):
-            dr.scatter(self.owner, ids[k], idx[k], active)
-            for c in range(3):
-                dr.scatter_reduce(dr.ReduceOp.Add, self.acc[c], vals[k][c], idx[k], active)
-        dr.eval(self.owner, *self.acc)
-        cells, values = [], []
-        for k in range(len(idx)):
-            elected = active & (dr.gather(mi.UInt32, self.owner, idx[k], active) == ids[k])
-            sel = dr.gather(mi.UInt32, idx[k], dr.compress(elected))
-            got = [dr.gather(mi.Float, a, sel) for a in self.acc]
-            dr.eval(sel, got)
-            cells.append(np.array(sel, dtype=np.int64))
-            values.append(np.stack([np.array(g, dtype=np.float32) for g in got]))
-            cells_k = sel
-            for a in self.acc:
-                dr.scatter(a, 0.0, cells_k)
+        e = dr.arange(mi.UInt32, 4 * n)  # entry e: corner e // n of path e % n
+        p, k = e % n, e // n
+        right, down = (k & 1) == 1, k >= 2
+        act = dr.gather(mi.Bool, active, p)
+        u, v = dr.gather(mi.Float, fu, p), dr.gather(mi.Float, fv, p)
+        w = dr.select(right, u, 1 - u) * dr.select(down, v, 1 - v)
+        cell = mi.UInt32(mi.Int32(dr.gather(mi.UInt32, cell00, p))
+                         + dr.select(right, dr.gather(mi.Int32, dj, p), 0)
+                         + dr.select(down, mi.Int32(dr.gather(mi.UInt32, di, p)), 0))
+        dr.scatter(self.owner, e, cell, act)
+        for c in range(3):
+            dr.scatter_reduce(dr.ReduceOp.Add, self.acc[c], dr.gather(mi.Float, thr[c], p) * w,
+                              cell, act, mode=dr.ReduceMode.Local)
+        dr.eval(cell, act, self.owner, *self.acc)
+        elected = act & (dr.gather(mi.UInt32, self.owner, cell, act) == e)
+        sel = dr.gather(mi.UInt32, cell, dr.compress(elected))
+        got = [dr.gather(mi.Float, a, sel) for a in self.acc]
+        dr.eval(sel, got)
+        cells = np.array(sel, dtype=np.int64)
+        values = np.stack([np.array(g, dtype=np.float32) for g in got])
+        for a in self.acc:
+            dr.scatter(a, 0.0, sel)
         dr.eval(*self.acc)
-        cells = np.concatenate(cells)
-        values = np.concatenate(values, axis=1)
         order = np.argsort(cells)
         cells, values = cells[order], values[:, order]
         keep = values.sum(axis=0) > 0  # weights are >= 0
@@ -438,8 +442,10 @@ def _sum_sparse(local, escaped, thr, corners, n_pixels: int, H: int, W: int):
     """The same result as the dense block of ``_trace_chunk``, summed by scipy instead:
     for maps with so many texels that a dense (pixels x texels) block would hold only a
     few pixels. Slower per path, memory ~100 bytes per path."""
+    import drjit as dr
     import scipy.sparse as sp
 
+    dr.eval(local, escaped, thr, corners)  # one kernel, before the conversions below
     esc = np.array(escaped, dtype=bool)
     rows = np.array(local, dtype=np.int64)[esc]
     t = np.array(thr, dtype=np.float64).reshape(3, -1)[:, esc]
