@@ -155,13 +155,13 @@ class SubsetRenderer:
         if roughness is not None:
             if ROUGHNESS_KEY not in self.params:
                 raise ValueError("the surface is a smooth mirror; it has no roughness to set")
-            a = mi.Float(float(roughness))
+            a = dr.opaque(mi.Float, float(roughness))  # opaque: no recompile per value
             if grad and "roughness" in self.param_names:
                 dr.enable_grad(a)
                 handles["roughness"] = a
             self.params[ROUGHNESS_KEY] = a
         elif grad and "roughness" in self.param_names:
-            a = mi.Float(self.roughness)
+            a = dr.opaque(mi.Float, self.roughness)
             dr.enable_grad(a)
             handles["roughness"] = a
             self.params[ROUGHNESS_KEY] = a
@@ -174,7 +174,7 @@ class SubsetRenderer:
                     v = np.asarray(value, np.float32).reshape(E.shape)
                     dr.set_grad(handles[name], mi.TensorXf(v))
                 else:
-                    dr.set_grad(handles[name], mi.Float(float(value)))
+                    dr.set_grad(handles[name], dr.opaque(mi.Float, float(value)))
         self._handles = handles
 
     # ---- rendering ----------------------------------------------------------------------
@@ -263,7 +263,8 @@ class SubsetRenderer:
         return primal, jv
 
     def block_samples(self, envmap: np.ndarray, roughness: float | None = None, factor: int = 2,
-                      spp: int = 1, pairs: int = 2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                      spp: int = 1, pairs: int = 2, seed: int = 0, scale: dict | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """A cheap low-resolution pass for the adaptive samplers.
 
         The image is cut into ``factor`` x ``factor`` blocks. For each of ``pairs`` pairs,
@@ -273,7 +274,9 @@ class SubsetRenderer:
         tangent at ``spp`` samples, with independent seeds, in forward mode. Because
         E_v[(J v)^2] = sum_k (dI/dtheta_k)^2, products of the two renders of a pair give
         unbiased estimates of sum_k (E[dI/dtheta_k])^2, and their difference the Monte
-        Carlo variance (see ``optimize.sampling.second_moment``).
+        Carlo variance (see ``optimize.sampling.second_moment``). ``scale`` optionally
+        multiplies the tangent per parameter ('envmap': (H, W, C) array, 'roughness':
+        float), which weights each parameter's term of that sum by scale^2.
 
         Returns:
             primal: (2 * pairs, V, h, w, 3) float64 pixel estimates; renders 2i and 2i+1
@@ -304,6 +307,10 @@ class SubsetRenderer:
                 tangents["envmap"] = rng.choice(np.array([-1.0, 1.0], np.float32), size=E.shape)
             if "roughness" in self.param_names:
                 tangents["roughness"] = float(rng.choice([-1.0, 1.0]))
+            for name, sc in (scale or {}).items():
+                if name in tangents:
+                    tangents[name] = tangents[name] * (np.asarray(sc, np.float32) if name == "envmap"
+                                                       else float(sc))
             for j in range(2):
                 p, jv = self.directional_derivative(idx, E, roughness, tangents,
                                                     seed=(int(seed) * 7919 + 2 * i + j) % 2 ** 30,

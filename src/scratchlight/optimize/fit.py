@@ -103,6 +103,9 @@ class FitConfig:
     """Samples per block per direction of the refresh pass."""
     refresh_pairs: int = 2
     """Pairs of renders (one Rademacher direction each) of the refresh pass."""
+    precondition: bool = False
+    """Weight p2's parameter terms by Adam's 1/v (the variance of the update, not of the
+    raw gradient); False is the method as published."""
 
     def validate(self) -> None:
         """Raise InputError (naming the option) for a value no run can use."""
@@ -144,8 +147,9 @@ class Truth:
 @dataclasses.dataclass
 class FitResult:
     """envmap: (H, W, C) float32 >= 0; roughness: fitted GGX alpha (or the fixed one);
-    history: per-iteration lists 'loss' (estimate), 'time_s' (cumulative seconds after the
-    step), and with a truth 'envmap_rmse', 'envmap_rmse_weighted', 'roughness_error'."""
+    history: per-iteration lists 'loss' (estimate), 'time_s' (cumulative wall seconds after
+    the step), 'cpu_s' (cumulative CPU seconds of this process, all threads: robust on a
+    shared machine), and with a truth 'envmap_rmse', 'envmap_rmse_weighted', 'roughness_error'."""
 
     envmap: np.ndarray
     roughness: float | None
@@ -224,17 +228,26 @@ class _Adam:
         v_hat = self.v / (1 - 0.999 ** self.t)
         return x - self.lr * m_hat / (np.sqrt(v_hat) + 1e-8)
 
+    def inverse_scale(self):
+        """1 / (sqrt(v_hat) + 0.01 max sqrt(v_hat)): how far a unit of gradient moves the
+        parameter (Adam's preconditioner, kept finite for parameters seldom seen)."""
+        if self.t == 0:
+            return 1.0
+        rms = np.sqrt(np.asarray(self.v, np.float64) / (1 - 0.999 ** self.t))
+        return 1.0 / (rms + 0.01 * float(np.max(rms)) + 1e-30)
+
 
 def _seed(seed: int, iteration: int, stream: int = 0) -> int:
     return (int(seed) * 1_000_003 + int(iteration) * 4 + stream) % (2 ** 30)
 
 
 def refresh_maps(renderer, sampler, envmap, roughness, targets_flat, config: FitConfig,
-                 iteration: int) -> None:
-    """Re-estimate p1 (and p2) with the cheap pass and update ``sampler``."""
+                 iteration: int, scale: dict | None = None) -> None:
+    """Re-estimate p1 (and p2) with the cheap pass and update ``sampler``; ``scale``
+    weights the parameters in p2 (see ``SubsetRenderer.block_samples``)."""
     primal, jvp = renderer.block_samples(
         envmap, roughness, factor=config.refresh_factor, spp=config.refresh_spp,
-        pairs=config.refresh_pairs, seed=_seed(config.seed, iteration, 3))
+        pairs=config.refresh_pairs, seed=_seed(config.seed, iteration, 3), scale=scale)
     m = primal.shape[0]
     g = np.stack([image_loss(config.loss, primal[i].reshape(-1, 3), targets_flat,
                              renderer.n_pixels)[1] for i in range(m)])
@@ -284,14 +297,17 @@ def fit_to_images(renderer, targets: np.ndarray, envmap0: np.ndarray,
     adam_E = _Adam(config.lr)
     adam_r = _Adam(config.lr_roughness or config.lr)
     rng = np.random.default_rng([int(config.seed), 0x51AB])
-    hist: dict[str, list[float]] = {"loss": [], "time_s": []}
-    elapsed = 0.0
+    hist: dict[str, list[float]] = {"loss": [], "time_s": [], "cpu_s": []}
+    elapsed = cpu = 0.0
     bar = tqdm(range(config.iterations), desc=f"fit ({config.sampling})", unit="it",
                disable=not progress, dynamic_ncols=True)
     for k in bar:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         if sampler.needs_refresh(k):
-            refresh_maps(renderer, sampler, E.astype(np.float32), r, T_flat, config, k)
+            scale = None
+            if config.precondition and max(adam_E.t, adam_r.t) > 0:
+                scale = {"envmap": adam_E.inverse_scale(), "roughness": adam_r.inverse_scale()}
+            refresh_maps(renderer, sampler, E.astype(np.float32), r, T_flat, config, k, scale)
         idx, weights = sampler.draw(rng)
         I = renderer.render(idx, E.astype(np.float32), r, seed=_seed(config.seed, k), grad=True)
         ell, g = image_loss(config.loss, I, T_flat[idx], n)
@@ -306,8 +322,10 @@ def fit_to_images(renderer, targets: np.ndarray, envmap0: np.ndarray,
             r = float(np.clip(adam_r.step(np.float64(r), float(grads["roughness"])),
                               *ROUGHNESS_RANGE))
         elapsed += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         hist["loss"].append(loss)
         hist["time_s"].append(elapsed)
+        hist["cpu_s"].append(cpu)
         for key, value in parameter_error(E, r, truth).items():
             hist.setdefault(key, []).append(value)
         bar.set_postfix(loss=f"{loss:.4g}")

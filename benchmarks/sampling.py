@@ -1,0 +1,333 @@
+"""Image-space adaptive pixel sampling (issue 6): gradient variance and fitting speed.
+
+The task: recover a gray 16 x 32 environment map and the GGX roughness of a face-milled
+surface (``surface.synthetic``, 128 x 128 points) from two 256 x 256 target images (two
+low cameras, 15 degrees elevation, azimuths 0 and 180, 40 degree field of view, so each
+sees the sky above the horizon both directly and in reflection; the floor of the true map
+is black). Truth: a dim sky with bright strip lights, roughness 0.15. Start: constant 0.5
+map, roughness 0.3. Loss l2, spp 16 per rendered pixel, Adam lr 0.02.
+
+(a) Gradient variance at equal budget (1/8 of the pixels): ``--evals`` (>= 256) gradient
+    estimates per sampler at two parameter states (the start, and after ``--warm`` full
+    iterations), samplers refreshed every 20 estimates as in a run. Reported: the trace of
+    the covariance (all parameters), and its envmap and roughness parts, relative to uniform.
+(b) Fit: parameter error (visibility-weighted envmap RMSE, roughness error) against wall
+    time (and CPU time of the process, robust when others share the machine) for full (100
+    iterations), uniform, |dL/dI|, adaptive and adaptive with Adam-preconditioned p2 (500
+    iterations each) at budget 1/8; the time at which each reaches the full render's final
+    error (median of its last 5 iterations; the run's error taken as a running median over
+    5 iterations). Each sampler first runs a short warm-up so JIT compilation is not timed.
+(c) The scratch objective (L_grad, paper objective) with the ad engine: bias and variance of
+    ``subset_scratch_gradient`` (pixel triples) against the full render's gradient.
+
+Usage:
+    .venv/bin/python benchmarks/sampling.py                       # everything (~30 min, 2 cores)
+    .venv/bin/python benchmarks/sampling.py --part variance       # (a) only
+    .venv/bin/python benchmarks/sampling.py --quick               # small sizes, a few minutes
+    .venv/bin/python benchmarks/sampling.py --json out/sampling.json --plot out/sampling_fit.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+BUDGET = 0.125
+SAMPLERS = ("full", "uniform", "grad", "adaptive")
+
+
+def truth_envmap(H: int = 16, W: int = 32) -> np.ndarray:
+    """Dim sky (0.25 above, 0.1 near the horizon), strip lights, black floor: (H, W, 1)."""
+    yy = np.mgrid[0:H, 0:W][0]
+    E = (0.1 + 0.15 * (yy < H // 2 - 2)).astype(np.float32)[..., None]
+    r = lambda f: int(round(f * (H - 1)))  # noqa: E731  (row of a polar-angle fraction)
+    E[r(0.4), ::3] = 1.0
+    E[r(0.27), 1::4] = 0.8
+    E[r(0.2):r(0.47) + 1, ::8] = 0.9
+    E[r(0.33), W // 2 - 2:W // 2 + 3] = 0.7
+    E[H // 2:] = 0.0
+    return E
+
+
+def make_task(res: int, views: int, env: tuple[int, int], spp: int, size: int = 128, seed: int = 1):
+    """Renderer over the views, the truth and the target images (rendered at 256 spp)."""
+    import scratchlight as sl
+    from scratchlight.engines.subset import SubsetRenderer
+    from scratchlight.optimize.fit import sensitivity_weights
+    from scratchlight.scene import CameraSpec
+    from scratchlight.surface.synthetic import synthesize
+
+    hm = sl.prepare(synthesize("face-mill", size=size, seed=seed, scratches=2), max_size=size)
+    Et = truth_envmap(*env)
+    cams = [CameraSpec(elevation_deg=15.0, fov_deg=40.0, azimuth_deg=az)
+            for az in np.linspace(0.0, 360.0, views, endpoint=False)]
+    scenes = [sl.build_scene(hm, sl.SceneSpec(width=res, height=res, roughness=0.3, camera=c),
+                             envmap=Et) for c in cams]
+    R = SubsetRenderer(scenes, spp=spp, params=("envmap", "roughness"))
+    target = R.render_views(Et, 0.15, seed=12345, spp=256)
+    weights = sensitivity_weights(R, Et, 0.15, spp=16, seed=7)
+    return R, Et, 0.15, target, weights
+
+
+def _vec(g: dict) -> np.ndarray:
+    return np.concatenate([np.ravel(g["envmap"]), [g["roughness"]]])
+
+
+def gradient_samples(R, target, E, r, name: str, n: int, spp: int, refresh: int = 20,
+                     seed: int = 0) -> tuple[np.ndarray, float]:
+    """n gradient estimates (n, P) of the l2 loss at (E, r) with sampler ``name``."""
+    from scratchlight.optimize.fit import FitConfig, image_loss, refresh_maps
+    from scratchlight.optimize.sampling import make_sampler
+
+    V = R.n_views
+    h, w = R.image_shape
+    T = target.reshape(-1, 3)
+    N = R.n_pixels
+    S = make_sampler(name, (V, h, w), BUDGET, refresh=refresh)
+    cfg = FitConfig(spp=spp, seed=seed)
+    rng = np.random.default_rng([seed, 77])
+    out = []
+    t0 = time.perf_counter()
+    for k in range(n):
+        if S.needs_refresh(k):
+            refresh_maps(R, S, E, r, T, cfg, k)
+        idx, wts = S.draw(rng)
+        I = R.render(idx, E, r, seed=(seed * 100_003 + k) % 2 ** 30, spp=spp, grad=True)
+        _, g = image_loss("l2", I, T[idx], N)
+        out.append(_vec(R.backprop(g * wts[:, None])))
+    return np.array(out), (time.perf_counter() - t0) / n
+
+
+def variance_study(R, target, states: dict, n: int, spp: int, log) -> dict:
+    res = {}
+    for label, (E, r) in states.items():
+        rows = {}
+        for name in SAMPLERS:
+            m = n if name != "full" else max(32, n // 8)
+            G, dt = gradient_samples(R, target, E, r, name, m, spp, seed=3)
+            rows[name] = {"trace": float(G.var(0).sum()), "envmap": float(G[:, :-1].var(0).sum()),
+                          "roughness": float(G[:, -1].var()), "evals": m, "s_per_eval": dt,
+                          "mean_norm": float(np.linalg.norm(G.mean(0)))}
+            log(f"  [{label}] {name:9s} trace {rows[name]['trace']:.3e}  envmap "
+                f"{rows[name]['envmap']:.3e}  roughness {rows[name]['roughness']:.3e}  "
+                f"({m} evals, {dt:.3f} s each)")
+        u = rows["uniform"]
+        for name, row in rows.items():
+            for key in ("trace", "envmap", "roughness"):
+                row[f"{key}_vs_uniform"] = row[key] / u[key]
+        res[label] = rows
+    return res
+
+
+def _running_median(x, k=5):
+    x = np.asarray(x, float)
+    return np.array([np.median(x[max(0, i - k + 1):i + 1]) for i in range(len(x))])
+
+
+def _fit_config(name: str, **kw):
+    """'adaptive-pre' is the adaptive sampler with Adam-preconditioned p2."""
+    from scratchlight.optimize.fit import FitConfig
+
+    if name == "adaptive-pre":
+        return FitConfig(sampling="adaptive", precondition=True, budget=BUDGET, **kw)
+    return FitConfig(sampling=name, budget=BUDGET, **kw)
+
+
+def fit_study(R, target, Et, rt, weights, names, iters: dict, spp: int, warmup: int, log) -> dict:
+    from scratchlight.optimize.fit import Truth, fit_to_images
+
+    truth = Truth(envmap=Et, roughness=rt, weights=weights)
+    E0 = np.full_like(Et, 0.5)
+    runs = {}
+    for name in names:
+        cfg = _fit_config(name, iterations=iters[name], spp=spp, seed=5)
+        if warmup:
+            fit_to_images(R, target, E0, 0.3, _fit_config(name, iterations=warmup, spp=spp,
+                                                          seed=99))
+        t0 = time.perf_counter()
+        out = fit_to_images(R, target, E0, 0.3, cfg, truth=truth)
+        h = out.history
+        runs[name] = {"iterations": iters[name], "time_s": h["time_s"], "cpu_s": h["cpu_s"],
+                      "loss": h["loss"],
+                      "envmap_rmse_weighted": h["envmap_rmse_weighted"],
+                      "envmap_rmse": h["envmap_rmse"], "roughness_error": h["roughness_error"],
+                      "s_per_iteration": out.time_s / iters[name],
+                      "cpu_s_per_iteration": h["cpu_s"][-1] / iters[name],
+                      "pixels_per_iteration": out.pixels_per_iteration,
+                      "final_roughness": out.roughness, "wall_s": time.perf_counter() - t0}
+        log(f"  {name:9s} {iters[name]} it, {out.time_s:.1f} s ({out.time_s / iters[name]:.3f} "
+            f"s/it), envmap wRMSE {h['envmap_rmse_weighted'][0]:.4f} -> "
+            f"{np.median(h['envmap_rmse_weighted'][-5:]):.4f}, roughness error "
+            f"{h['roughness_error'][0]:.4f} -> {np.median(h['roughness_error'][-5:]):.4f}")
+    full = runs["full"]
+    for key in ("envmap_rmse_weighted", "roughness_error"):
+        goal = float(np.median(full[key][-5:]))
+        for name, run in runs.items():
+            sm = _running_median(run[key])
+            hit = np.flatnonzero(sm <= goal)
+            tail = run[key][-max(5, len(run[key]) // 5):]
+            run[f"plateau_{key}"] = float(np.median(tail))
+            for clock in ("time_s", "cpu_s"):
+                t = float(run[clock][hit[0]]) if hit.size else None
+                run[f"{clock}_to_full_final_{key}"] = t
+                run[f"{clock}_fraction_{key}"] = None if t is None else t / full[clock][-1]
+        full[f"goal_{key}"] = goal
+    return runs
+
+
+def plot_fit(path: str, runs: dict, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from scratchlight.io._atomic import atomic_path
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), dpi=120)
+    colors = {"full": "k", "uniform": "tab:blue", "grad": "tab:orange", "adaptive": "tab:red",
+              "adaptive-pre": "tab:purple"}
+    for row, (clock, xlabel) in enumerate((("time_s", "wall time (s)"),
+                                            ("cpu_s", "CPU time of the process (s)"))):
+        for ax, key, label in ((axes[row, 0], "envmap_rmse_weighted",
+                                "envmap RMSE (visibility-weighted)"),
+                               (axes[row, 1], "roughness_error", "|roughness - truth|")):
+            for name, run in runs.items():
+                ax.plot(run[clock], _running_median(run[key]), color=colors.get(name),
+                        lw=1.3, label=f"{name} ({run['pixels_per_iteration']} px/it)")
+            ax.axhline(runs["full"][f"goal_{key}"], color="k", ls=":", lw=0.8)
+            ax.axvline(runs["full"][clock][-1] / 3, color="gray", ls="--", lw=0.8)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(label)
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def scratch_study(R, E, n: int, spp: int, log) -> dict:
+    """Bias and variance of the subset L_grad gradient (view 0) against the full render's."""
+    from scratchlight.objectives import scratch_objective
+    from scratchlight.optimize.scratch_estimator import (refresh_scratch_sampler, scratch_sampler,
+                                                         subset_scratch_gradient)
+
+    from scratchlight.engines.subset import SubsetRenderer
+
+    R1 = SubsetRenderer(R.scenes[0], spp=spp)
+    M = R1.scenes[0].object_mask
+    full = []
+    t0 = time.perf_counter()
+    nf = max(64, n // 4)
+    for s in range(nf):
+        img = R1.render_views(E, 0.3, seed=s, grad=True)[0]
+        o = scratch_objective(img, E, M)
+        full.append(np.ravel(R1.backprop(o.dL_dI[None])["envmap"]) + o.dL_dE.ravel())
+    full = np.array(full)
+    ref = full.mean(0)
+    out = {"full": {"trace": float(full.var(0).sum()), "evals": nf,
+                    "s_per_eval": (time.perf_counter() - t0) / nf}}
+    log(f"  full      trace {out['full']['trace']:.3e} ({nf} evals)")
+    for name in ("uniform", "adaptive"):
+        S = scratch_sampler(name, M, BUDGET)
+        rng = np.random.default_rng(4)
+        est = []
+        t0 = time.perf_counter()
+        for k in range(n):
+            if S.needs_refresh(k):
+                refresh_scratch_sampler(R1, S, E, M, iteration=k, spp=spp, seed=k,
+                                        roughness=0.3)
+            est.append(subset_scratch_gradient(R1, E, S, rng, M, seed=50_000 + k, spp=spp,
+                                               roughness=0.3).grad.ravel())
+        est = np.array(est)
+        d = est.mean(0) - ref
+        se = np.sqrt(np.sum(est.var(0) / n + full.var(0) / nf))
+        out[name] = {"trace": float(est.var(0).sum()), "evals": n, "anchors": S.k,
+                     "s_per_eval": (time.perf_counter() - t0) / n,
+                     "relative_bias": float(np.linalg.norm(d) / np.linalg.norm(ref)),
+                     "relative_bias_se": float(se / np.linalg.norm(ref)),
+                     "bias_cosine": float(d @ ref / (np.linalg.norm(d) * np.linalg.norm(ref)))}
+        log(f"  {name:9s} trace {out[name]['trace']:.3e}, |mean - full| / |full| = "
+            f"{out[name]['relative_bias']:.4f} (noise level {out[name]['relative_bias_se']:.4f})")
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--part", choices=("all", "variance", "fit", "scratch"), default="all")
+    ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    ap.add_argument("--res", type=int, default=256)
+    ap.add_argument("--views", type=int, default=2)
+    ap.add_argument("--spp", type=int, default=16)
+    ap.add_argument("--evals", type=int, default=256)
+    ap.add_argument("--warm", type=int, default=40, help="full iterations before state 'mid'")
+    ap.add_argument("--full-iters", type=int, default=100)
+    ap.add_argument("--fit-samplers", default="full,uniform,grad,adaptive,adaptive-pre")
+    ap.add_argument("--subset-iters", type=int, default=500)
+    ap.add_argument("--json", default="out/bench_sampling.json")
+    ap.add_argument("--plot", default="out/bench_sampling_fit.png")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.res, a.evals, a.warm, a.full_iters, a.subset_iters = 48, 64, 10, 30, 90
+    import scratchlight as sl
+
+    variant = sl.use_device("auto")
+    log = lambda s: print(s, flush=True)  # noqa: E731
+    t_start = time.perf_counter()
+    R, Et, rt, target, weights = make_task(a.res, a.views, (16, 32), a.spp)
+    result = {"settings": {**vars(a), "budget": BUDGET, "variant": variant,
+                           "pixels": R.n_pixels, "cpu_count": os.cpu_count(),
+                           "loadavg_start": os.getloadavg()}}
+    log(f"task: {a.views} view(s) of {a.res}^2 = {R.n_pixels} pixels, budget {BUDGET}, "
+        f"spp {a.spp}, {variant}")
+    if a.part in ("all", "variance"):
+        from scratchlight.optimize.fit import FitConfig, fit_to_images
+
+        E0 = np.full_like(Et, 0.5)
+        warm = fit_to_images(R, target, E0, 0.3, FitConfig(sampling="full", iterations=a.warm,
+                                                           spp=a.spp, seed=1))
+        states = {"start": (E0, 0.3), "mid": (warm.envmap, warm.roughness)}
+        log(f"(a) gradient variance, {a.evals} estimates per sampler")
+        result["variance"] = variance_study(R, target, states, a.evals, a.spp, log)
+    if a.part in ("all", "fit"):
+        log("(b) fit: parameter error against time")
+        names = a.fit_samplers.split(",")
+        iters = {n: (a.full_iters if n == "full" else a.subset_iters) for n in names}
+        runs = fit_study(R, target, Et, rt, weights, names, iters, a.spp, 3, log)
+        result["fit"] = runs
+        plot_fit(a.plot, runs, f"fit of light + roughness, {R.n_pixels} px, budget {BUDGET}, "
+                               f"spp {a.spp}")
+        for key in ("envmap_rmse_weighted", "roughness_error"):
+            log(f"  time to reach full's final {key} ({runs['full'][f'goal_{key}']:.4f}), "
+                f"wall / CPU, and the plateau (median of the last 20 %):")
+            for name, run in runs.items():
+                parts = []
+                for clock in ("time_s", "cpu_s"):
+                    t = run[f"{clock}_to_full_final_{key}"]
+                    parts.append("never" if t is None else
+                                 f"{t:.1f} s = {run[f'{clock}_fraction_{key}']:.2f}")
+                log(f"    {name:12s} {parts[0]:>18s} | {parts[1]:>18s} | plateau "
+                    f"{run[f'plateau_{key}']:.4f}")
+    if a.part in ("all", "scratch"):
+        log("(c) scratch objective: subset L_grad gradient (pixel triples)")
+        result["scratch"] = scratch_study(R, np.full_like(Et, 0.5), a.evals, a.spp, log)
+    result["settings"]["loadavg_end"] = os.getloadavg()
+    result["settings"]["wall_s"] = time.perf_counter() - t_start
+    os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
+    from scratchlight.io._atomic import atomic_path
+
+    with atomic_path(a.json, suffix=".json") as tmp:
+        with open(tmp, "w") as f:
+            json.dump(result, f, indent=1)
+    log(f"wrote {a.json}" + (f" and {a.plot}" if a.part in ("all", "fit") else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
