@@ -123,9 +123,6 @@ def memory_child(grid: int, res: int, spp: int) -> dict:
     E = np.full(ENV_SHAPE + (1,), 0.5, np.float32)
     img = eng.render(E, grad=True)
     g = np.ones_like(img)
-    t0 = time.perf_counter()
-    eng.backprop(g)  # makes the transposed copy (first call)
-    t_back_first = time.perf_counter() - t0
     t_render, t_back = [], []
     for seed in range(5):
         t0 = time.perf_counter()
@@ -136,14 +133,12 @@ def memory_child(grid: int, res: int, spp: int) -> dict:
         t_back.append(time.perf_counter() - t1)
     t_render, t_back = float(np.median(t_render)), float(np.median(t_back))
     n_pix = res * res
-    stored = sum(T.nbytes for T in eng.matrices)
+    stored = eng.nbytes
     return {"grid": grid, "image": res, "spp": spp, "build_s": t_build,
             "nnz_per_pixel": sum(T.nnz for T in eng.matrices) / n_pix,
             "bytes_per_pixel": stored / n_pix,
-            "bytes_per_pixel_in_memory": eng.nbytes / n_pix,
-            "T_mib": stored / 2**20, "T_with_transpose_mib": eng.nbytes / 2**20,
+            "T_mib": stored / 2**20,
             "render_ms": 1e3 * t_render, "backprop_ms": 1e3 * t_back,
-            "first_backprop_ms": 1e3 * t_back_first,
             "peak_rss_after_scene_mib": rss_scene, "peak_rss_after_build_mib": rss_built,
             "peak_rss_mib": peak_rss_mib()}
 
@@ -198,9 +193,8 @@ def compare(init: str, scene, mask, args) -> dict:
         print(f"  transport vs ad: {out['speedup_end_to_end']:.1f}x faster end to end "
               f"({out['speedup_per_iteration']:.0f}x per iteration); final loss {lt:.4f} vs "
               f"{la:.4f} ({verdict})")
-        print(f"  T: {tr['nnz_per_pixel']:.1f} non-zeros per pixel in both matrices, "
-              f"{tr['bytes_per_pixel']:.0f} bytes per pixel with their transposes "
-              f"({tr['T_mib']:.0f} MiB)")
+        print(f"  T: {tr['nnz_per_pixel']:.1f} non-zeros and {tr['bytes_per_pixel']:.0f} bytes "
+              f"per pixel in both matrices ({tr['T_mib']:.0f} MiB)")
     return out
 
 
@@ -271,8 +265,7 @@ def main():
         else:
             print(f"\nmemory, {m['image']}^2 image, two matrices of {m['spp']} spp: build "
                   f"{m['build_s']:.1f} s, {m['nnz_per_pixel']:.1f} non-zeros and "
-                  f"{m['bytes_per_pixel']:.0f} bytes per pixel ({m['T_mib']:.0f} MiB; "
-                  f"{m['T_with_transpose_mib']:.0f} MiB with the transposed copies); peak RSS "
+                  f"{m['bytes_per_pixel']:.0f} bytes per pixel ({m['T_mib']:.0f} MiB); peak RSS "
                   f"{m['peak_rss_mib']:.0f} MiB (after scene build "
                   f"{m['peak_rss_after_scene_mib']:.0f} MiB, after the build "
                   f"{m['peak_rss_after_build_mib']:.0f} MiB); render {m['render_ms']:.0f} ms, "
