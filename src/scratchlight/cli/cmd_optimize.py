@@ -88,7 +88,8 @@ def run(args) -> int:
     s = run_optimization(cfg, args.out, progress=not args.quiet)
     b, a = s["objective_before"], s["objective_after"]
     note = " (interrupted: best map so far kept)" if s["interrupted"] else ""
-    print(f"{s['iterations_done']} iterations in {s['time_s']:.1f} s{note}")
+    setup = f" after {s['engine_setup_s']:.1f} s of engine set-up" if s["engine_setup_s"] > 0.5 else ""
+    print(f"{s['iterations_done']} iterations in {s['time_s']:.1f} s{setup}{note}")
     print(f"objective at {cfg.final_spp} spp: before {b['loss']:.4g} "
           f"(L_grad {b['l_grad']:.4g}), after {a['loss']:.4g} (L_grad {a['l_grad']:.4g})")
     print(f"results in {args.out}: envmap.exr, envmap.png, before.png, after.png, compare.png, "

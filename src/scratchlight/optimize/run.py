@@ -121,10 +121,12 @@ def run_optimization(cfg: OptimizeConfig, out_dir: str, progress: bool = True) -
     t_start = time.perf_counter()
     scene, mask, E0 = prepare_run(cfg)
     lam = cfg.effective_lam
+    t_engine = time.perf_counter()
     try:
         engine = make_engine(cfg.engine, scene, spp=cfg.spp, seed=cfg.seed)
     except ValueError as e:
         raise InputError("--engine", str(e)) from None
+    engine_setup_s = time.perf_counter() - t_engine
     os.makedirs(out_dir, exist_ok=True)
     result = optimize_light(engine, E0, mask, lam=lam, l2_target=cfg.l2_target, lr=cfg.lr,
                             iterations=cfg.iterations, seed=cfg.seed, progress=progress)
@@ -159,6 +161,7 @@ def run_optimization(cfg: OptimizeConfig, out_dir: str, progress: bool = True) -
         "iterations_done": len(result.loss),
         "interrupted": result.interrupted,
         "time_s": result.time_s,
+        "engine_setup_s": engine_setup_s,
         "total_time_s": time.perf_counter() - t_start,
         "objective_before": objectives["before"],
         "objective_after": objectives["after"],
