@@ -17,9 +17,11 @@ taken in the emitter's frame (Mitsuba 3.9.1's lookup, checked against ``mi.rende
 Mitsuba's path tracer also samples the emitter (next-event estimation, importance sampling
 the map); that changes the noise, not the expectation, so T E and ``mi.render`` agree up to
 Monte Carlo noise. Work is split into chunks of pixels (all their samples at once): each
-chunk's paths are traced by Dr.Jit and splatted with atomic adds into a dense (pixels x
-texels x 3) float32 block, whose touched cells become rows of T. Memory of the build is
-bounded by the chunk size; the result is a CSR structure shared by the three channels.
+chunk's paths are traced by Dr.Jit (one kernel) and splatted with atomic adds into a
+dense (pixels x texels x 3) float32 block, whose touched cells become rows of T. Memory of
+the build is bounded by the chunk size. T is then stored column-compressed (one column per
+texel), one structure shared by the three channels. Atomic float sums make a rebuild equal
+to the last float32 bit only up to summation order.
 
 T is cached on disk (``.npz``) under a key hashing everything it depends on: the height
 map (bytes, spacing), the scene spec, the envmap shape, spp, seed, the engine version, the
@@ -27,8 +29,9 @@ Mitsuba version and variant. The cache folder is ``cache_dir``, else
 ``$SCRATCHLIGHT_CACHE/transport``, else ``~/.cache/scratchlight/transport``.
 
 Afterwards a render is three sparse matrix-vector products (milliseconds) and its
-gradient is exact: dL/dE = T^T dL/dI. Unlike the AD engine the image is deterministic:
-its Monte Carlo noise is frozen into T at build time, so build T with enough spp.
+gradient is exact: dL/dE = T^T dL/dI. Unlike the AD engine's, the image is deterministic:
+its Monte Carlo noise is frozen into T at build time. ``TransportEngine`` therefore holds
+two independent matrices, one for the primal image and one for the gradient (see there).
 """
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ __all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_tra
 TRANSPORT_VERSION = 2
 
 # Chunking of the build: at most this many paths traced at once, and at most this many
-# (pixel, texel) cells of the dense accumulator (x (3 channels x 4 + 1) bytes = 218 MB).
+# (pixel, texel) cells of the dense accumulator (x (3 channels + owner) x 4 bytes = 268 MB).
 _MAX_PATHS = 1 << 21
 _MAX_CELLS = 1 << 24
 # Below this many paths per dense chunk, summing with scipy ('sparse') is faster.
@@ -468,7 +471,7 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
     sums a chunk's paths by atomic adds into a dense (pixels x texels x 3) float32 block of
     at most ~16M cells, reused by every chunk (fast; the default when that block holds
     >= 64k paths, as for the paper's 25 x 50 maps); 'sparse' sums them with scipy (for
-    maps with many texels). Extra memory of the build: up to ~220 MB for the block (or
+    maps with many texels). Extra memory of the build: up to ~270 MB for the block (or
     ~100 bytes per path of a chunk with 'sparse') plus a copy of T while the chunks are
     joined.
     ``pixels_per_chunk`` overrides the chunk size (tests).
