@@ -16,7 +16,9 @@ map, roughness 0.3. Loss l2, spp 16 per rendered pixel, Adam lr 0.02.
     iterations), uniform, |dL/dI|, adaptive and adaptive with Adam-preconditioned p2 (500
     iterations each) at budget 1/8; the time at which each reaches the full render's final
     error (median of its last 5 iterations; the run's error taken as a running median over
-    5 iterations). Each sampler first runs a short warm-up so JIT compilation is not timed.
+    5 iterations). Each sampler first runs a short warm-up so JIT compilation is not timed,
+    and the fits run interleaved (50 rounds) so that load from other processes on a shared
+    machine hits every sampler alike.
 (c) The scratch objective (L_grad, paper objective) with the ad engine: bias and variance of
     ``subset_scratch_gradient`` (pixel triples) against the full render's gradient.
 
@@ -137,19 +139,35 @@ def _fit_config(name: str, **kw):
     return FitConfig(sampling=name, budget=BUDGET, **kw)
 
 
-def fit_study(R, target, Et, rt, weights, names, iters: dict, spp: int, warmup: int, log) -> dict:
-    from scratchlight.optimize.fit import Truth, fit_to_images
+def fit_study(R, target, Et, rt, weights, names, iters: dict, spp: int, warmup: int, log,
+              rounds: int = 50, seed: int = 5) -> dict:
+    """Run the fits interleaved: in each of ``rounds`` rounds every sampler advances by
+    1/rounds of its iterations (order rotated), so load changes on a shared machine hit
+    all samplers alike. Each sampler first takes ``warmup`` untimed steps of a separate fit
+    (JIT compilation)."""
+    from scratchlight.optimize.fit import Fitter, Truth
 
     truth = Truth(envmap=Et, roughness=rt, weights=weights)
     E0 = np.full_like(Et, 0.5)
+    fitters = {}
+    for name in names:
+        if warmup:
+            w = Fitter(R, target, E0, 0.3, _fit_config(name, iterations=warmup, spp=spp, seed=99))
+            for _ in range(warmup):
+                w.step()
+        fitters[name] = Fitter(R, target, E0, 0.3,
+                               _fit_config(name, iterations=iters[name], spp=spp, seed=seed),
+                               truth)
+    for rnd in range(rounds):
+        order = names[rnd % len(names):] + names[:rnd % len(names)]
+        for name in order:
+            f = fitters[name]
+            goal = iters[name] * (rnd + 1) // rounds
+            while f.k < goal:
+                f.step()
     runs = {}
     for name in names:
-        cfg = _fit_config(name, iterations=iters[name], spp=spp, seed=5)
-        if warmup:
-            fit_to_images(R, target, E0, 0.3, _fit_config(name, iterations=warmup, spp=spp,
-                                                          seed=99))
-        t0 = time.perf_counter()
-        out = fit_to_images(R, target, E0, 0.3, cfg, truth=truth)
+        out = fitters[name].result()
         h = out.history
         runs[name] = {"iterations": iters[name], "time_s": h["time_s"], "cpu_s": h["cpu_s"],
                       "loss": h["loss"],
@@ -158,8 +176,8 @@ def fit_study(R, target, Et, rt, weights, names, iters: dict, spp: int, warmup: 
                       "s_per_iteration": out.time_s / iters[name],
                       "cpu_s_per_iteration": h["cpu_s"][-1] / iters[name],
                       "pixels_per_iteration": out.pixels_per_iteration,
-                      "final_roughness": out.roughness, "wall_s": time.perf_counter() - t0}
-        log(f"  {name:9s} {iters[name]} it, {out.time_s:.1f} s ({out.time_s / iters[name]:.3f} "
+                      "final_roughness": out.roughness}
+        log(f"  {name:12s} {iters[name]} it, {out.time_s:.1f} s ({out.time_s / iters[name]:.3f} "
             f"s/it), envmap wRMSE {h['envmap_rmse_weighted'][0]:.4f} -> "
             f"{np.median(h['envmap_rmse_weighted'][-5:]):.4f}, roughness error "
             f"{h['roughness_error'][0]:.4f} -> {np.median(h['roughness_error'][-5:]):.4f}")
@@ -269,12 +287,13 @@ def main(argv=None) -> int:
     ap.add_argument("--warm", type=int, default=40, help="full iterations before state 'mid'")
     ap.add_argument("--full-iters", type=int, default=100)
     ap.add_argument("--fit-samplers", default="full,uniform,grad,adaptive,adaptive-pre")
+    ap.add_argument("--seeds", type=int, default=2, help="repetitions of the fit study")
     ap.add_argument("--subset-iters", type=int, default=500)
     ap.add_argument("--json", default="out/bench_sampling.json")
     ap.add_argument("--plot", default="out/bench_sampling_fit.png")
     a = ap.parse_args(argv)
     if a.quick:
-        a.res, a.evals, a.warm, a.full_iters, a.subset_iters = 48, 64, 10, 30, 90
+        a.res, a.evals, a.warm, a.full_iters, a.subset_iters, a.seeds = 48, 64, 10, 30, 90, 1
     import scratchlight as sl
 
     variant = sl.use_device("auto")
@@ -299,21 +318,28 @@ def main(argv=None) -> int:
         log("(b) fit: parameter error against time")
         names = a.fit_samplers.split(",")
         iters = {n: (a.full_iters if n == "full" else a.subset_iters) for n in names}
-        runs = fit_study(R, target, Et, rt, weights, names, iters, a.spp, 3, log)
-        result["fit"] = runs
-        plot_fit(a.plot, runs, f"fit of light + roughness, {R.n_pixels} px, budget {BUDGET}, "
-                               f"spp {a.spp}")
-        for key in ("envmap_rmse_weighted", "roughness_error"):
-            log(f"  time to reach full's final {key} ({runs['full'][f'goal_{key}']:.4f}), "
-                f"wall / CPU, and the plateau (median of the last 20 %):")
-            for name, run in runs.items():
-                parts = []
-                for clock in ("time_s", "cpu_s"):
-                    t = run[f"{clock}_to_full_final_{key}"]
-                    parts.append("never" if t is None else
-                                 f"{t:.1f} s = {run[f'{clock}_fraction_{key}']:.2f}")
-                log(f"    {name:12s} {parts[0]:>18s} | {parts[1]:>18s} | plateau "
-                    f"{run[f'plateau_{key}']:.4f}")
+        result["fit_seeds"] = []
+        for rep in range(a.seeds):
+            log(f"  seed {rep}:")
+            runs = fit_study(R, target, Et, rt, weights, names, iters, a.spp, 3 if rep == 0 else 0,
+                             log, seed=5 + rep)
+            if rep == 0:
+                result["fit"] = runs
+                plot_fit(a.plot, runs, f"fit of light + roughness, {R.n_pixels} px, budget "
+                                       f"{BUDGET}, spp {a.spp}")
+            result["fit_seeds"].append({n: {k: v for k, v in r.items() if not isinstance(v, list)}
+                                        for n, r in runs.items()})
+            for key in ("envmap_rmse_weighted", "roughness_error"):
+                log(f"  time to reach full's final {key} ({runs['full'][f'goal_{key}']:.4f}), "
+                    f"wall / CPU, and the plateau (median of the last 20 %):")
+                for name, run in runs.items():
+                    parts = []
+                    for clock in ("time_s", "cpu_s"):
+                        t = run[f"{clock}_to_full_final_{key}"]
+                        parts.append("never" if t is None else
+                                     f"{t:.1f} s = {run[f'{clock}_fraction_{key}']:.2f}")
+                    log(f"    {name:12s} {parts[0]:>18s} | {parts[1]:>18s} | plateau "
+                        f"{run[f'plateau_{key}']:.4f}")
     if a.part in ("all", "scratch"):
         log("(c) scratch objective: subset L_grad gradient (pixel triples)")
         result["scratch"] = scratch_study(R, np.full_like(Et, 0.5), a.evals, a.spp, log)

@@ -263,8 +263,8 @@ class SubsetRenderer:
         return primal, jv
 
     def block_samples(self, envmap: np.ndarray, roughness: float | None = None, factor: int = 2,
-                      spp: int = 1, pairs: int = 2, seed: int = 0, scale: dict | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
+                      spp: int = 1, pairs: int = 2, seed: int = 0, scale: dict | None = None,
+                      derivatives: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """A cheap low-resolution pass for the adaptive samplers.
 
         The image is cut into ``factor`` x ``factor`` blocks. For each of ``pairs`` pairs,
@@ -276,7 +276,8 @@ class SubsetRenderer:
         unbiased estimates of sum_k (E[dI/dtheta_k])^2, and their difference the Monte
         Carlo variance (see ``optimize.sampling.second_moment``). ``scale`` optionally
         multiplies the tangent per parameter ('envmap': (H, W, C) array, 'roughness':
-        float), which weights each parameter's term of that sum by scale^2.
+        float), which weights each parameter's term of that sum by scale^2. With
+        ``derivatives=False`` only primal renders are made (cheaper) and jvp is None.
 
         Returns:
             primal: (2 * pairs, V, h, w, 3) float64 pixel estimates; renders 2i and 2i+1
@@ -297,7 +298,7 @@ class SubsetRenderer:
         cols = np.arange(w) // f
         n = max(1, int(pairs))
         primal = np.empty((2 * n, V, h, w, 3))
-        jvp = np.empty((2 * n, V, h, w, 3))
+        jvp = np.empty((2 * n, V, h, w, 3)) if derivatives else None
         for i in range(n):
             row = by * f + (rng.random(bv.size) * ny).astype(np.int64)
             col = bx * f + (rng.random(bv.size) * nx).astype(np.int64)
@@ -312,9 +313,12 @@ class SubsetRenderer:
                     tangents[name] = tangents[name] * (np.asarray(sc, np.float32) if name == "envmap"
                                                        else float(sc))
             for j in range(2):
-                p, jv = self.directional_derivative(idx, E, roughness, tangents,
-                                                    seed=(int(seed) * 7919 + 2 * i + j) % 2 ** 30,
-                                                    spp=spp)
+                sd = (int(seed) * 7919 + 2 * i + j) % 2 ** 30
+                if derivatives:
+                    p, jv = self.directional_derivative(idx, E, roughness, tangents, seed=sd,
+                                                        spp=spp)
+                    jvp[2 * i + j] = jv.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
+                else:
+                    p = self.render(idx, E, roughness, seed=sd, spp=spp)
                 primal[2 * i + j] = p.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
-                jvp[2 * i + j] = jv.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
         return primal, jvp

@@ -33,7 +33,7 @@ from ..errors import InputError
 from .sampling import SAMPLINGS, make_sampler, second_moment
 
 __all__ = [
-    "LOSSES", "FitConfig", "FitResult", "Truth", "image_loss", "fit_to_images",
+    "LOSSES", "FitConfig", "FitResult", "Fitter", "Truth", "image_loss", "fit_to_images",
     "parameter_error", "sensitivity_weights", "read_target_image", "ROUGHNESS_RANGE",
 ]
 
@@ -247,14 +247,90 @@ def refresh_maps(renderer, sampler, envmap, roughness, targets_flat, config: Fit
     weights the parameters in p2 (see ``SubsetRenderer.block_samples``)."""
     primal, jvp = renderer.block_samples(
         envmap, roughness, factor=config.refresh_factor, spp=config.refresh_spp,
-        pairs=config.refresh_pairs, seed=_seed(config.seed, iteration, 3), scale=scale)
+        pairs=config.refresh_pairs, seed=_seed(config.seed, iteration, 3), scale=scale,
+        derivatives=sampler.needs_p2)
     m = primal.shape[0]
     g = np.stack([image_loss(config.loss, primal[i].reshape(-1, 3), targets_flat,
                              renderer.n_pixels)[1] for i in range(m)])
     ratio = config.refresh_spp / config.spp
     p1 = second_moment(g, ratio).reshape(sampler.shape)
-    p2 = second_moment(jvp.reshape(m, -1, 3), ratio).reshape(sampler.shape)
+    p2 = None
+    if jvp is not None:
+        p2 = second_moment(jvp.reshape(m, -1, 3), ratio).reshape(sampler.shape)
     sampler.update(p1, p2, iteration=iteration)
+
+
+class Fitter:
+    """One fit, advanced one Adam step at a time (``step``), so that several fits can be
+    interleaved (benchmarks on a shared machine). Arguments as for ``fit_to_images``."""
+
+    def __init__(self, renderer, targets: np.ndarray, envmap0: np.ndarray,
+                 roughness0: float | None, config: FitConfig, truth: Truth | None = None):
+        config.validate()
+        V = renderer.n_views
+        h, w = renderer.image_shape
+        targets = np.asarray(targets, np.float64)
+        if targets.shape != (V, h, w, 3):
+            raise InputError("--target", f"expected {V} image(s) of {w} x {h} pixels, got "
+                                         f"array shape {targets.shape}")
+        self.renderer, self.config, self.truth = renderer, config, truth
+        self.targets_flat = targets.reshape(-1, 3)
+        self.sampler = make_sampler(config.sampling, (V, h, w), config.budget,
+                                    floor=config.floor, refresh=config.refresh,
+                                    levels=config.levels, level_base=config.level_base)
+        E = np.maximum(np.asarray(envmap0, np.float64), 0.0)
+        self.E = E[..., None] if E.ndim == 2 else E
+        self.r = None if roughness0 is None else float(np.clip(roughness0, *ROUGHNESS_RANGE))
+        self.adam_E = _Adam(config.lr)
+        self.adam_r = _Adam(config.lr_roughness or config.lr)
+        self.rng = np.random.default_rng([int(config.seed), 0x51AB])
+        self.history: dict[str, list[float]] = {"loss": [], "time_s": [], "cpu_s": []}
+        self.k = 0
+        self._wall = self._cpu = 0.0
+
+    @property
+    def pixels_per_iteration(self) -> int:
+        return int(self.sampler.n if self.config.sampling == "full" else self.sampler.k)
+
+    def step(self) -> float:
+        """One iteration (refresh when due, render, backprop, Adam, clamp); the loss estimate."""
+        cfg, R, k = self.config, self.renderer, self.k
+        t0, c0 = time.perf_counter(), time.process_time()
+        if self.sampler.needs_refresh(k):
+            scale = None
+            if cfg.precondition and max(self.adam_E.t, self.adam_r.t) > 0:
+                scale = {"envmap": self.adam_E.inverse_scale(),
+                         "roughness": self.adam_r.inverse_scale()}
+            refresh_maps(R, self.sampler, self.E.astype(np.float32), self.r, self.targets_flat,
+                         cfg, k, scale)
+        idx, weights = self.sampler.draw(self.rng)
+        I = R.render(idx, self.E.astype(np.float32), self.r, seed=_seed(cfg.seed, k), grad=True)
+        ell, g = image_loss(cfg.loss, I, self.targets_flat[idx], R.n_pixels)
+        grads = R.backprop(g * weights[:, None])
+        loss = float(np.sum(ell * weights))
+        if "envmap" in cfg.params:
+            gE = np.asarray(grads["envmap"], np.float64).reshape(self.E.shape)
+            if not np.isfinite(gE).all():
+                raise FloatingPointError(f"non-finite envmap gradient at iteration {k}")
+            self.E = np.maximum(self.adam_E.step(self.E, gE), 0.0)
+        if "roughness" in cfg.params:
+            self.r = float(np.clip(self.adam_r.step(np.float64(self.r), float(grads["roughness"])),
+                                   *ROUGHNESS_RANGE))
+        self._wall += time.perf_counter() - t0
+        self._cpu += time.process_time() - c0
+        h = self.history
+        h["loss"].append(loss)
+        h["time_s"].append(self._wall)
+        h["cpu_s"].append(self._cpu)
+        for key, value in parameter_error(self.E, self.r, self.truth).items():
+            h.setdefault(key, []).append(value)
+        self.k += 1
+        return loss
+
+    def result(self) -> FitResult:
+        return FitResult(envmap=self.E.astype(np.float32), roughness=self.r,
+                         history=self.history, time_s=self._wall,
+                         pixels_per_iteration=self.pixels_per_iteration)
 
 
 def fit_to_images(renderer, targets: np.ndarray, envmap0: np.ndarray,
@@ -276,61 +352,13 @@ def fit_to_images(renderer, targets: np.ndarray, envmap0: np.ndarray,
     """
     from tqdm.auto import tqdm
 
-    config.validate()
-    V = renderer.n_views
-    h, w = renderer.image_shape
-    targets = np.asarray(targets, np.float64)
-    if targets.shape != (V, h, w, 3):
-        raise InputError("--target", f"expected {V} image(s) of {w} x {h} pixels, got "
-                                     f"array shape {targets.shape}")
-    T_flat = targets.reshape(-1, 3)
-    n = renderer.n_pixels
-    sampler = make_sampler(config.sampling, (V, h, w), config.budget, floor=config.floor,
-                           refresh=config.refresh, levels=config.levels,
-                           level_base=config.level_base)
-    E = np.maximum(np.asarray(envmap0, np.float64), 0.0)
-    if E.ndim == 2:
-        E = E[..., None]
-    fit_r = "roughness" in config.params
-    r = None if roughness0 is None else float(np.clip(roughness0, *ROUGHNESS_RANGE))
-    fit_E = "envmap" in config.params
-    adam_E = _Adam(config.lr)
-    adam_r = _Adam(config.lr_roughness or config.lr)
-    rng = np.random.default_rng([int(config.seed), 0x51AB])
-    hist: dict[str, list[float]] = {"loss": [], "time_s": [], "cpu_s": []}
-    elapsed = cpu = 0.0
+    fitter = Fitter(renderer, targets, envmap0, roughness0, config, truth)
     bar = tqdm(range(config.iterations), desc=f"fit ({config.sampling})", unit="it",
                disable=not progress, dynamic_ncols=True)
     for k in bar:
-        t0, c0 = time.perf_counter(), time.process_time()
-        if sampler.needs_refresh(k):
-            scale = None
-            if config.precondition and max(adam_E.t, adam_r.t) > 0:
-                scale = {"envmap": adam_E.inverse_scale(), "roughness": adam_r.inverse_scale()}
-            refresh_maps(renderer, sampler, E.astype(np.float32), r, T_flat, config, k, scale)
-        idx, weights = sampler.draw(rng)
-        I = renderer.render(idx, E.astype(np.float32), r, seed=_seed(config.seed, k), grad=True)
-        ell, g = image_loss(config.loss, I, T_flat[idx], n)
-        grads = renderer.backprop(g * weights[:, None])
-        loss = float(np.sum(ell * weights))
-        if fit_E:
-            gE = np.asarray(grads["envmap"], np.float64).reshape(E.shape)
-            if not np.isfinite(gE).all():
-                raise FloatingPointError(f"non-finite envmap gradient at iteration {k}")
-            E = np.maximum(adam_E.step(E, gE), 0.0)
-        if fit_r:
-            r = float(np.clip(adam_r.step(np.float64(r), float(grads["roughness"])),
-                              *ROUGHNESS_RANGE))
-        elapsed += time.perf_counter() - t0
-        cpu += time.process_time() - c0
-        hist["loss"].append(loss)
-        hist["time_s"].append(elapsed)
-        hist["cpu_s"].append(cpu)
-        for key, value in parameter_error(E, r, truth).items():
-            hist.setdefault(key, []).append(value)
+        loss = fitter.step()
         bar.set_postfix(loss=f"{loss:.4g}")
         if callback is not None:
-            callback(k, E, r, loss)
+            callback(k, fitter.E, fitter.r, loss)
     bar.close()
-    return FitResult(envmap=E.astype(np.float32), roughness=r, history=hist, time_s=elapsed,
-                     pixels_per_iteration=int(sampler.k if config.sampling != "full" else sampler.n))
+    return fitter.result()

@@ -145,6 +145,10 @@ def refresh_scratch_sampler(renderer, sampler: PixelSampler, envmap: np.ndarray,
     """
     if not sampler.needs_maps:
         return
+    M = np.asarray(mask, np.float64).reshape(sampler.shape)
+    if not sampler.needs_p2:
+        sampler.update(M * M, None, iteration=iteration)
+        return
     primal, jvp = renderer.block_samples(envmap, roughness, factor=factor, spp=refresh_spp,
                                          pairs=pairs, seed=seed)
     m = jvp.shape[0]
@@ -152,5 +156,4 @@ def refresh_scratch_sampler(renderer, sampler: PixelSampler, envmap: np.ndarray,
     p2 = m2.copy()
     p2[:, :, :-1] += m2[:, :, 1:]
     p2[:, :-1, :] += m2[:, 1:, :]
-    M = np.asarray(mask, np.float64).reshape(sampler.shape)
     sampler.update(M * M, p2, iteration=iteration)
