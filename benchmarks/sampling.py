@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 BUDGET = 0.125
-SAMPLERS = ("full", "uniform", "grad", "adaptive")
+SAMPLERS = ("full", "uniform", "grad", "adaptive", "adaptive-cost")
 
 
 def truth_envmap(H: int = 16, W: int = 32) -> np.ndarray:
@@ -89,7 +89,9 @@ def gradient_samples(R, target, E, r, name: str, n: int, spp: int, refresh: int 
     h, w = R.image_shape
     T = target.reshape(-1, 3)
     N = R.n_pixels
-    S = make_sampler(name, (V, h, w), BUDGET, refresh=refresh)
+    S = make_sampler(name.split("-")[0], (V, h, w), BUDGET, refresh=refresh)
+    if name.endswith("-cost"):
+        S.set_cost(R.pixel_cost(E, r, seed=seed))
     cfg = FitConfig(spp=spp, seed=seed)
     rng = np.random.default_rng([seed, 77])
     out = []
@@ -121,6 +123,9 @@ def variance_study(R, target, states: dict, n: int, spp: int, log) -> dict:
         for name, row in rows.items():
             for key in ("trace", "envmap", "roughness"):
                 row[f"{key}_vs_uniform"] = row[key] / u[key]
+            # variance x time per estimate: what a fixed time budget sees
+            row["trace_x_time_vs_uniform"] = (row["trace"] * row["s_per_eval"]
+                                              / (u["trace"] * u["s_per_eval"]))
         res[label] = rows
     return res
 
@@ -131,11 +136,14 @@ def _running_median(x, k=5):
 
 
 def _fit_config(name: str, **kw):
-    """'adaptive-pre' is the adaptive sampler with Adam-preconditioned p2."""
+    """'adaptive-pre': adaptive with Adam-preconditioned p2; 'adaptive-cost': adaptive with
+    importance / sqrt(per-pixel cost)."""
     from scratchlight.optimize.fit import FitConfig
 
     if name == "adaptive-pre":
         return FitConfig(sampling="adaptive", precondition=True, budget=BUDGET, **kw)
+    if name == "adaptive-cost":
+        return FitConfig(sampling="adaptive", cost_aware=True, budget=BUDGET, **kw)
     return FitConfig(sampling=name, budget=BUDGET, **kw)
 
 
@@ -207,7 +215,7 @@ def plot_fit(path: str, runs: dict, title: str) -> None:
 
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), dpi=120)
     colors = {"full": "k", "uniform": "tab:blue", "grad": "tab:orange", "adaptive": "tab:red",
-              "adaptive-pre": "tab:purple"}
+              "adaptive-pre": "tab:purple", "adaptive-cost": "tab:green"}
     for row, (clock, xlabel) in enumerate((("time_s", "wall time (s)"),
                                             ("cpu_s", "CPU time of the process (s)"))):
         for ax, key, label in ((axes[row, 0], "envmap_rmse_weighted",
@@ -286,7 +294,8 @@ def main(argv=None) -> int:
     ap.add_argument("--evals", type=int, default=256)
     ap.add_argument("--warm", type=int, default=40, help="full iterations before state 'mid'")
     ap.add_argument("--full-iters", type=int, default=100)
-    ap.add_argument("--fit-samplers", default="full,uniform,grad,adaptive,adaptive-pre")
+    ap.add_argument("--fit-samplers", default="full,uniform,grad,adaptive,adaptive-cost",
+                    help="also: adaptive-pre (Adam-preconditioned p2)")
     ap.add_argument("--seeds", type=int, default=2, help="repetitions of the fit study")
     ap.add_argument("--subset-iters", type=int, default=500)
     ap.add_argument("--json", default="out/bench_sampling.json")

@@ -195,3 +195,14 @@ def test_scratch_estimator_close_to_full(tiny):
     err = np.linalg.norm(est.mean(0) - ref)
     se = np.sqrt(np.sum(est.var(0) / len(est) + full.var(0) / len(full)))
     assert err < 3.0 * se + 0.05 * np.linalg.norm(ref)
+
+
+def test_cost_aware_probabilities():
+    """With a cost map the adapted part of p is importance / sqrt(cost)."""
+    s = make_sampler("grad", (1, 2, 2), 0.5, floor=0.2)
+    s.set_cost(np.array([[[1.0, 4.0], [1.0, 16.0]]]))
+    s.update(np.ones((1, 2, 2)))
+    q = np.array([1.0, 0.5, 1.0, 0.25])
+    np.testing.assert_allclose(s.probabilities.ravel(), 0.8 * q / q.sum() + 0.2 / 4)
+    with pytest.raises(ValueError):
+        s.set_cost(np.zeros((1, 2, 2)))

@@ -241,6 +241,42 @@ class SubsetRenderer:
         self._handles = {}
         return out
 
+    def pixel_cost(self, envmap: np.ndarray, roughness: float | None = None, batch: int = 8192,
+                   repeats: int = 3, seed: int = 0) -> np.ndarray:
+        """Relative cost of rendering each pixel (render + adjoint): (V, h, w) float64, 1 for
+        pixels whose camera ray misses the surface and kappa >= 1 for pixels that see it.
+
+        kappa is measured as the ratio of the marginal times per pixel of the two classes:
+        for each, the median time of ``repeats`` gradient renders of ``batch`` pixels less
+        that of ``batch / 8`` pixels, at 4x the renderer's spp (at least 32) so that the
+        per-sample work dominates the fixed cost of a render. 1 where a class is empty.
+        """
+        import time
+
+        V = self.n_views
+        h, w = self.image_shape
+        hit = np.stack([s.pixel_cell[..., 0] >= 0 for s in self.scenes]).ravel()
+        cost = np.ones(hit.size)
+        if hit.all() or not hit.any():
+            return cost.reshape(V, h, w)
+        rng = np.random.default_rng([int(seed), 0xC057])
+        spp = max(32, 4 * self.spp)
+        slopes = []
+        for pool in (np.flatnonzero(hit), np.flatnonzero(~hit)):
+            t = []
+            for k in (max(1, batch // 8), batch):
+                idx = rng.choice(pool, k)
+                ts = []
+                for r in range(int(repeats) + 1):
+                    t0 = time.perf_counter()
+                    self.render(idx, envmap, roughness, seed=int(seed) + r, spp=spp, grad=True)
+                    self.backprop(np.zeros((k, 3)))
+                    ts.append(time.perf_counter() - t0)
+                t.append(float(np.median(ts[1:])))  # the first may compile
+            slopes.append(max(t[1] - t[0], 1e-9))
+        cost[hit] = float(np.clip(slopes[0] / slopes[1], 1.0, 50.0))
+        return cost.reshape(V, h, w)
+
     def directional_derivative(self, indices, envmap: np.ndarray, roughness: float | None,
                                tangents: dict, seed: int = 0, spp: int | None = None
                                ) -> tuple[np.ndarray, np.ndarray]:

@@ -106,6 +106,10 @@ class FitConfig:
     precondition: bool = False
     """Weight p2's parameter terms by Adam's 1/v (the variance of the update, not of the
     raw gradient); False is the method as published."""
+    cost_aware: bool = False
+    """Divide the adapted importance by sqrt(measured per-pixel render cost), minimising
+    variance x time (pixels that see the surface cost several times more than background
+    ones); False is the method as published."""
 
     def validate(self) -> None:
         """Raise InputError (naming the option) for a value no run can use."""
@@ -287,6 +291,12 @@ class Fitter:
         self.history: dict[str, list[float]] = {"loss": [], "time_s": [], "cpu_s": []}
         self.k = 0
         self._wall = self._cpu = 0.0
+        if config.cost_aware and self.sampler.needs_maps:
+            t0, c0 = time.perf_counter(), time.process_time()
+            self.sampler.set_cost(renderer.pixel_cost(self.E.astype(np.float32), self.r,
+                                                      seed=config.seed))
+            self._wall += time.perf_counter() - t0  # the measurement counts in the time
+            self._cpu += time.process_time() - c0
 
     @property
     def pixels_per_iteration(self) -> int:

@@ -153,6 +153,7 @@ class PixelSampler:
         self._p = np.full(self.n, 1.0 / self.n)
         self._cdf = None
         self.refreshed_at: int | None = None
+        self.cost: np.ndarray | None = None
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -167,8 +168,21 @@ class PixelSampler:
             return False
         return self.refreshed_at is None or iteration - self.refreshed_at >= self.refresh_every
 
+    def set_cost(self, cost: np.ndarray | None) -> None:
+        """Per-pixel render cost (V, h, w) > 0, or None. The adapted samplers then use
+        p ∝ importance / sqrt(cost), which minimises variance x time instead of variance
+        per sample (an extension of the published method; off by default)."""
+        if cost is not None:
+            cost = np.asarray(cost, np.float64).reshape(self.shape)
+            if not (np.isfinite(cost).all() and (cost > 0).all()):
+                raise ValueError("pixel costs must be finite and positive")
+        self.cost = cost
+
     def _set(self, importance: np.ndarray) -> None:
-        q = np.asarray(importance, np.float64).reshape(self.shape).ravel()[self.support_index]
+        q = np.asarray(importance, np.float64).reshape(self.shape)
+        if self.cost is not None:
+            q = q / np.sqrt(self.cost)
+        q = q.ravel()[self.support_index]
         q = np.where(np.isfinite(q) & (q > 0), q, 0.0)
         total = q.sum()
         adapted = q / total if total > 0 else np.full(self.n, 1.0 / self.n)
