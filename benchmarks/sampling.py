@@ -197,6 +197,8 @@ def fit_study(R, target, Et, rt, weights, names, iters: dict, spp: int, warmup: 
             hit = np.flatnonzero(sm <= goal)
             tail = run[key][-max(5, len(run[key]) // 5):]
             run[f"plateau_{key}"] = float(np.median(tail))
+            # iterations are deterministic for a seed; times depend on the machine's load
+            run[f"iterations_to_full_final_{key}"] = int(hit[0]) + 1 if hit.size else None
             for clock in ("time_s", "cpu_s"):
                 t = float(run[clock][hit[0]]) if hit.size else None
                 run[f"{clock}_to_full_final_{key}"] = t
@@ -347,7 +349,9 @@ def main(argv=None) -> int:
                         t = run[f"{clock}_to_full_final_{key}"]
                         parts.append("never" if t is None else
                                      f"{t:.1f} s = {run[f'{clock}_fraction_{key}']:.2f}")
-                    log(f"    {name:12s} {parts[0]:>18s} | {parts[1]:>18s} | plateau "
+                    its = run[f"iterations_to_full_final_{key}"]
+                    log(f"    {name:12s} {parts[0]:>18s} | {parts[1]:>18s} | "
+                        f"{'never' if its is None else its:>5} it | plateau "
                         f"{run[f'plateau_{key}']:.4f}")
     if a.part in ("all", "scratch"):
         log("(c) scratch objective: subset L_grad gradient (pixel triples)")

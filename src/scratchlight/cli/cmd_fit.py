@@ -39,6 +39,9 @@ def add_arguments(p):
     f.add_argument("--spp", type=int, default=8, help="samples per rendered pixel per iteration (8)")
     f.add_argument("--refresh", type=int, default=20,
                    help="iterations between refreshes of the adaptive sampling maps (20)")
+    f.add_argument("--cost-aware", action="store_true",
+                   help="adapted samplers divide the importance by sqrt(measured per-pixel "
+                        "render cost): surface pixels cost several times more than background")
     f.add_argument("--final-spp", type=int, default=64, help="spp of the fitted image (64)")
     s = p.add_argument_group("scene and initial state")
     s.add_argument("--material", default="aluminium", help="metal preset (aluminium)")
@@ -102,7 +105,8 @@ def _check_args(args):
     params = tuple(v.strip() for v in args.params.split(",") if v.strip())
     cfg = FitConfig(params=params, sampling=args.sampling, budget=args.budget,
                     iterations=args.iterations, lr=args.lr, lr_roughness=args.lr_roughness,
-                    loss=args.loss, spp=args.spp, seed=args.seed, refresh=args.refresh)
+                    loss=args.loss, spp=args.spp, seed=args.seed, refresh=args.refresh,
+                    cost_aware=args.cost_aware)
     cfg.validate()
     if args.final_spp < 1:
         raise InputError("--final-spp", f"must be at least 1, got {args.final_spp}")
