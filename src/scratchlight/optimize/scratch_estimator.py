@@ -18,7 +18,9 @@ come from the independent adjoint pass). The gradient is the plug-in ratio
 
 which is biased because 1/S_hat^2 is not linear and S_hat and dS_hat share their pixels:
 to first order the relative bias is (3 Var(S_hat) - 2 Cov(S_hat, dS_hat) S / dS) / S^2,
-i.e. O(1/K). ``benchmarks/sampling.py`` measures it (see benchmarks/README.md).
+i.e. O(1/K). Measured (``benchmarks/sampling.py``, 2731 anchors on a 256 x 256 view):
+CV(S_hat) = 0.010, so the bias is about 2e-4 of the gradient, far below its noise; the
+mean of 256 estimates matched the full render's within the comparison's noise (4 %).
 
 The budget counts rendered pixels: K = budget * n_pixels / 3 anchors.
 ``l2_target='image'`` adds the estimate of lam sum_j M_j Y_j^2 / n from the anchors.
