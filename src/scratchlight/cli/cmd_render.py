@@ -1,6 +1,7 @@
 """scratchlight render: a physically based image of a height map under a given light."""
 from __future__ import annotations
 
+import sys
 import time
 
 from .common import (add_heightmap_options, add_run_options, add_scene_options,
@@ -35,6 +36,10 @@ def run(args) -> int:
     hm = load_surface(args)
     variant = select_device(args)
     t0 = time.perf_counter()
+    if hm.heights.size > 1_000_000:  # meshing and the BVH take a while on big grids
+        print(f"building the scene: {hm.shape[1]} x {hm.shape[0]} mesh "
+              f"({2 * (hm.shape[0] - 1) * (hm.shape[1] - 1) / 1e6:.1f} M triangles) ...",
+              file=sys.stderr, flush=True)
     scene = build_scene(hm, spec, envmap=light)
     image = ADEngine(scene).render_progressive(light, args.spp, seed=args.seed, progress="render")
     write_png(args.out, image)
