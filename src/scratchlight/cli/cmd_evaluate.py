@@ -7,7 +7,7 @@ import os
 import time
 
 from .common import (add_heightmap_options, add_run_options, add_scene_options,
-                     check_output_path, light_from_args, parse_floats, scene_spec_from_args,
+                     check_output_path, light_from_args, load_surface, scene_spec_from_args,
                      select_device)
 
 NAME = "evaluate"
@@ -44,27 +44,27 @@ def add_arguments(p):
 def _load(args):
     """Read the height map, attach the truth mask, prepare; return (HeightMap, truth source)."""
     from ..errors import InputError
-    from ..io import read_heightmap, read_png_mask
-    from ..surface import prepare
+    from ..io import read_png_mask
 
-    hm = read_heightmap(args.heightmap)
-    source = None
-    if args.truth:
-        mask = read_png_mask(args.truth)
-        if mask.shape != hm.shape:
-            raise InputError(args.truth, f"mask of {mask.shape[1]} x {mask.shape[0]} pixels does "
-                                         f"not match the {hm.shape[1]} x {hm.shape[0]} "
-                                         f"height-map grid")
-        hm, source = hm.replace(truth=mask), args.truth
-    elif hm.truth is not None:
-        source = "heightmap file"
-    elif args.truth_from_file:
-        raise InputError(args.heightmap, "has no ground-truth 'truth' mask (--truth-from-file)")
-    crop_box = None
-    if args.crop:
-        crop_box = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop"))
-    max_size = args.max_size if args.max_size and args.max_size > 0 else None
-    return prepare(hm, level=not args.no_level, crop_box=crop_box, max_size=max_size), source
+    source = []
+
+    def attach_truth(hm):
+        if args.truth:
+            mask = read_png_mask(args.truth)
+            if mask.shape != hm.shape:
+                raise InputError(args.truth, f"mask of {mask.shape[1]} x {mask.shape[0]} pixels "
+                                             f"does not match the {hm.shape[1]} x {hm.shape[0]} "
+                                             f"height-map grid")
+            source.append(args.truth)
+            return hm.replace(truth=mask)
+        if hm.truth is not None:
+            source.append("heightmap file")
+        elif args.truth_from_file:
+            raise InputError(args.heightmap, "has no ground-truth 'truth' mask (--truth-from-file)")
+        return hm
+
+    hm = load_surface(args, before_prepare=attach_truth)
+    return hm, (source[0] if source else None)
 
 
 def _finite_or_none(x):

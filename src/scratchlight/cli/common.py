@@ -101,12 +101,18 @@ def select_device(args) -> str:
         raise InputError("--device", str(e)) from None
 
 
-def load_surface(args):
-    """Read and prepare the height map named by ``args.heightmap``."""
+def load_surface(args, before_prepare=None):
+    """Read and prepare the height map named by ``args.heightmap``.
+
+    ``before_prepare(hm) -> hm`` runs on the map as read, e.g. to attach a mask that must be
+    cropped and resampled along with the heights.
+    """
     from ..io import read_heightmap
     from ..surface import prepare
 
     hm = read_heightmap(args.heightmap)
+    if before_prepare is not None:
+        hm = before_prepare(hm)
     crop_box = None
     if getattr(args, "crop", None):
         crop_box = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop"))
