@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scene.build import ENVMAP_KEY, Scene
-from ..scene.emitter import halo_indices
+from ..scene.emitter import as_envmap, halo_indices
 
 __all__ = ["ADEngine", "GRAD_SEED_OFFSET"]
 
@@ -41,12 +41,8 @@ class ADEngine:
         import drjit as dr
         import mitsuba as mi
 
-        E = np.asarray(E, np.float32)
-        if E.ndim == 2:
-            E = E[..., None]
+        E = as_envmap(E)
         H, W, C = E.shape
-        if C not in (1, 3):
-            raise ValueError(f"envmap must have 1 or 3 channels, got {C}")
         E_dr = mi.TensorXf(E)
         if grad:
             dr.enable_grad(E_dr)

@@ -137,12 +137,10 @@ class SubsetRenderer:
         import drjit as dr
         import mitsuba as mi
 
-        E = np.asarray(envmap, np.float32)
-        if E.ndim == 2:
-            E = E[..., None]
+        from ..scene.emitter import as_envmap
+
+        E = as_envmap(envmap)
         H, W, C = E.shape
-        if C not in (1, 3):
-            raise ValueError(f"envmap must have 1 or 3 channels, got {C}")
         if (H, W) != self.envmap_shape:
             self.envmap_shape = (H, W)
         handles = {}

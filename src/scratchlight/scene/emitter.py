@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["DEFAULT_ENVMAP_SHAPE", "envmap_dict", "constant_envmap", "halo_indices", "expand_envmap",
+__all__ = ["DEFAULT_ENVMAP_SHAPE", "as_envmap", "envmap_dict", "constant_envmap", "halo_indices", "expand_envmap",
            "direction_to_texel"]
 
 DEFAULT_ENVMAP_SHAPE = (25, 50)
+
+
+def as_envmap(E: np.ndarray) -> np.ndarray:
+    """An envmap as float32 (H, W, C) with C = 1 or 3; a 2-D (H, W) map gets C = 1."""
+    E = np.asarray(E, np.float32)
+    if E.ndim == 2:
+        E = E[..., None]
+    if E.ndim != 3 or E.shape[2] not in (1, 3):
+        raise ValueError(f"envmap must have shape (H, W), (H, W, 1) or (H, W, 3), got {E.shape}")
+    return E
 
 
 def constant_envmap(value: float = 0.5, shape: tuple[int, int] = DEFAULT_ENVMAP_SHAPE,
@@ -25,9 +35,7 @@ def constant_envmap(value: float = 0.5, shape: tuple[int, int] = DEFAULT_ENVMAP_
 
 def expand_envmap(E: np.ndarray) -> np.ndarray:
     """(H, W, 1|3) map -> (H, W+2, 3) emitter data with the wrap-around columns."""
-    E = np.asarray(E, np.float32)
-    if E.ndim == 2:
-        E = E[..., None]
+    E = as_envmap(E)
     rgb = np.repeat(E, 3, axis=2) if E.shape[2] == 1 else E
     return np.concatenate([rgb[:, -1:], rgb, rgb[:, :1]], axis=1)
 
@@ -44,10 +52,8 @@ def envmap_dict(E: np.ndarray) -> dict:
     """Mitsuba dict of the environment emitter with map ``E`` (H, W, 1|3), linear radiance."""
     import mitsuba as mi
 
-    E = np.asarray(E, np.float32)
-    if E.ndim == 2:
-        E = E[..., None]
-    rgb = np.ascontiguousarray(np.repeat(E, 3, axis=2) if E.shape[2] == 1 else E[..., :3])
+    E = as_envmap(E)
+    rgb = np.ascontiguousarray(np.repeat(E, 3, axis=2) if E.shape[2] == 1 else E)
     return {
         "type": "envmap",
         "id": "envmap",
