@@ -9,6 +9,13 @@ scene's ``prb`` integrator, so the primal pass uses ``seed`` and the adjoint (pa
 pass uses the independent ``seed + GRAD_SEED_OFFSET``: the product of dL/dI computed from
 the primal with dI/dtheta of the replay is an unbiased gradient estimate (SPEC section B).
 
+Speed. Tracing Mitsuba's prb loops in Python costs a few tens of milliseconds per render on
+the CPU whatever the number of pixels, which is most of the time of a small subset. With
+``freeze=True`` (the default) the primal render and the adjoint pass are Dr.Jit frozen
+functions (``dr.freeze``): traced once per batch size and sample count, then replayed with
+new indices, seeds, light and roughness. Results equal the traced path to float rounding
+(tested); if recording fails on some backend, the renderer falls back to tracing.
+
 Index layout (the one of ``RayDataLoader``): the pixels of all views form one index set,
 ``index = view * h * w + row * w + column`` for V views of h x w pixels. The same index may
 appear several times in one batch; every occurrence is an independent estimate.
@@ -56,12 +63,13 @@ class SubsetRenderer:
             same surface; rays are traced in ``scenes[0].mitsuba_scene``.
         spp: samples per pixel of a render (default for every call).
         params: names of the parameters to differentiate, a subset of ``PARAM_NAMES``.
+        freeze: replay recorded kernels instead of re-tracing every render (see above).
     """
 
     name = "subset"
 
     def __init__(self, scenes: Scene | Sequence[Scene], spp: int = 16,
-                 params: Sequence[str] = ("envmap",)):
+                 params: Sequence[str] = ("envmap",), freeze: bool = True):
         import drjit as dr  # noqa: F401  (variant already selected by build_scene)
         import mitsuba as mi
         import mitsuba.ad.loaders  # noqa: F401  (registers the 'flat_sensor' plugin)
@@ -89,6 +97,9 @@ class SubsetRenderer:
         self._sensors: dict[int, object] = {}
         self._handles: dict[str, object] = {}
         self._image = None
+        self._pending: tuple | None = None  # (indices, seed, spp) of a frozen grad render
+        self.freeze = bool(freeze)
+        self._frozen_primal = self._frozen_backward = None
 
     # ---- layout -------------------------------------------------------------------------
     @property
@@ -186,6 +197,7 @@ class SubsetRenderer:
         return idx
 
     def _render(self, idx: np.ndarray, seed: int, spp: int | None):
+        """Traced render: an image attached to the AD graph when parameters have gradients."""
         import mitsuba as mi
 
         sensor = self._flat_sensor(idx.size)
@@ -193,13 +205,58 @@ class SubsetRenderer:
         return mi.render(self.mitsuba_scene, self.params, sensor=sensor, spp=int(spp or self.spp),
                          seed=int(seed), seed_grad=int(seed) + GRAD_SEED_OFFSET)
 
+    def _make_frozen(self) -> None:
+        import drjit as dr
+
+        integrator = self.mitsuba_scene.integrator()
+
+        def primal(scene, sensor, indices, seed, spp):
+            sensor.pixel_idx = indices
+            return integrator.render(scene, sensor, seed=seed, spp=spp, develop=True,
+                                     evaluate=False)
+
+        def backward(scene, params, sensor, indices, seed, grad_image, spp):
+            sensor.pixel_idx = indices
+            integrator.render_backward(scene, params, grad_image, sensor, seed=seed, spp=spp)
+
+        self._frozen_primal = dr.freeze(primal, limit=_MAX_CACHED_SENSORS)
+        self._frozen_backward = dr.freeze(backward, limit=_MAX_CACHED_SENSORS)
+
+    def _frozen_call(self, which: str, *args):
+        """Run a frozen function; on a recording failure switch to tracing for good."""
+        import warnings
+
+        if self._frozen_primal is None:
+            self._make_frozen()
+        try:
+            return getattr(self, f"_frozen_{which}")(*args)
+        except RuntimeError as e:
+            if "record" not in str(e) and "frozen" not in str(e):
+                raise
+            warnings.warn(f"frozen rendering unavailable here ({str(e).splitlines()[0]}); "
+                          "tracing every render instead", RuntimeWarning, stacklevel=3)
+            self.freeze = False
+            return None
+
     def render(self, indices, envmap: np.ndarray, roughness: float | None = None, seed: int = 0,
                spp: int | None = None, grad: bool = False) -> np.ndarray:
         """Linear RGB values (K, 3) float32 of the pixels ``indices`` (K,) under ``envmap``
         (H, W, C) and GGX ``roughness`` (None keeps the scene's). ``grad`` keeps the render
         for :meth:`backprop`."""
+        import mitsuba as mi
+
         idx = self._check_indices(indices)
         self._set_params(envmap, roughness, grad)
+        spp = int(spp or self.spp)
+        self._image = self._pending = None
+        self._current = (envmap, roughness)
+        if self.freeze:
+            img = self._frozen_call("primal", self.mitsuba_scene, self._flat_sensor(idx.size),
+                                    mi.UInt32(idx.astype(np.uint32)), mi.UInt32(int(seed)), spp)
+            if self.freeze:  # else recording failed: trace below
+                if grad:
+                    self._pending = (idx, int(seed), spp)
+                return np.array(img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
         img = self._render(idx, seed, spp)
         self._image = img if grad else None
         return np.array(img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
@@ -224,18 +281,28 @@ class SubsetRenderer:
         import drjit as dr
         import mitsuba as mi
 
-        if self._image is None:
+        if self._image is None and self._pending is None:
             raise RuntimeError("backprop needs a preceding render(..., grad=True)")
+        n = self._pending[0].size if self._pending is not None else dr.width(self._image.array) // 3
         g = np.ascontiguousarray(np.asarray(dL_dI, np.float32).reshape(-1, 3))
-        if g.shape[0] * 3 != dr.width(self._image.array):
-            raise ValueError(f"dL_dI has {g.shape[0]} pixels, the render had "
-                             f"{dr.width(self._image.array) // 3}")
-        dr.backward(dr.sum(self._image.array * mi.Float(g.ravel())))
+        if g.shape[0] != n:
+            raise ValueError(f"dL_dI has {g.shape[0]} pixels, the render had {n}")
+        if self._pending is not None:
+            idx, seed, spp = self._pending
+            self._frozen_call("backward", self.mitsuba_scene, self.params, self._flat_sensor(n),
+                              mi.UInt32(idx.astype(np.uint32)),
+                              mi.UInt32(seed + GRAD_SEED_OFFSET),
+                              mi.TensorXf(g.reshape(1, n, 3)), spp)
+            if not self.freeze:  # recording failed: redo this render traced
+                self.render(idx, *self._current, seed=seed, spp=spp, grad=True)
+                return self.backprop(dL_dI)
+        else:
+            dr.backward(dr.sum(self._image.array * mi.Float(g.ravel())))
         out: dict[str, np.ndarray | float] = {}
         for name, handle in self._handles.items():
             value = np.array(dr.grad(handle), dtype=np.float64)
             out[name] = value if name == "envmap" else float(value.ravel()[0])
-        self._image = None
+        self._image = self._pending = None
         self._handles = {}
         return out
 
