@@ -134,7 +134,36 @@ def test_frozen_render_equals_traced_render(tiny):
         np.testing.assert_allclose(ga["envmap"], gb["envmap"], rtol=1e-4,
                                    atol=1e-5 * np.abs(gb["envmap"]).max())
         assert ga["roughness"] == pytest.approx(gb["roughness"], rel=1e-4, abs=1e-6)
-    assert R.freeze  # no fallback to tracing happened
+        tangents = {"envmap": rng.choice([-1.0, 1.0], size=E.shape), "roughness": -1.0}
+        pa, ja = R.directional_derivative(idx, E, alpha, tangents, seed=k)
+        pb, jb = traced.directional_derivative(idx, E, alpha, tangents, seed=k)
+        np.testing.assert_array_equal(pa, pb)
+        np.testing.assert_allclose(ja, jb, rtol=1e-4, atol=1e-5 * np.abs(jb).max())
+    assert R.freeze and not R._unfreezable  # no fallback to tracing happened
+
+
+def test_frozen_render_falls_back_to_tracing(tiny):
+    """A backend where recording fails warns once and gives the traced results."""
+    from scratchlight.engines.subset import SubsetRenderer
+
+    R, E = tiny
+    fragile = SubsetRenderer(R.scenes, spp=2, params=("envmap", "roughness"))
+    fragile._make_frozen()
+
+    def broken(*args):
+        raise RuntimeError("record(): error encountered while recording a frozen function")
+
+    fragile._frozen_backward = broken
+    idx = np.arange(0, 256, 3)
+    g = np.ones((idx.size, 3))
+    fragile.render(idx, E, 0.2, seed=5, grad=True)
+    with pytest.warns(RuntimeWarning, match="frozen backward"):
+        got = fragile.backprop(g)
+    R.render(idx, E, 0.2, seed=5, grad=True)
+    want = R.backprop(g)
+    np.testing.assert_allclose(got["envmap"], want["envmap"], rtol=1e-4,
+                               atol=1e-5 * np.abs(want["envmap"]).max())
+    assert fragile._unfreezable == {"backward"}
 
 
 def test_subset_gradients_are_unbiased(tiny):

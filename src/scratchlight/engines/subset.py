@@ -99,7 +99,8 @@ class SubsetRenderer:
         self._image = None
         self._pending: tuple | None = None  # (indices, seed, spp) of a frozen grad render
         self.freeze = bool(freeze)
-        self._frozen_primal = self._frozen_backward = None
+        self._frozen_primal = self._frozen_backward = self._frozen_forward = None
+        self._unfreezable: set[str] = set()
 
     # ---- layout -------------------------------------------------------------------------
     @property
@@ -219,23 +220,36 @@ class SubsetRenderer:
             sensor.pixel_idx = indices
             integrator.render_backward(scene, params, grad_image, sensor, seed=seed, spp=spp)
 
-        self._frozen_primal = dr.freeze(primal, limit=_MAX_CACHED_SENSORS)
-        self._frozen_backward = dr.freeze(backward, limit=_MAX_CACHED_SENSORS)
+        def forward(scene, params, sensor, indices, seed, seed_grad, spp):
+            sensor.pixel_idx = indices
+            image = integrator.render(scene, sensor, seed=seed, spp=spp, develop=True,
+                                      evaluate=False)
+            return image, integrator.render_forward(scene, params, sensor, seed=seed_grad,
+                                                    spp=spp)
+
+        options = dict(limit=_MAX_CACHED_SENSORS, warn_after=100)
+        self._frozen_primal = dr.freeze(primal, **options)
+        self._frozen_backward = dr.freeze(backward, **options)
+        self._frozen_forward = dr.freeze(forward, **options)
 
     def _frozen_call(self, which: str, *args):
-        """Run a frozen function; on a recording failure switch to tracing for good."""
+        """Run frozen function ``which``; None if it cannot be recorded here (it is then
+        traced from now on, with a warning)."""
         import warnings
 
+        if which in self._unfreezable:
+            return None
         if self._frozen_primal is None:
             self._make_frozen()
         try:
             return getattr(self, f"_frozen_{which}")(*args)
         except RuntimeError as e:
-            if "record" not in str(e) and "frozen" not in str(e):
+            if "record" not in str(e):
                 raise
-            warnings.warn(f"frozen rendering unavailable here ({str(e).splitlines()[0]}); "
-                          "tracing every render instead", RuntimeWarning, stacklevel=3)
-            self.freeze = False
+            warnings.warn(f"frozen {which} rendering unavailable here "
+                          f"({str(e).splitlines()[0]}); tracing it instead", RuntimeWarning,
+                          stacklevel=3)
+            self._unfreezable.add(which)
             return None
 
     def render(self, indices, envmap: np.ndarray, roughness: float | None = None, seed: int = 0,
@@ -253,7 +267,7 @@ class SubsetRenderer:
         if self.freeze:
             img = self._frozen_call("primal", self.mitsuba_scene, self._flat_sensor(idx.size),
                                     mi.UInt32(idx.astype(np.uint32)), mi.UInt32(int(seed)), spp)
-            if self.freeze:  # else recording failed: trace below
+            if "primal" not in self._unfreezable:  # else recording failed: trace below
                 if grad:
                     self._pending = (idx, int(seed), spp)
                 return np.array(img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
@@ -293,9 +307,13 @@ class SubsetRenderer:
                               mi.UInt32(idx.astype(np.uint32)),
                               mi.UInt32(seed + GRAD_SEED_OFFSET),
                               mi.TensorXf(g.reshape(1, n, 3)), spp)
-            if not self.freeze:  # recording failed: redo this render traced
-                self.render(idx, *self._current, seed=seed, spp=spp, grad=True)
-                return self.backprop(dL_dI)
+            if "backward" in self._unfreezable:  # recording failed: redo it traced
+                freeze, self.freeze = self.freeze, False
+                try:
+                    self.render(idx, *self._current, seed=seed, spp=spp, grad=True)
+                    return self.backprop(dL_dI)
+                finally:
+                    self.freeze = freeze
         else:
             dr.backward(dr.sum(self._image.array * mi.Float(g.ravel())))
         out: dict[str, np.ndarray | float] = {}
@@ -353,10 +371,26 @@ class SubsetRenderer:
         idx = self._check_indices(indices)
         self._set_params(envmap, roughness, grad=True, tangents=tangents)
         handles = list(self._handles.values())
-        img = self._render(idx, seed, spp)
-        dr.enqueue(dr.ADMode.Forward, *handles)
-        dr.traverse(dr.ADMode.Forward, dr.ADFlag.ClearEdges)
-        jv = np.array(dr.grad(img), dtype=np.float32).reshape(idx.size, -1)[:, :3]
+        out = None
+        if self.freeze and "forward" not in self._unfreezable:
+            import mitsuba as mi
+
+            # carry the tangents into the scene's parameters first: forward propagation
+            # cannot cross into a frozen function's scope
+            dr.enqueue(dr.ADMode.Forward, *handles)
+            dr.traverse(dr.ADMode.Forward, dr.ADFlag.ClearEdges)
+            out = self._frozen_call("forward", self.mitsuba_scene, self.params,
+                                    self._flat_sensor(idx.size), mi.UInt32(idx.astype(np.uint32)),
+                                    mi.UInt32(int(seed)), mi.UInt32(int(seed) + GRAD_SEED_OFFSET),
+                                    int(spp or self.spp))
+        if out is not None:
+            img, grad_img = out
+        else:
+            img = self._render(idx, seed, spp)
+            dr.enqueue(dr.ADMode.Forward, *handles)
+            dr.traverse(dr.ADMode.Forward, dr.ADFlag.ClearEdges)
+            grad_img = dr.grad(img)
+        jv = np.array(grad_img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
         primal = np.array(img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
         for h in handles:
             dr.disable_grad(h)
