@@ -1,30 +1,35 @@
 """Image-space adaptive pixel sampling (issue 6): gradient variance and fitting speed.
 
-The task: recover a gray 16 x 32 environment map and the GGX roughness of a face-milled
-surface (``surface.synthetic``, 128 x 128 points) from two 256 x 256 target images (two
-low cameras, 15 degrees elevation, azimuths 0 and 180, 40 degree field of view, so each
-sees the sky above the horizon both directly and in reflection; the floor of the true map
-is black). Truth: a dim sky with bright strip lights, roughness 0.15. Start: constant 0.5
-map, roughness 0.3. Loss l2, spp 16 per rendered pixel, Adam lr 0.02.
+Two fit tasks recover a gray 16 x 32 environment map and the GGX roughness of a face-milled
+surface (``surface.synthetic``, 128 x 128 points) from two target images (azimuths 0 and
+180 degrees, ``--res`` squared pixels each, rendered at 256 spp). Truth: a dim sky with
+bright strip lights and a black floor, roughness 0.15. Start: constant 0.5 map, roughness
+0.3. Loss l2, 16 spp per rendered pixel, Adam lr 0.02, budget 1/8 of the pixels.
 
-(a) Gradient variance at equal budget (1/8 of the pixels): ``--evals`` (>= 256) gradient
-    estimates per sampler at two parameter states (the start, and after ``--warm`` full
-    iterations), samplers refreshed every 20 estimates as in a run. Reported: the trace of
-    the covariance (all parameters), and its envmap and roughness parts, relative to uniform.
+- ``photo``: cameras at 45 degrees elevation with a 20 degree field of view; every pixel
+  sees the metal, so the light is seen only in reflection (photos of a prototype).
+- ``probe``: low cameras (15 degrees, 40 degree field of view) that see the whole surface
+  and the sky above it directly; 15 % of the pixels see the metal.
+
+(a) Gradient variance at equal budget: ``--evals`` (>= 256) gradient estimates per sampler
+    at two parameter states (the start, and after ``--warm`` full iterations), samplers
+    refreshed every 20 estimates as in a run. Reported: the trace of the covariance (all
+    parameters), and its envmap and roughness parts, relative to uniform. Also the ceiling:
+    the variance of the best possible distribution p ∝ sqrt(p1 p2), predicted from accurate
+    full-resolution maps (``oracle_maps``, ``predicted_trace``).
 (b) Fit: parameter error (visibility-weighted envmap RMSE, roughness error) against wall
     time (and CPU time of the process, robust when others share the machine) for full (100
-    iterations), uniform, |dL/dI|, adaptive and adaptive with Adam-preconditioned p2 (500
-    iterations each) at budget 1/8; the time at which each reaches the full render's final
-    error (median of its last 5 iterations; the run's error taken as a running median over
-    5 iterations). Each sampler first runs a short warm-up so JIT compilation is not timed,
-    and the fits run interleaved (50 rounds) so that load from other processes on a shared
-    machine hits every sampler alike.
+    iterations), uniform, |dL/dI| and adaptive (500 iterations each) at budget 1/8; the time
+    at which each reaches the full render's final error (median of its last 5 iterations;
+    the run's error taken as a running median over 5 iterations). Each sampler first runs a
+    short warm-up so JIT compilation is not timed, and the fits run interleaved (50 rounds)
+    so that load from other processes on a shared machine hits every sampler alike.
 (c) The scratch objective (L_grad, paper objective) with the ad engine: bias and variance of
     ``subset_scratch_gradient`` (pixel triples) against the full render's gradient.
 
 Usage:
     .venv/bin/python benchmarks/sampling.py                       # everything (~30 min, 2 cores)
-    .venv/bin/python benchmarks/sampling.py --part variance       # (a) only
+    .venv/bin/python benchmarks/sampling.py --part variance --task photo
     .venv/bin/python benchmarks/sampling.py --quick               # small sizes, a few minutes
     .venv/bin/python benchmarks/sampling.py --json out/sampling.json --plot out/sampling_fit.png
 """
@@ -39,7 +44,7 @@ import time
 import numpy as np
 
 BUDGET = 0.125
-SAMPLERS = ("full", "uniform", "grad", "adaptive", "adaptive-cost")
+SAMPLERS = ("full", "uniform", "grad", "adaptive")
 
 
 def truth_envmap(H: int = 16, W: int = 32) -> np.ndarray:
@@ -55,20 +60,41 @@ def truth_envmap(H: int = 16, W: int = 32) -> np.ndarray:
     return E
 
 
-def make_task(res: int, views: int, env: tuple[int, int], spp: int, size: int = 128, seed: int = 1):
-    """Renderer over the views, the truth and the target images (rendered at 256 spp)."""
+TASKS = ("photo", "probe")
+
+
+def task_cameras(kind: str):
+    """Two views per task (azimuths 0 and 180 degrees).
+
+    photo: 45 degrees elevation, 20 degree field of view, 3 units from the centre: every
+        pixel sees the metal (a photo of the part; the light is seen only in reflection).
+    probe: 15 degrees elevation, 40 degree field of view, the whole surface in view: each
+        view sees the sky above the surface directly and mirrored in it (15 % metal).
+    """
+    from scratchlight.scene import CameraSpec
+
+    if kind == "probe":
+        return [CameraSpec(elevation_deg=15.0, fov_deg=40.0, azimuth_deg=az) for az in (0.0, 180.0)]
+    if kind != "photo":
+        raise ValueError(f"unknown task {kind!r}")
+    el, d = np.radians(45.0), 3.0
+    return [CameraSpec(preset="custom", fov_deg=20.0,
+                       origin=(d * np.sin(az) * np.cos(el), -d * np.cos(az) * np.cos(el),
+                               d * np.sin(el)))
+            for az in (0.0, np.pi)]
+
+
+def make_task(kind: str, res: int, env: tuple[int, int], spp: int, size: int = 128, seed: int = 1):
+    """Renderer over the task's views, the truth and the target images (rendered at 256 spp)."""
     import scratchlight as sl
     from scratchlight.engines.subset import SubsetRenderer
     from scratchlight.optimize.fit import sensitivity_weights
-    from scratchlight.scene import CameraSpec
     from scratchlight.surface.synthetic import synthesize
 
     hm = sl.prepare(synthesize("face-mill", size=size, seed=seed, scratches=2), max_size=size)
     Et = truth_envmap(*env)
-    cams = [CameraSpec(elevation_deg=15.0, fov_deg=40.0, azimuth_deg=az)
-            for az in np.linspace(0.0, 360.0, views, endpoint=False)]
     scenes = [sl.build_scene(hm, sl.SceneSpec(width=res, height=res, roughness=0.3, camera=c),
-                             envmap=Et) for c in cams]
+                             envmap=Et) for c in task_cameras(kind)]
     R = SubsetRenderer(scenes, spp=spp, params=("envmap", "roughness"))
     target = R.render_views(Et, 0.15, seed=12345, spp=256)
     weights = sensitivity_weights(R, Et, 0.15, spp=16, seed=7)
@@ -106,8 +132,41 @@ def gradient_samples(R, target, E, r, name: str, n: int, spp: int, refresh: int 
     return np.array(out), (time.perf_counter() - t0) / n
 
 
+def oracle_maps(R, target, E, r, spp: int, renders: int = 16, seed: int = 0):
+    """Accurate per-pixel maps at full resolution and the iteration's spp: p1 = E[|dL/dI_j|^2]
+    from ``renders`` primal renders and p2 = sum_k E[(dI_j/dtheta_k)^2] from as many
+    forward-mode renders along Rademacher directions. (V * h * w,) float64 each."""
+    from scratchlight.optimize.fit import image_loss
+
+    T = target.reshape(-1, 3)
+    idx = np.arange(R.n_pixels)
+    rng = np.random.default_rng([seed, 0x0AC1E])
+    p1 = np.zeros(R.n_pixels)
+    p2 = np.zeros(R.n_pixels)
+    E = np.asarray(E, np.float32)
+    for i in range(renders):
+        v = {"envmap": rng.choice(np.array([-1.0, 1.0], np.float32), size=E.shape),
+             "roughness": float(rng.choice([-1.0, 1.0]))}
+        I, jv = R.directional_derivative(idx, E, r, v, seed=700_001 + 2 * i, spp=spp)
+        p2 += np.sum(np.asarray(jv, np.float64) ** 2, axis=1) / renders
+        I = R.render(idx, E, r, seed=700_002 + 2 * i, spp=spp)  # independent of jv
+        p1 += np.sum(image_loss("l2", I, T, R.n_pixels)[1] ** 2, axis=1) / renders
+    return p1, p2
+
+
+def predicted_trace(p1, p2, p, k: int, mean_gradient) -> float:
+    """Trace of the covariance of the K-pixel estimator with probabilities p (sampling with
+    replacement, independent primal and adjoint): (sum_j p1_j p2_j / p_j - |G|^2) / K."""
+    p = np.asarray(p, np.float64)
+    ok = p > 0
+    return float((np.sum(p1[ok] * p2[ok] / p[ok]) - np.sum(np.square(mean_gradient))) / k)
+
+
 def variance_study(R, target, states: dict, n: int, spp: int, log) -> dict:
+    from scratchlight.optimize.sampling import budget_count
+
     res = {}
+    k = budget_count(BUDGET, R.n_pixels)
     for label, (E, r) in states.items():
         rows = {}
         for name in SAMPLERS:
@@ -116,6 +175,8 @@ def variance_study(R, target, states: dict, n: int, spp: int, log) -> dict:
             rows[name] = {"trace": float(G.var(0).sum()), "envmap": float(G[:, :-1].var(0).sum()),
                           "roughness": float(G[:, -1].var()), "evals": m, "s_per_eval": dt,
                           "mean_norm": float(np.linalg.norm(G.mean(0)))}
+            if name == "full":
+                mean_gradient = G.mean(0)
             log(f"  [{label}] {name:9s} trace {rows[name]['trace']:.3e}  envmap "
                 f"{rows[name]['envmap']:.3e}  roughness {rows[name]['roughness']:.3e}  "
                 f"({m} evals, {dt:.3f} s each)")
@@ -126,6 +187,19 @@ def variance_study(R, target, states: dict, n: int, spp: int, log) -> dict:
             # variance x time per estimate: what a fixed time budget sees
             row["trace_x_time_vs_uniform"] = (row["trace"] * row["s_per_eval"]
                                               / (u["trace"] * u["s_per_eval"]))
+        # The ceiling: the best any pixel distribution can do, p ∝ sqrt(p1 p2) from
+        # accurate maps, against uniform; the predicted uniform checks the formula.
+        p1, p2 = oracle_maps(R, target, E, r, spp)
+        q = np.sqrt(p1 * p2)
+        pu = predicted_trace(p1, p2, np.full(q.size, 1.0 / q.size), k, mean_gradient)
+        po = predicted_trace(p1, p2, q / q.sum(), k, mean_gradient)
+        pg = np.sqrt(p1) / np.sqrt(p1).sum()
+        rows["oracle"] = {"trace_vs_uniform": po / pu,
+                          "grad_trace_vs_uniform": predicted_trace(p1, p2, pg, k, mean_gradient) / pu,
+                          "predicted_uniform_vs_measured": pu / u["trace"]}
+        log(f"  [{label}] oracle: optimal p {po / pu:.3f} of uniform, |dL/dI| with exact maps "
+            f"{rows['oracle']['grad_trace_vs_uniform']:.3f}; predicted / measured uniform "
+            f"{pu / u['trace']:.2f}")
         res[label] = rows
     return res
 
@@ -286,76 +360,92 @@ def scratch_study(R, E, n: int, spp: int, log) -> dict:
     return out
 
 
+def fit_part(R, target, Et, rt, weights, a, log, kind: str) -> dict:
+    names = a.fit_samplers.split(",")
+    iters = {n: (a.full_iters if n == "full" else a.subset_iters) for n in names}
+    out = {"seeds": []}
+    for rep in range(a.seeds):
+        log(f"  seed {rep}:")
+        runs = fit_study(R, target, Et, rt, weights, names, iters, a.spp, 3 if rep == 0 else 0,
+                         log, seed=5 + rep)
+        if rep == 0:
+            out["runs"] = runs
+            root, ext = os.path.splitext(a.plot)
+            plot_fit(f"{root}_{kind}{ext}", runs, f"{kind} task: fit of light + roughness, "
+                                                  f"{R.n_pixels} px, budget {BUDGET}, spp {a.spp}")
+        out["seeds"].append({n: {k: v for k, v in r.items() if not isinstance(v, list)}
+                             for n, r in runs.items()})
+        for key in ("envmap_rmse_weighted", "roughness_error"):
+            log(f"  time to reach full's final {key} ({runs['full'][f'goal_{key}']:.4f}), "
+                f"wall / CPU, and the plateau (median of the last 20 %):")
+            for name, run in runs.items():
+                parts = []
+                for clock in ("time_s", "cpu_s"):
+                    t = run[f"{clock}_to_full_final_{key}"]
+                    parts.append("never" if t is None else
+                                 f"{t:.1f} s = {run[f'{clock}_fraction_{key}']:.2f}")
+                its = run[f"iterations_to_full_final_{key}"]
+                log(f"    {name:12s} {parts[0]:>18s} | {parts[1]:>18s} | "
+                    f"{'never' if its is None else its:>5} it | plateau "
+                    f"{run[f'plateau_{key}']:.4f}")
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", choices=("all", "variance", "fit", "scratch"), default="all")
+    ap.add_argument("--task", default=",".join(TASKS), help="photo and/or probe (comma list)")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    ap.add_argument("--res", type=int, default=256)
-    ap.add_argument("--views", type=int, default=2)
+    ap.add_argument("--res", type=int, default=192)
     ap.add_argument("--spp", type=int, default=16)
-    ap.add_argument("--evals", type=int, default=256)
+    ap.add_argument("--evals", type=int, default=512)
     ap.add_argument("--warm", type=int, default=40, help="full iterations before state 'mid'")
     ap.add_argument("--full-iters", type=int, default=100)
-    ap.add_argument("--fit-samplers", default="full,uniform,grad,adaptive,adaptive-cost",
-                    help="also: adaptive-pre (Adam-preconditioned p2)")
+    ap.add_argument("--fit-samplers", default="full,uniform,grad,adaptive",
+                    help="also: adaptive-pre (Adam-preconditioned p2), adaptive-cost")
     ap.add_argument("--seeds", type=int, default=2, help="repetitions of the fit study")
     ap.add_argument("--subset-iters", type=int, default=500)
     ap.add_argument("--json", default="out/bench_sampling.json")
-    ap.add_argument("--plot", default="out/bench_sampling_fit.png")
+    ap.add_argument("--plot", default="out/bench_sampling_fit.png",
+                    help="one plot per task: the task's name is added before the extension")
     a = ap.parse_args(argv)
     if a.quick:
         a.res, a.evals, a.warm, a.full_iters, a.subset_iters, a.seeds = 48, 64, 10, 30, 90, 1
+    tasks = [t for t in a.task.split(",") if t]
+    for t in tasks:
+        if t not in TASKS:
+            ap.error(f"--task: expected photo and/or probe, got {t!r}")
     import scratchlight as sl
 
     variant = sl.use_device("auto")
     log = lambda s: print(s, flush=True)  # noqa: E731
     t_start = time.perf_counter()
-    R, Et, rt, target, weights = make_task(a.res, a.views, (16, 32), a.spp)
     result = {"settings": {**vars(a), "budget": BUDGET, "variant": variant,
-                           "pixels": R.n_pixels, "cpu_count": os.cpu_count(),
-                           "loadavg_start": os.getloadavg()}}
-    log(f"task: {a.views} view(s) of {a.res}^2 = {R.n_pixels} pixels, budget {BUDGET}, "
-        f"spp {a.spp}, {variant}")
-    if a.part in ("all", "variance"):
-        from scratchlight.optimize.fit import FitConfig, fit_to_images
+                           "cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg()},
+              "tasks": {}}
+    for kind in tasks:
+        R, Et, rt, target, weights = make_task(kind, a.res, (16, 32), a.spp)
+        out = result["tasks"][kind] = {"pixels": R.n_pixels, "metal_fraction": float(np.mean(
+            [s.pixel_cell[..., 0] >= 0 for s in R.scenes]))}
+        log(f"{kind} task: 2 views of {a.res}^2 = {R.n_pixels} pixels "
+            f"({100 * out['metal_fraction']:.0f} % see the metal), budget {BUDGET}, "
+            f"spp {a.spp}, {variant}")
+        if a.part in ("all", "variance"):
+            from scratchlight.optimize.fit import FitConfig, fit_to_images
 
-        E0 = np.full_like(Et, 0.5)
-        warm = fit_to_images(R, target, E0, 0.3, FitConfig(sampling="full", iterations=a.warm,
-                                                           spp=a.spp, seed=1))
-        states = {"start": (E0, 0.3), "mid": (warm.envmap, warm.roughness)}
-        log(f"(a) gradient variance, {a.evals} estimates per sampler")
-        result["variance"] = variance_study(R, target, states, a.evals, a.spp, log)
-    if a.part in ("all", "fit"):
-        log("(b) fit: parameter error against time")
-        names = a.fit_samplers.split(",")
-        iters = {n: (a.full_iters if n == "full" else a.subset_iters) for n in names}
-        result["fit_seeds"] = []
-        for rep in range(a.seeds):
-            log(f"  seed {rep}:")
-            runs = fit_study(R, target, Et, rt, weights, names, iters, a.spp, 3 if rep == 0 else 0,
-                             log, seed=5 + rep)
-            if rep == 0:
-                result["fit"] = runs
-                plot_fit(a.plot, runs, f"fit of light + roughness, {R.n_pixels} px, budget "
-                                       f"{BUDGET}, spp {a.spp}")
-            result["fit_seeds"].append({n: {k: v for k, v in r.items() if not isinstance(v, list)}
-                                        for n, r in runs.items()})
-            for key in ("envmap_rmse_weighted", "roughness_error"):
-                log(f"  time to reach full's final {key} ({runs['full'][f'goal_{key}']:.4f}), "
-                    f"wall / CPU, and the plateau (median of the last 20 %):")
-                for name, run in runs.items():
-                    parts = []
-                    for clock in ("time_s", "cpu_s"):
-                        t = run[f"{clock}_to_full_final_{key}"]
-                        parts.append("never" if t is None else
-                                     f"{t:.1f} s = {run[f'{clock}_fraction_{key}']:.2f}")
-                    its = run[f"iterations_to_full_final_{key}"]
-                    log(f"    {name:12s} {parts[0]:>18s} | {parts[1]:>18s} | "
-                        f"{'never' if its is None else its:>5} it | plateau "
-                        f"{run[f'plateau_{key}']:.4f}")
-    if a.part in ("all", "scratch"):
-        log("(c) scratch objective: subset L_grad gradient (pixel triples)")
-        result["scratch"] = scratch_study(R, np.full_like(Et, 0.5), a.evals, a.spp, log)
+            E0 = np.full_like(Et, 0.5)
+            warm = fit_to_images(R, target, E0, 0.3, FitConfig(sampling="full",
+                                                               iterations=a.warm, spp=a.spp,
+                                                               seed=1))
+            states = {"start": (E0, 0.3), "mid": (warm.envmap, warm.roughness)}
+            log(f"(a) gradient variance, {a.evals} estimates per sampler")
+            out["variance"] = variance_study(R, target, states, a.evals, a.spp, log)
+        if a.part in ("all", "fit"):
+            log("(b) fit: parameter error against time")
+            out["fit"] = fit_part(R, target, Et, rt, weights, a, log, kind)
+        if a.part in ("all", "scratch") and kind == tasks[-1]:
+            log("(c) scratch objective: subset L_grad gradient (pixel triples)")
+            result["scratch"] = scratch_study(R, np.full_like(Et, 0.5), a.evals, a.spp, log)
     result["settings"]["loadavg_end"] = os.getloadavg()
     result["settings"]["wall_s"] = time.perf_counter() - t_start
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
@@ -364,7 +454,7 @@ def main(argv=None) -> int:
     with atomic_path(a.json, suffix=".json") as tmp:
         with open(tmp, "w") as f:
             json.dump(result, f, indent=1)
-    log(f"wrote {a.json}" + (f" and {a.plot}" if a.part in ("all", "fit") else ""))
+    log(f"wrote {a.json} ({result['settings']['wall_s']:.0f} s)")
     return 0
 
 

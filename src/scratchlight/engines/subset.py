@@ -28,6 +28,7 @@ light: rays of every view are traced in the Mitsuba scene of the first view.
 """
 from __future__ import annotations
 
+import gc
 from typing import Sequence
 
 import numpy as np
@@ -99,7 +100,7 @@ class SubsetRenderer:
         self._image = None
         self._pending: tuple | None = None  # (indices, seed, spp) of a frozen grad render
         self.freeze = bool(freeze)
-        self._frozen_primal = self._frozen_backward = self._frozen_forward = None
+        self._frozen_primal = self._frozen_backward = None
         self._unfreezable: set[str] = set()
 
     # ---- layout -------------------------------------------------------------------------
@@ -143,9 +144,11 @@ class SubsetRenderer:
 
     # ---- parameters ---------------------------------------------------------------------
     def _set_params(self, envmap: np.ndarray, roughness: float | None, grad: bool,
-                    tangents: dict | None = None) -> None:
+                    tangents: dict | None = None, leaf: bool = False) -> None:
         """Write E (and alpha) into the scene; with ``grad`` keep differentiable handles.
-        ``tangents`` (forward mode) maps parameter names to their tangent values."""
+        ``tangents`` (forward mode) maps parameter names to their tangent values. ``leaf``
+        makes the envmap handle the scene's (H, W + 2, 3) tensor itself rather than E with
+        a gather to that layout: a frozen adjoint pass must not leave AD edges outside it."""
         import drjit as dr
         import mitsuba as mi
 
@@ -156,12 +159,21 @@ class SubsetRenderer:
         if (H, W) != self.envmap_shape:
             self.envmap_shape = (H, W)
         handles = {}
-        E_dr = mi.TensorXf(E)
-        if grad and "envmap" in self.param_names:
-            dr.enable_grad(E_dr)
-            handles["envmap"] = E_dr
-        data = dr.gather(mi.Float, E_dr.array, mi.UInt32(halo_indices(H, W, C)))
-        self.params[ENVMAP_KEY] = mi.TensorXf(data, shape=(H, W + 2, 3))
+        self._leaf = bool(leaf)
+        if leaf:
+            data = mi.TensorXf(E.ravel()[halo_indices(H, W, C)].reshape(H, W + 2, 3))
+            if grad and "envmap" in self.param_names:
+                dr.enable_grad(data)
+                handles["envmap"] = data
+            self.params[ENVMAP_KEY] = data
+        else:
+            E_dr = mi.TensorXf(E)
+            if grad and "envmap" in self.param_names:
+                dr.enable_grad(E_dr)
+                handles["envmap"] = E_dr
+            data = dr.gather(mi.Float, E_dr.array, mi.UInt32(halo_indices(H, W, C)))
+            self.params[ENVMAP_KEY] = mi.TensorXf(data, shape=(H, W + 2, 3))
+        self._envmap_layout = (H, W, C)
         if roughness is not None:
             if ROUGHNESS_KEY not in self.params:
                 raise ValueError("the surface is a smooth mirror; it has no roughness to set")
@@ -182,6 +194,8 @@ class SubsetRenderer:
                     raise ValueError(f"no differentiable parameter {name!r}")
                 if name == "envmap":
                     v = np.asarray(value, np.float32).reshape(E.shape)
+                    if leaf:
+                        v = v.ravel()[halo_indices(H, W, C)].reshape(H, W + 2, 3)
                     dr.set_grad(handles[name], mi.TensorXf(v))
                 else:
                     dr.set_grad(handles[name], dr.opaque(mi.Float, float(value)))
@@ -220,17 +234,9 @@ class SubsetRenderer:
             sensor.pixel_idx = indices
             integrator.render_backward(scene, params, grad_image, sensor, seed=seed, spp=spp)
 
-        def forward(scene, params, sensor, indices, seed, seed_grad, spp):
-            sensor.pixel_idx = indices
-            image = integrator.render(scene, sensor, seed=seed, spp=spp, develop=True,
-                                      evaluate=False)
-            return image, integrator.render_forward(scene, params, sensor, seed=seed_grad,
-                                                    spp=spp)
-
         options = dict(limit=_MAX_CACHED_SENSORS, warn_after=100)
         self._frozen_primal = dr.freeze(primal, **options)
         self._frozen_backward = dr.freeze(backward, **options)
-        self._frozen_forward = dr.freeze(forward, **options)
 
     def _frozen_call(self, which: str, *args):
         """Run frozen function ``which``; None if it cannot be recorded here (it is then
@@ -241,6 +247,11 @@ class SubsetRenderer:
             return None
         if self._frozen_primal is None:
             self._make_frozen()
+        # A cyclic garbage collection inside a recording can free Dr.Jit memory of
+        # unrelated, dropped objects (an old scene), which Dr.Jit cannot record and aborts
+        # the process on; collect before, and not during, the call.
+        enabled = gc.isenabled()
+        gc.disable()
         try:
             return getattr(self, f"_frozen_{which}")(*args)
         except RuntimeError as e:
@@ -251,6 +262,9 @@ class SubsetRenderer:
                           stacklevel=3)
             self._unfreezable.add(which)
             return None
+        finally:
+            if enabled:
+                gc.enable()
 
     def render(self, indices, envmap: np.ndarray, roughness: float | None = None, seed: int = 0,
                spp: int | None = None, grad: bool = False) -> np.ndarray:
@@ -260,11 +274,12 @@ class SubsetRenderer:
         import mitsuba as mi
 
         idx = self._check_indices(indices)
-        self._set_params(envmap, roughness, grad)
+        frozen = self.freeze and "primal" not in self._unfreezable
+        self._set_params(envmap, roughness, grad, leaf=frozen)
         spp = int(spp or self.spp)
         self._image = self._pending = None
         self._current = (envmap, roughness)
-        if self.freeze:
+        if frozen:
             img = self._frozen_call("primal", self.mitsuba_scene, self._flat_sensor(idx.size),
                                     mi.UInt32(idx.astype(np.uint32)), mi.UInt32(int(seed)), spp)
             if "primal" not in self._unfreezable:  # else recording failed: trace below
@@ -319,7 +334,21 @@ class SubsetRenderer:
         out: dict[str, np.ndarray | float] = {}
         for name, handle in self._handles.items():
             value = np.array(dr.grad(handle), dtype=np.float64)
+            if name == "envmap" and self._leaf:  # halo layout back to (H, W, C)
+                H, W, C = self._envmap_layout
+                value = np.bincount(halo_indices(H, W, C), weights=value.ravel(),
+                                    minlength=H * W * C).reshape(H, W, C)
             out[name] = value if name == "envmap" else float(value.ravel()[0])
+        if self._pending is not None:
+            # The scene holds the differentiable leaves and the edges the frozen adjoint
+            # pass left from them; detach them, or a later forward-mode pass (of any
+            # scene) would try to propagate along those edges.
+            for name, key in (("envmap", ENVMAP_KEY), ("roughness", ROUGHNESS_KEY)):
+                if name in self._handles:
+                    self.params[key] = dr.detach(self.params[key])
+            self.params.update()
+        for handle in self._handles.values():
+            dr.disable_grad(handle)
         self._image = self._pending = None
         self._handles = {}
         return out
@@ -371,25 +400,13 @@ class SubsetRenderer:
         idx = self._check_indices(indices)
         self._set_params(envmap, roughness, grad=True, tangents=tangents)
         handles = list(self._handles.values())
-        out = None
-        if self.freeze and "forward" not in self._unfreezable:
-            import mitsuba as mi
-
-            # carry the tangents into the scene's parameters first: forward propagation
-            # cannot cross into a frozen function's scope
-            dr.enqueue(dr.ADMode.Forward, *handles)
-            dr.traverse(dr.ADMode.Forward, dr.ADFlag.ClearEdges)
-            out = self._frozen_call("forward", self.mitsuba_scene, self.params,
-                                    self._flat_sensor(idx.size), mi.UInt32(idx.astype(np.uint32)),
-                                    mi.UInt32(int(seed)), mi.UInt32(int(seed) + GRAD_SEED_OFFSET),
-                                    int(spp or self.spp))
-        if out is not None:
-            img, grad_img = out
-        else:
-            img = self._render(idx, seed, spp)
-            dr.enqueue(dr.ADMode.Forward, *handles)
-            dr.traverse(dr.ADMode.Forward, dr.ADFlag.ClearEdges)
-            grad_img = dr.grad(img)
+        # Traced, not frozen: recording this forward-mode pass aborts the process in some
+        # sequences of scenes (Dr.Jit: "enqueue_host_func ... cannot be recorded"), which
+        # no fallback can catch. It runs only in the sampling-map refresh.
+        img = self._render(idx, seed, spp)
+        dr.enqueue(dr.ADMode.Forward, *handles)
+        dr.traverse(dr.ADMode.Forward, dr.ADFlag.ClearEdges)
+        grad_img = dr.grad(img)
         jv = np.array(grad_img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
         primal = np.array(img, dtype=np.float32).reshape(idx.size, -1)[:, :3]
         for h in handles:

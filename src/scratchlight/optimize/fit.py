@@ -99,9 +99,9 @@ class FitConfig:
     """Level weight base of the adaptive sampler's pyramid (weight base**d)."""
     refresh_factor: int = 2
     """Block size (resolution divisor) of the refresh pass."""
-    refresh_spp: int = 1
+    refresh_spp: int = 2
     """Samples per block per direction of the refresh pass."""
-    refresh_pairs: int = 2
+    refresh_pairs: int = 4
     """Pairs of renders (one Rademacher direction each) of the refresh pass."""
     precondition: bool = False
     """Weight p2's parameter terms by Adam's 1/v (the variance of the update, not of the
