@@ -11,6 +11,8 @@ bright strip lights and a black floor, roughness 0.15. Start: constant 0.5 map, 
 - ``probe``: low cameras (15 degrees, 40 degree field of view) that see the whole surface
   and the sky above it directly; 15 % of the pixels see the metal.
 
+(0) Fixed cost per render: render + adjoint pass of 16 pixels up to all of them, with the
+    primal and adjoint passes replayed as Dr.Jit frozen functions and traced, side by side.
 (a) Gradient variance at equal budget: ``--evals`` (>= 256) gradient estimates per sampler
     at two parameter states (the start, and after ``--warm`` full iterations), samplers
     refreshed every 20 estimates as in a run. Reported: the trace of the covariance (all
@@ -36,6 +38,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -60,11 +63,12 @@ def truth_envmap(H: int = 16, W: int = 32) -> np.ndarray:
     return E
 
 
-TASKS = ("photo", "probe")
+TASKS = ("photo", "probe", "material")
+PROBE_GAIN = 1.1  # the material task's light: the true map 10 % too bright
 
 
 def task_cameras(kind: str):
-    """Two views per task (azimuths 0 and 180 degrees).
+    """Two views per task (azimuths 0 and 180 degrees); ``material`` uses the probe's.
 
     photo: 45 degrees elevation, 20 degree field of view, 3 units from the centre: every
         pixel sees the metal (a photo of the part; the light is seen only in reflection).
@@ -73,7 +77,7 @@ def task_cameras(kind: str):
     """
     from scratchlight.scene import CameraSpec
 
-    if kind == "probe":
+    if kind in ("probe", "material"):
         return [CameraSpec(elevation_deg=15.0, fov_deg=40.0, azimuth_deg=az) for az in (0.0, 180.0)]
     if kind != "photo":
         raise ValueError(f"unknown task {kind!r}")
@@ -84,8 +88,40 @@ def task_cameras(kind: str):
             for az in (0.0, np.pi)]
 
 
-def make_task(kind: str, res: int, env: tuple[int, int], spp: int, size: int = 128, seed: int = 1):
-    """Renderer over the task's views, the truth and the target images (rendered at 256 spp)."""
+@dataclasses.dataclass
+class Task:
+    """A fit task: renderer, truth, targets, the start and what is fitted."""
+
+    kind: str
+    R: object
+    Et: np.ndarray
+    rt: float
+    target: np.ndarray
+    weights: np.ndarray | None
+    E0: np.ndarray
+    params: tuple[str, ...]
+
+    @property
+    def error_keys(self) -> tuple[str, ...]:
+        return (("envmap_rmse_weighted",) if "envmap" in self.params else ()) + ("roughness_error",)
+
+    def truth(self):
+        from scratchlight.optimize.fit import Truth
+
+        if "envmap" in self.params:
+            return Truth(envmap=self.Et, roughness=self.rt, weights=self.weights)
+        return Truth(roughness=self.rt)
+
+
+def make_task(kind: str, res: int, env: tuple[int, int], spp: int, size: int = 128,
+              seed: int = 1) -> Task:
+    """The task's renderer, truth and target images (rendered at 256 spp).
+
+    photo, probe: fit the light (start: constant 0.5) and the roughness.
+    material: fit the roughness only, under a light known up to an exposure error (the
+        true map x ``PROBE_GAIN``, as a light probe photographed 10 % too bright): the
+        residual the roughness cannot explain is everywhere, its derivative only on the metal.
+    """
     import scratchlight as sl
     from scratchlight.engines.subset import SubsetRenderer
     from scratchlight.optimize.fit import sensitivity_weights
@@ -95,14 +131,18 @@ def make_task(kind: str, res: int, env: tuple[int, int], spp: int, size: int = 1
     Et = truth_envmap(*env)
     scenes = [sl.build_scene(hm, sl.SceneSpec(width=res, height=res, roughness=0.3, camera=c),
                              envmap=Et) for c in task_cameras(kind)]
-    R = SubsetRenderer(scenes, spp=spp, params=("envmap", "roughness"))
+    params = ("roughness",) if kind == "material" else ("envmap", "roughness")
+    R = SubsetRenderer(scenes, spp=spp, params=params)
     target = R.render_views(Et, 0.15, seed=12345, spp=256)
+    if kind == "material":
+        return Task(kind, R, Et, 0.15, target, None, (Et * PROBE_GAIN).astype(np.float32), params)
     weights = sensitivity_weights(R, Et, 0.15, spp=16, seed=7)
-    return R, Et, 0.15, target, weights
+    return Task(kind, R, Et, 0.15, target, weights, np.full_like(Et, 0.5), params)
 
 
 def _vec(g: dict) -> np.ndarray:
-    return np.concatenate([np.ravel(g["envmap"]), [g["roughness"]]])
+    """Gradient dict as one vector, the roughness last."""
+    return np.concatenate([np.ravel(g[k]) for k in ("envmap", "roughness") if k in g])
 
 
 def gradient_samples(R, target, E, r, name: str, n: int, spp: int, refresh: int = 20,
@@ -147,6 +187,7 @@ def oracle_maps(R, target, E, r, spp: int, renders: int = 16, seed: int = 0):
     for i in range(renders):
         v = {"envmap": rng.choice(np.array([-1.0, 1.0], np.float32), size=E.shape),
              "roughness": float(rng.choice([-1.0, 1.0]))}
+        v = {k: x for k, x in v.items() if k in R.param_names}
         I, jv = R.directional_derivative(idx, E, r, v, seed=700_001 + 2 * i, spp=spp)
         p2 += np.sum(np.asarray(jv, np.float64) ** 2, axis=1) / renders
         I = R.render(idx, E, r, seed=700_002 + 2 * i, spp=spp)  # independent of jv
@@ -183,7 +224,7 @@ def variance_study(R, target, states: dict, n: int, spp: int, log) -> dict:
         u = rows["uniform"]
         for name, row in rows.items():
             for key in ("trace", "envmap", "roughness"):
-                row[f"{key}_vs_uniform"] = row[key] / u[key]
+                row[f"{key}_vs_uniform"] = row[key] / u[key] if u[key] > 0 else None
             # variance x time per estimate: what a fixed time budget sees
             row["trace_x_time_vs_uniform"] = (row["trace"] * row["s_per_eval"]
                                               / (u["trace"] * u["s_per_eval"]))
@@ -221,25 +262,26 @@ def _fit_config(name: str, **kw):
     return FitConfig(sampling=name, budget=BUDGET, **kw)
 
 
-def fit_study(R, target, Et, rt, weights, names, iters: dict, spp: int, warmup: int, log,
-              rounds: int = 50, seed: int = 5) -> dict:
+def fit_study(task: Task, names, iters: dict, spp: int, warmup: int, log, rounds: int = 50,
+              seed: int = 5) -> dict:
     """Run the fits interleaved: in each of ``rounds`` rounds every sampler advances by
     1/rounds of its iterations (order rotated), so load changes on a shared machine hit
     all samplers alike. Each sampler first takes ``warmup`` untimed steps of a separate fit
     (JIT compilation)."""
-    from scratchlight.optimize.fit import Fitter, Truth
+    from scratchlight.optimize.fit import Fitter
 
-    truth = Truth(envmap=Et, roughness=rt, weights=weights)
-    E0 = np.full_like(Et, 0.5)
+    R, target = task.R, task.target
     fitters = {}
     for name in names:
         if warmup:
-            w = Fitter(R, target, E0, 0.3, _fit_config(name, iterations=warmup, spp=spp, seed=99))
+            w = Fitter(R, target, task.E0, 0.3, _fit_config(name, iterations=warmup, spp=spp,
+                                                            seed=99, params=task.params))
             for _ in range(warmup):
                 w.step()
-        fitters[name] = Fitter(R, target, E0, 0.3,
-                               _fit_config(name, iterations=iters[name], spp=spp, seed=seed),
-                               truth)
+        fitters[name] = Fitter(R, target, task.E0, 0.3,
+                               _fit_config(name, iterations=iters[name], spp=spp, seed=seed,
+                                           params=task.params),
+                               task.truth())
     for rnd in range(rounds):
         order = names[rnd % len(names):] + names[:rnd % len(names)]
         for name in order:
@@ -248,23 +290,21 @@ def fit_study(R, target, Et, rt, weights, names, iters: dict, spp: int, warmup: 
             while f.k < goal:
                 f.step()
     runs = {}
+    keys = task.error_keys
     for name in names:
         out = fitters[name].result()
         h = out.history
         runs[name] = {"iterations": iters[name], "time_s": h["time_s"], "cpu_s": h["cpu_s"],
-                      "loss": h["loss"],
-                      "envmap_rmse_weighted": h["envmap_rmse_weighted"],
-                      "envmap_rmse": h["envmap_rmse"], "roughness_error": h["roughness_error"],
+                      "loss": h["loss"], **{key: h[key] for key in keys},
                       "s_per_iteration": out.time_s / iters[name],
                       "cpu_s_per_iteration": h["cpu_s"][-1] / iters[name],
                       "pixels_per_iteration": out.pixels_per_iteration,
                       "final_roughness": out.roughness}
         log(f"  {name:12s} {iters[name]} it, {out.time_s:.1f} s ({out.time_s / iters[name]:.3f} "
-            f"s/it), envmap wRMSE {h['envmap_rmse_weighted'][0]:.4f} -> "
-            f"{np.median(h['envmap_rmse_weighted'][-5:]):.4f}, roughness error "
-            f"{h['roughness_error'][0]:.4f} -> {np.median(h['roughness_error'][-5:]):.4f}")
+            f"s/it), " + ", ".join(f"{key} {h[key][0]:.4f} -> {np.median(h[key][-5:]):.4f}"
+                                   for key in keys))
     full = runs["full"]
-    for key in ("envmap_rmse_weighted", "roughness_error"):
+    for key in keys:
         goal = float(np.median(full[key][-5:]))
         for name, run in runs.items():
             sm = _running_median(run[key])
@@ -289,21 +329,23 @@ def plot_fit(path: str, runs: dict, title: str) -> None:
 
     from scratchlight.io._atomic import atomic_path
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), dpi=120)
+    labels = {"envmap_rmse_weighted": "envmap RMSE (visibility-weighted)",
+              "roughness_error": "|roughness - truth|"}
+    keys = [k for k in labels if f"goal_{k}" in runs["full"]]
+    fig, axes = plt.subplots(2, len(keys), figsize=(5.5 * len(keys), 7.5), dpi=120,
+                             squeeze=False)
     colors = {"full": "k", "uniform": "tab:blue", "grad": "tab:orange", "adaptive": "tab:red",
               "adaptive-pre": "tab:purple", "adaptive-cost": "tab:green"}
     for row, (clock, xlabel) in enumerate((("time_s", "wall time (s)"),
                                             ("cpu_s", "CPU time of the process (s)"))):
-        for ax, key, label in ((axes[row, 0], "envmap_rmse_weighted",
-                                "envmap RMSE (visibility-weighted)"),
-                               (axes[row, 1], "roughness_error", "|roughness - truth|")):
+        for ax, key in zip(axes[row], keys):
             for name, run in runs.items():
                 ax.plot(run[clock], _running_median(run[key]), color=colors.get(name),
                         lw=1.3, label=f"{name} ({run['pixels_per_iteration']} px/it)")
             ax.axhline(runs["full"][f"goal_{key}"], color="k", ls=":", lw=0.8)
             ax.axvline(runs["full"][clock][-1] / 3, color="gray", ls="--", lw=0.8)
             ax.set_xlabel(xlabel)
-            ax.set_ylabel(label)
+            ax.set_ylabel(labels[key])
             ax.set_yscale("log")
             ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=8)
@@ -360,22 +402,52 @@ def scratch_study(R, E, n: int, spp: int, log) -> dict:
     return out
 
 
-def fit_part(R, target, Et, rt, weights, a, log, kind: str) -> dict:
+def overhead_study(R, E, r, log, repeats: int = 7) -> dict:
+    """Time of one render + adjoint pass (median of ``repeats``) for batches of 16 pixels up to
+    all pixels, replayed (``dr.freeze``) and traced, side by side in one run."""
+    from scratchlight.engines.subset import SubsetRenderer
+
+    traced = SubsetRenderer(R.scenes, spp=R.spp, params=R.param_names, freeze=False)
+    rng = np.random.default_rng(0)
+    out = {}
+    n = R.n_pixels
+    for k in (16, 1024, int(round(BUDGET * n)), n):
+        row = {}
+        for label, renderer in (("frozen", R), ("traced", traced)):
+            ts = []
+            for i in range(repeats + 2):
+                idx = rng.integers(0, n, k) if k < n else np.arange(n)
+                t0 = time.perf_counter()
+                renderer.render(idx, E, r, seed=i, grad=True)
+                renderer.backprop(np.ones((k, 3)))
+                ts.append(time.perf_counter() - t0)
+            row[label] = float(np.median(ts[2:]))  # the first calls record / compile
+        out[k] = row
+        log(f"  {k:7d} pixels: frozen {1e3 * row['frozen']:8.1f} ms, traced "
+            f"{1e3 * row['traced']:8.1f} ms ({row['traced'] / row['frozen']:.1f}x)")
+    k8 = int(round(BUDGET * n))
+    for label in ("frozen", "traced"):
+        log(f"  all pixels / 1/8 of them: {label} {out[n][label] / out[k8][label]:.1f}x")
+    return {str(k): v for k, v in out.items()}
+
+
+def fit_part(task: Task, a, log) -> dict:
     names = a.fit_samplers.split(",")
     iters = {n: (a.full_iters if n == "full" else a.subset_iters) for n in names}
     out = {"seeds": []}
     for rep in range(a.seeds):
         log(f"  seed {rep}:")
-        runs = fit_study(R, target, Et, rt, weights, names, iters, a.spp, 3 if rep == 0 else 0,
-                         log, seed=5 + rep)
+        runs = fit_study(task, names, iters, a.spp, 3 if rep == 0 else 0, log, seed=5 + rep)
         if rep == 0:
             out["runs"] = runs
             root, ext = os.path.splitext(a.plot)
-            plot_fit(f"{root}_{kind}{ext}", runs, f"{kind} task: fit of light + roughness, "
-                                                  f"{R.n_pixels} px, budget {BUDGET}, spp {a.spp}")
+            what = "light + roughness" if "envmap" in task.params else "roughness"
+            plot_fit(f"{root}_{task.kind}{ext}", runs,
+                     f"{task.kind} task: fit of {what}, {task.R.n_pixels} px, budget {BUDGET}, "
+                     f"spp {a.spp}")
         out["seeds"].append({n: {k: v for k, v in r.items() if not isinstance(v, list)}
                              for n, r in runs.items()})
-        for key in ("envmap_rmse_weighted", "roughness_error"):
+        for key in task.error_keys:
             log(f"  time to reach full's final {key} ({runs['full'][f'goal_{key}']:.4f}), "
                 f"wall / CPU, and the plateau (median of the last 20 %):")
             for name, run in runs.items():
@@ -393,8 +465,10 @@ def fit_part(R, target, Et, rt, weights, a, log, kind: str) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--part", choices=("all", "variance", "fit", "scratch"), default="all")
-    ap.add_argument("--task", default=",".join(TASKS), help="photo and/or probe (comma list)")
+    ap.add_argument("--part", choices=("all", "overhead", "variance", "fit", "scratch"),
+                    default="all")
+    ap.add_argument("--task", default=",".join(TASKS),
+                    help="comma list of photo, probe, material (default all)")
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     ap.add_argument("--res", type=int, default=192)
     ap.add_argument("--spp", type=int, default=16)
@@ -414,7 +488,7 @@ def main(argv=None) -> int:
     tasks = [t for t in a.task.split(",") if t]
     for t in tasks:
         if t not in TASKS:
-            ap.error(f"--task: expected photo and/or probe, got {t!r}")
+            ap.error(f"--task: expected some of {', '.join(TASKS)}, got {t!r}")
     import scratchlight as sl
 
     variant = sl.use_device("auto")
@@ -424,28 +498,33 @@ def main(argv=None) -> int:
                            "cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg()},
               "tasks": {}}
     for kind in tasks:
-        R, Et, rt, target, weights = make_task(kind, a.res, (16, 32), a.spp)
-        out = result["tasks"][kind] = {"pixels": R.n_pixels, "metal_fraction": float(np.mean(
-            [s.pixel_cell[..., 0] >= 0 for s in R.scenes]))}
-        log(f"{kind} task: 2 views of {a.res}^2 = {R.n_pixels} pixels "
-            f"({100 * out['metal_fraction']:.0f} % see the metal), budget {BUDGET}, "
-            f"spp {a.spp}, {variant}")
+        task = make_task(kind, a.res, (16, 32), a.spp)
+        R = task.R
+        out = result["tasks"][kind] = {"pixels": R.n_pixels, "params": list(task.params),
+                                       "metal_fraction": float(np.mean(
+                                           [s.pixel_cell[..., 0] >= 0 for s in R.scenes]))}
+        log(f"{kind} task: fit {' and '.join(task.params)}, 2 views of {a.res}^2 = "
+            f"{R.n_pixels} pixels ({100 * out['metal_fraction']:.0f} % see the metal), budget "
+            f"{BUDGET}, spp {a.spp}, {variant}")
+        if a.part in ("all", "overhead") and kind != "material":
+            log("fixed cost per render: render + adjoint pass, frozen vs traced")
+            out["overhead"] = overhead_study(R, np.full_like(task.Et, 0.5), 0.3, log)
         if a.part in ("all", "variance"):
             from scratchlight.optimize.fit import FitConfig, fit_to_images
 
-            E0 = np.full_like(Et, 0.5)
-            warm = fit_to_images(R, target, E0, 0.3, FitConfig(sampling="full",
-                                                               iterations=a.warm, spp=a.spp,
-                                                               seed=1))
-            states = {"start": (E0, 0.3), "mid": (warm.envmap, warm.roughness)}
-            log(f"(a) gradient variance, {a.evals} estimates per sampler")
-            out["variance"] = variance_study(R, target, states, a.evals, a.spp, log)
+            warm = fit_to_images(R, task.target, task.E0, 0.3,
+                                 FitConfig(sampling="full", iterations=a.warm, spp=a.spp,
+                                           seed=1, params=task.params))
+            states = {"start": (task.E0, 0.3), "mid": (warm.envmap, warm.roughness)}
+            log(f"(a) gradient variance, {a.evals} estimates per sampler (mid: roughness "
+                f"{warm.roughness:.3f})")
+            out["variance"] = variance_study(R, task.target, states, a.evals, a.spp, log)
         if a.part in ("all", "fit"):
             log("(b) fit: parameter error against time")
-            out["fit"] = fit_part(R, target, Et, rt, weights, a, log, kind)
-        if a.part in ("all", "scratch") and kind == tasks[-1]:
+            out["fit"] = fit_part(task, a, log)
+        if a.part in ("all", "scratch") and kind == "probe":
             log("(c) scratch objective: subset L_grad gradient (pixel triples)")
-            result["scratch"] = scratch_study(R, np.full_like(Et, 0.5), a.evals, a.spp, log)
+            result["scratch"] = scratch_study(R, np.full_like(task.Et, 0.5), a.evals, a.spp, log)
     result["settings"]["loadavg_end"] = os.getloadavg()
     result["settings"]["wall_s"] = time.perf_counter() - t_start
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)

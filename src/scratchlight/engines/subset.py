@@ -28,7 +28,6 @@ light: rays of every view are traced in the Mitsuba scene of the first view.
 """
 from __future__ import annotations
 
-import gc
 from typing import Sequence
 
 import numpy as np
@@ -247,11 +246,6 @@ class SubsetRenderer:
             return None
         if self._frozen_primal is None:
             self._make_frozen()
-        # A cyclic garbage collection inside a recording can free Dr.Jit memory of
-        # unrelated, dropped objects (an old scene), which Dr.Jit cannot record and aborts
-        # the process on; collect before, and not during, the call.
-        enabled = gc.isenabled()
-        gc.disable()
         try:
             return getattr(self, f"_frozen_{which}")(*args)
         except RuntimeError as e:
@@ -262,9 +256,6 @@ class SubsetRenderer:
                           stacklevel=3)
             self._unfreezable.add(which)
             return None
-        finally:
-            if enabled:
-                gc.enable()
 
     def render(self, indices, envmap: np.ndarray, roughness: float | None = None, seed: int = 0,
                spp: int | None = None, grad: bool = False) -> np.ndarray:
