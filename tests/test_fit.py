@@ -97,14 +97,15 @@ def test_fit_command(tmp_path, fit_scene, feed_marks_npz):
     out = tmp_path / "fit"
     rc = main(["fit", str(feed_marks_npz), "--target", str(tmp_path / "t.exr"), str(tmp_path / "t.png"),
                "--camera", "oblique:0:15", "--fov", "40", "--envmap-size", "4x8",
-               "--iterations", "4", "--spp", "2", "--final-spp", "4", "--sampling", "uniform",
-               "--budget", "0.5", "--truth-envmap", str(tmp_path / "truth.exr"),
+               "--iterations", "4", "--spp", "2", "--final-spp", "4", "--sampling", "adaptive",
+               "--refresh-pairs", "1", "--refresh-spp", "1", "--budget", "0.5", "--truth-envmap", str(tmp_path / "truth.exr"),
                "--truth-roughness", "0.2", "--roughness", "0.3", "--out", str(out), "--quiet"])
     assert rc == 0
     for name in ("envmap.exr", "envmap.png", "fitted.png", "loss.png", "run.json"):
         assert (out / name).is_file(), name
     run = json.loads((out / "run.json").read_text())
-    assert run["config"]["sampling"] == "uniform" and run["config"]["budget"] == 0.5
+    assert run["config"]["sampling"] == "adaptive" and run["config"]["budget"] == 0.5
+    assert run["config"]["refresh_pairs"] == 1 and run["config"]["refresh_spp"] == 1
     assert len(run["history"]["loss"]) == 4 and len(run["history"]["time_s"]) == 4
     assert 0.01 <= run["result"]["roughness"] <= 1.0
     assert set(run["result"]["errors"]) == {"envmap_rmse", "envmap_rmse_weighted", "roughness_error"}
@@ -118,6 +119,7 @@ def test_fit_command(tmp_path, fit_scene, feed_marks_npz):
     (["--camera", "oblique", "top"], "--camera"),
     (["--camera", "sideways"], "--camera"),
     (["--loss", "l1"], "--loss"),
+    (["--refresh-pairs", "0"], "--refresh-pairs"),
 ])
 def test_fit_command_bad_options(tmp_path, feed_marks_npz, capsys, extra, option):
     from scratchlight.cli import main

@@ -39,6 +39,10 @@ def add_arguments(p):
     f.add_argument("--spp", type=int, default=8, help="samples per rendered pixel per iteration (8)")
     f.add_argument("--refresh", type=int, default=20,
                    help="iterations between refreshes of the adaptive sampling maps (20)")
+    f.add_argument("--refresh-pairs", type=int, default=4,
+                   help="pairs of renders per map refresh, one random direction each (4)")
+    f.add_argument("--refresh-spp", type=int, default=2,
+                   help="samples per pixel of the map-refresh renders (2)")
     f.add_argument("--cost-aware", action="store_true",
                    help="adapted samplers divide the importance by sqrt(measured per-pixel "
                         "render cost): surface pixels cost several times more than background")
@@ -106,6 +110,7 @@ def _check_args(args):
     cfg = FitConfig(params=params, sampling=args.sampling, budget=args.budget,
                     iterations=args.iterations, lr=args.lr, lr_roughness=args.lr_roughness,
                     loss=args.loss, spp=args.spp, seed=args.seed, refresh=args.refresh,
+                    refresh_pairs=args.refresh_pairs, refresh_spp=args.refresh_spp,
                     cost_aware=args.cost_aware)
     cfg.validate()
     if args.final_spp < 1:

@@ -129,6 +129,8 @@ class FitConfig:
             ("--lr-roughness", self.lr_roughness is None or self.lr_roughness > 0, "positive"),
             ("--spp", self.spp >= 1, "at least 1"),
             ("--refresh", self.refresh >= 1, "at least 1"),
+            ("--refresh-pairs", self.refresh_pairs >= 1, "at least 1"),
+            ("--refresh-spp", self.refresh_spp >= 1, "at least 1"),
             ("--floor", 0 < self.floor <= 1, "in (0, 1]"),
         ):
             if not ok:
