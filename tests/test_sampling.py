@@ -137,6 +137,17 @@ def test_frozen_render_equals_traced_render(tiny):
     assert R.freeze and not R._unfreezable  # no fallback to tracing happened
 
 
+def test_freeze_switch_from_the_environment(tiny, monkeypatch):
+    from scratchlight.engines.subset import SubsetRenderer
+
+    R, _ = tiny
+    monkeypatch.setenv("SCRATCHLIGHT_FREEZE", "0")
+    assert not SubsetRenderer(R.scenes).freeze
+    assert SubsetRenderer(R.scenes, freeze=True).freeze
+    monkeypatch.setenv("SCRATCHLIGHT_FREEZE", "1")
+    assert SubsetRenderer(R.scenes).freeze
+
+
 def test_frozen_adjoint_leaves_no_ad_state(tiny):
     """After a frozen adjoint pass the scene holds no differentiable leaves: a forward-mode
     pass (here of another scene) must not meet edges left behind by it."""

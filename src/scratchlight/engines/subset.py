@@ -11,7 +11,7 @@ the primal with dI/dtheta of the replay is an unbiased gradient estimate (SPEC s
 
 Speed. Tracing Mitsuba's prb loops in Python costs a few tens of milliseconds per render on
 the CPU whatever the number of pixels, which is most of the time of a small subset. With
-``freeze=True`` (the default) the primal render and the adjoint pass are Dr.Jit frozen
+``freeze`` on (the default; ``SCRATCHLIGHT_FREEZE=0`` turns it off) the primal render and the adjoint pass are Dr.Jit frozen
 functions (``dr.freeze``): traced once per batch size and sample count, then replayed with
 new indices, seeds, light and roughness. Results equal the traced path to float rounding
 (tested); if recording fails on some backend, the renderer falls back to tracing.
@@ -28,6 +28,7 @@ light: rays of every view are traced in the Mitsuba scene of the first view.
 """
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import numpy as np
@@ -63,13 +64,14 @@ class SubsetRenderer:
             same surface; rays are traced in ``scenes[0].mitsuba_scene``.
         spp: samples per pixel of a render (default for every call).
         params: names of the parameters to differentiate, a subset of ``PARAM_NAMES``.
-        freeze: replay recorded kernels instead of re-tracing every render (see above).
+        freeze: replay recorded kernels instead of re-tracing every render (see above);
+            None (default) means yes unless the environment sets ``SCRATCHLIGHT_FREEZE=0``.
     """
 
     name = "subset"
 
     def __init__(self, scenes: Scene | Sequence[Scene], spp: int = 16,
-                 params: Sequence[str] = ("envmap",), freeze: bool = True):
+                 params: Sequence[str] = ("envmap",), freeze: bool | None = None):
         import drjit as dr  # noqa: F401  (variant already selected by build_scene)
         import mitsuba as mi
         import mitsuba.ad.loaders  # noqa: F401  (registers the 'flat_sensor' plugin)
@@ -98,6 +100,9 @@ class SubsetRenderer:
         self._handles: dict[str, object] = {}
         self._image = None
         self._pending: tuple | None = None  # (indices, seed, spp) of a frozen grad render
+        if freeze is None:
+            freeze = os.environ.get("SCRATCHLIGHT_FREEZE", "1").strip().lower() not in (
+                "0", "no", "false", "off")
         self.freeze = bool(freeze)
         self._frozen_primal = self._frozen_backward = None
         self._unfreezable: set[str] = set()
