@@ -191,6 +191,22 @@ def test_frozen_render_falls_back_to_tracing(tiny):
     assert fragile._unfreezable == {"backward"}
 
 
+def test_block_sample_pairs_are_independent_estimates(tiny):
+    """The two estimates of a pair (one render, each pixel twice) scatter independently
+    around the pixel's value."""
+    R, E = tiny
+    ref = R.render_views(E, 0.2, seed=9, spp=512)[0]
+    primal, jvp = R.block_samples(E, 0.2, factor=1, spp=4, pairs=8, seed=3)
+    assert primal.shape == jvp.shape == (16, 1, 16, 16, 3)
+    a, b = primal[0::2, 0] - ref, primal[1::2, 0] - ref
+    assert not np.array_equal(primal[0], primal[1])
+    noisy = np.abs(a).mean(axis=(0, 3)) > 1e-4
+    corr = np.sum(a * b) / np.sqrt(np.sum(a * a) * np.sum(b * b))
+    assert abs(corr) < 0.15                       # independent noise
+    se = np.sqrt((a.var(0, ddof=1) + b.var(0, ddof=1)) / 32)[noisy]  # of (mean a + mean b) / 2
+    assert np.mean(((a.mean(0) + b.mean(0))[noisy] / 2) ** 2 / se ** 2) < 2.0  # unbiased
+
+
 def test_subset_gradients_are_unbiased(tiny):
     """Mean of many subset gradients = full gradient (fixed dL/dI), for every sampler.
 

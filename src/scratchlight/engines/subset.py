@@ -418,8 +418,9 @@ class SubsetRenderer:
         The image is cut into ``factor`` x ``factor`` blocks. For each of ``pairs`` pairs,
         one pixel of every block is drawn uniformly (so a block value estimates a
         ``factor``-times lower-resolution image) and a Rademacher tangent v (independent
-        +-1 per parameter) is drawn; both renders of the pair trace those pixels with that
-        tangent at ``spp`` samples, with independent seeds, in forward mode. Because
+        +-1 per parameter) is drawn; the pair's two estimates trace those pixels with that
+        tangent at ``spp`` samples in forward mode, as two occurrences of each pixel in one
+        render (so they are independent, and the pair costs one trace of the loops). Because
         E_v[(J v)^2] = sum_k (dI/dtheta_k)^2, products of the two renders of a pair give
         unbiased estimates of sum_k (E[dI/dtheta_k])^2, and their difference the Monte
         Carlo variance (see ``optimize.sampling.second_moment``). ``scale`` optionally
@@ -460,13 +461,17 @@ class SubsetRenderer:
                 if name in tangents:
                     tangents[name] = tangents[name] * (np.asarray(sc, np.float32) if name == "envmap"
                                                        else float(sc))
-            for j in range(2):
-                sd = (int(seed) * 7919 + 2 * i + j) % 2 ** 30
-                if derivatives:
-                    p, jv = self.directional_derivative(idx, E, roughness, tangents, seed=sd,
-                                                        spp=spp)
-                    jvp[2 * i + j] = jv.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
-                else:
-                    p = self.render(idx, E, roughness, seed=sd, spp=spp)
-                primal[2 * i + j] = p.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
+            # Both renders of the pair in one batch: every occurrence of an index is an
+            # independent estimate, and one render costs one trace of the prb loops.
+            both = np.concatenate([idx, idx])
+            sd = (int(seed) * 7919 + i) % 2 ** 30
+            if derivatives:
+                p, jv = self.directional_derivative(both, E, roughness, tangents, seed=sd,
+                                                    spp=spp)
+                for j, half in enumerate(np.split(jv, 2)):
+                    jvp[2 * i + j] = half.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
+            else:
+                p = self.render(both, E, roughness, seed=sd, spp=spp)
+            for j, half in enumerate(np.split(p, 2)):
+                primal[2 * i + j] = half.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
         return primal, jvp
