@@ -11,10 +11,11 @@ the primal with dI/dtheta of the replay is an unbiased gradient estimate (SPEC s
 
 Speed. Tracing Mitsuba's prb loops in Python costs a few tens of milliseconds per render on
 the CPU whatever the number of pixels, which is most of the time of a small subset. With
-``freeze`` on (the default; ``SCRATCHLIGHT_FREEZE=0`` turns it off) the primal render and the adjoint pass are Dr.Jit frozen
-functions (``dr.freeze``): traced once per batch size and sample count, then replayed with
-new indices, seeds, light and roughness. Results equal the traced path to float rounding
-(tested); if recording fails on some backend, the renderer falls back to tracing.
+``freeze`` on (the default; ``SCRATCHLIGHT_FREEZE=0`` turns it off) the primal render and
+the adjoint pass are Dr.Jit frozen functions (``dr.freeze``): traced once per batch size and
+sample count, then replayed with new indices, seeds, light and roughness. Results equal the
+traced path to float rounding (tested); if recording fails on some backend, the renderer
+falls back to tracing. The forward-mode pass (``directional_derivative``) is always traced.
 
 Index layout (the one of ``RayDataLoader``): the pixels of all views form one index set,
 ``index = view * h * w + row * w + column`` for V views of h x w pixels. The same index may
