@@ -164,7 +164,6 @@ class SubsetRenderer:
         if (H, W) != self.envmap_shape:
             self.envmap_shape = (H, W)
         handles = {}
-        self._leaf = bool(leaf)
         if leaf:
             data = mi.TensorXf(E.ravel()[halo_indices(H, W, C)].reshape(H, W + 2, 3))
             if grad and "envmap" in self.param_names:
@@ -331,7 +330,8 @@ class SubsetRenderer:
         out: dict[str, np.ndarray | float] = {}
         for name, handle in self._handles.items():
             value = np.array(dr.grad(handle), dtype=np.float64)
-            if name == "envmap" and self._leaf:  # halo layout back to (H, W, C)
+            if name == "envmap" and self._pending is not None:
+                # a frozen render's handle is the scene's (H, W + 2, 3) tensor: back to E
                 H, W, C = self._envmap_layout
                 value = np.bincount(halo_indices(H, W, C), weights=value.ravel(),
                                     minlength=H * W * C).reshape(H, W, C)
