@@ -271,7 +271,7 @@ def main():
                   f"{m['peak_rss_after_build_mib']:.0f} MiB); render {m['render_ms']:.0f} ms, "
                   f"backprop {m['backprop_ms']:.0f} ms")
     if args.json:
-        from scratchlight.io._atomic import atomic_path
+        from scratchlight.io.atomic import atomic_path
 
         with atomic_path(args.json, suffix=".json") as tmp:
             with open(tmp, "w") as f:

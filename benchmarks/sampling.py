@@ -327,7 +327,7 @@ def plot_fit(path: str, runs: dict, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scratchlight.io._atomic import atomic_path
+    from scratchlight.io.atomic import atomic_path
 
     labels = {"envmap_rmse_weighted": "envmap RMSE (visibility-weighted)",
               "roughness_error": "|roughness - truth|"}
@@ -528,7 +528,7 @@ def main(argv=None) -> int:
     result["settings"]["loadavg_end"] = os.getloadavg()
     result["settings"]["wall_s"] = time.perf_counter() - t_start
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
-    from scratchlight.io._atomic import atomic_path
+    from scratchlight.io.atomic import atomic_path
 
     with atomic_path(a.json, suffix=".json") as tmp:
         with open(tmp, "w") as f:

@@ -8,7 +8,8 @@ is chosen on first use (``use_device``).
 from . import _backend  # noqa: F401  (sets DRJIT_LIBLLVM_PATH before mitsuba is imported)
 from ._backend import current_variant, use_device
 from .errors import InputError
-from .io import HeightMap, read_envmap, read_heightmap, write_exr, write_png
+from .heightmap import HeightMap
+from .io import read_envmap, read_heightmap, write_exr, write_png
 from .objectives import scratch_objective
 from .scene import CameraSpec, Scene, SceneSpec, build_scene
 from .surface import fill_missing, level_plane, prepare, resample

@@ -83,7 +83,7 @@ def run(args) -> int:
     from ..engines import ADEngine
     from ..errors import InputError
     from ..io import write_png
-    from ..io._atomic import atomic_path
+    from ..io.atomic import atomic_path
     from ..report.metrics import metrics_over_seeds
     from ..scene import build_scene
 

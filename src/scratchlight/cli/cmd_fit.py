@@ -152,12 +152,10 @@ def _read_targets(paths: list[str]) -> np.ndarray:
 
 
 def _plot(path: str, hist: dict, title: str) -> None:
-    import matplotlib
+    from ..io.atomic import atomic_path
+    from ..report.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..io._atomic import atomic_path
+    plt = pyplot()
 
     err_keys = [k for k in ("envmap_rmse_weighted", "envmap_rmse", "roughness_error") if k in hist]
     ncols = 2 if err_keys else 1
@@ -204,7 +202,7 @@ def run(args) -> int:
 
     from ..engines.subset import SubsetRenderer
     from ..io import write_exr, write_png
-    from ..io._atomic import atomic_path
+    from ..io.atomic import atomic_path
     from ..optimize.fit import Truth, fit_to_images, parameter_error, sensitivity_weights
     from ..optimize.init import initial_envmap
     from ..report.figures import write_envmap_preview

@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from ..io._atomic import atomic_path
+from ..io.atomic import atomic_path
 from ..scene.build import Scene
 
 __all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_transport",

@@ -5,7 +5,8 @@ Height-map readers register their file extensions in ``READERS`` when imported h
 .csv/.txt/.asc (``text``); with the optional SurfaceTopography package, many
 instrument formats more (``fields``).
 """
-from .heightmap import HeightMap, READERS, check_heightmap, read_heightmap
+from ..heightmap import HeightMap
+from .heightmap import READERS, check_heightmap, read_heightmap
 from . import npy as _npy  # noqa: F401  (registers .npy/.npz)
 from . import sur as _sur  # noqa: F401  (registers .sur)
 from . import text as _text  # noqa: F401  (registers .csv/.txt/.asc)
@@ -14,12 +15,14 @@ from . import x3p as _x3p  # noqa: F401  (registers .x3p)
 from . import fields as _fields
 from .npy import write_npz
 from .text import write_text
-from .images import read_envmap, read_png_mask, write_exr, write_png, tonemap
+from .atomic import atomic_path, write_json
+from .images import ENVMAP_EXTENSIONS, read_envmap, read_png_mask, write_exr, write_png, tonemap
 
 if _fields.fields_available():  # more instrument formats (.plu, .datx, .vk4, .gwy, ...)
     _fields.register_fields_readers(READERS)
 
 __all__ = [
     "HeightMap", "READERS", "check_heightmap", "read_heightmap", "write_npz", "write_text",
-    "read_envmap", "read_png_mask", "write_exr", "write_png", "tonemap",
+    "read_envmap", "read_png_mask", "write_exr", "write_png", "tonemap", "ENVMAP_EXTENSIONS",
+    "atomic_path", "write_json",
 ]

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import InputError
 from ._units import metres_per, to_metres
-from .heightmap import HeightMap, check_heightmap
+from ..heightmap import HeightMap
+from .heightmap import check_heightmap
 
 __all__ = ["FIELDS_EXTENSIONS", "fields_available", "read_with_surfacetopography",
            "register_fields_readers"]

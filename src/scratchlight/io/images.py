@@ -11,13 +11,14 @@ import os
 import numpy as np
 
 from ..errors import InputError
-from ._atomic import atomic_path
+from .atomic import atomic_path
 
 __all__ = [
     "read_envmap", "write_exr", "write_png", "read_png_mask", "linear_to_srgb",
-    "srgb_to_linear", "tonemap",
+    "srgb_to_linear", "tonemap", "ENVMAP_EXTENSIONS",
 ]
 
+# The one list of image files a light can be read from (envmaps, --init FILE).
 ENVMAP_EXTENSIONS = (".exr", ".hdr", ".png", ".jpg", ".jpeg")
 
 

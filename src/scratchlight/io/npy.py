@@ -11,7 +11,8 @@ import zipfile
 import numpy as np
 
 from ..errors import InputError
-from .heightmap import READERS, HeightMap, check_heightmap
+from ..heightmap import HeightMap
+from .heightmap import READERS, check_heightmap
 
 __all__ = ["read_npy", "read_npz", "write_npz", "DEFAULT_SPACING_M"]
 
@@ -43,7 +44,7 @@ def read_npz(path: str) -> HeightMap:
 
 def write_npz(path: str, hm: HeightMap, **extra) -> None:
     """Write ``hm`` as .npz (atomically: temporary file, then rename)."""
-    from ._atomic import atomic_path
+    from .atomic import atomic_path
 
     arrays = dict(heights=hm.heights, dx=hm.dx, dy=hm.dy, valid=hm.valid)
     if hm.truth is not None:

@@ -27,7 +27,8 @@ import numpy as np
 
 from ..errors import InputError
 from ._units import metres_per, to_metres
-from .heightmap import READERS, HeightMap, check_heightmap
+from ..heightmap import HeightMap
+from .heightmap import READERS, check_heightmap
 
 __all__ = ["read_sur", "SUR_HEADER_SIZE"]
 

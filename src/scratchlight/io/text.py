@@ -27,7 +27,8 @@ import numpy as np
 
 from ..errors import InputError
 from ._units import metres_per, parse_length, to_metres
-from .heightmap import READERS, HeightMap, check_heightmap
+from ..heightmap import HeightMap
+from .heightmap import READERS, check_heightmap
 
 __all__ = ["read_text", "write_text", "DEFAULT_SPACING_M"]
 
@@ -183,7 +184,7 @@ def write_text(path: str, hm: HeightMap, unit: str = "um") -> None:
 
     Heights and spacings are written in ``unit``; missing points as empty fields.
     """
-    from ._atomic import atomic_path
+    from .atomic import atomic_path
 
     f = metres_per(unit)
     if f is None:

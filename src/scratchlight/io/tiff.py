@@ -33,7 +33,8 @@ import numpy as np
 
 from ..errors import InputError
 from ._units import metres_per, parse_length
-from .heightmap import READERS, HeightMap, check_heightmap
+from ..heightmap import HeightMap
+from .heightmap import READERS, check_heightmap
 
 __all__ = ["read_tiff", "sidecar_path", "DEFAULT_SPACING_M", "DEFAULT_INTEGER_Z_SCALE"]
 

@@ -29,7 +29,8 @@ import zlib
 import numpy as np
 
 from ..errors import InputError
-from .heightmap import READERS, HeightMap, check_heightmap
+from ..heightmap import HeightMap
+from .heightmap import READERS, check_heightmap
 
 __all__ = ["read_x3p", "X3P_DTYPES"]
 

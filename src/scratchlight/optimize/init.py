@@ -114,8 +114,9 @@ def initial_envmap(init: str, shape: tuple[int, int], channels: int, seed: int =
             raise ValueError("the specular init needs the scene")
         m = specular_direction_map(scene, shape, seed)
         return np.repeat(m[..., None], channels, axis=2)
-    if os.path.splitext(init)[1].lower() in (".exr", ".hdr", ".png", ".jpg", ".jpeg") or os.path.exists(init):
-        from ..io.images import read_envmap
+    from ..io.images import ENVMAP_EXTENSIONS, read_envmap
+
+    if os.path.splitext(init)[1].lower() in ENVMAP_EXTENSIONS or os.path.exists(init):
 
         rgb = resize_envmap(read_envmap(init), shape)
         if channels == 1:

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from ..errors import InputError
-from ..io._atomic import atomic_path
+from ..io.atomic import atomic_path
 from .config import OptimizeConfig
 
 __all__ = ["prepare_run", "run_optimization", "objective_mask", "library_versions"]

@@ -5,13 +5,15 @@ import os
 
 import numpy as np
 
-from ..io._atomic import atomic_path
+from ..io.atomic import atomic_path
 from ..io.images import write_png
 
-__all__ = ["plot_losses", "envmap_preview", "write_envmap_preview", "side_by_side"]
+__all__ = ["pyplot", "plot_losses", "envmap_preview", "write_envmap_preview", "side_by_side"]
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend: the one set-up every figure
+    of scratchlight goes through, so no command ever needs a display."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +25,7 @@ def _pyplot():
 def plot_losses(path: str | os.PathLike, curves: dict[str, list[float]], title: str = "",
                 ylabel: str = "loss", logy: bool = False) -> None:
     """Write a PNG with one line per named curve (loss against iteration)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=120)
     for name, values in curves.items():
         ax.plot(np.arange(len(values)), values, label=name, lw=1.4)
@@ -64,7 +66,7 @@ def side_by_side(path: str | os.PathLike, images: list[np.ndarray], titles: list
     """A row of images (linear float (h, w, 3) are tone-mapped; uint8 shown as is)."""
     from ..io.images import tonemap
 
-    plt = _pyplot()
+    plt = pyplot()
     n = len(images)
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.4), dpi=120, squeeze=False)
     for ax, img, title in zip(axes[0], images, titles):

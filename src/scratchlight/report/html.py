@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import os
 
-from ..io._atomic import atomic_path
+from ..io.atomic import atomic_path
 
 __all__ = ["escape", "img", "table", "section", "paragraph", "bullet_list", "page", "write_page"]
 

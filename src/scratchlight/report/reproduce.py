@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
-from ..io._atomic import atomic_path
+from ..io.atomic import atomic_path
 
 __all__ = [
     "Settings", "QUICK", "FULL", "Experiment", "EXPERIMENTS", "CLAIMS", "SPARSE_LEVEL",
@@ -754,12 +754,9 @@ def _overall(findings: list[dict]) -> str:
 # --------------------------------------------------------------------------- figures
 
 def _pyplot():
-    import matplotlib
+    from .figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return pyplot()
 
 
 def _metric_line(rec: dict, when: str) -> str:

@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from ..io.heightmap import HeightMap
+from ..heightmap import HeightMap
 from .camera import CameraSpec, sensor_dict
 from .emitter import DEFAULT_ENVMAP_SHAPE, constant_envmap, envmap_dict
 from .materials import conductor_bsdf

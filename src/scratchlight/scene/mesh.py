@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io.heightmap import HeightMap
+from ..heightmap import HeightMap
 
 __all__ = ["units_per_metre", "heightmap_vertices", "heightmap_faces", "heightmap_to_mesh",
            "auto_exaggeration", "AUTO_SLOPE_RAD"]

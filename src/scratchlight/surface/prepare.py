@@ -8,7 +8,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
-from ..io.heightmap import HeightMap
+from ..heightmap import HeightMap
 
 __all__ = ["fill_missing", "level_plane", "crop", "resample", "resample_mask", "prepare"]
 

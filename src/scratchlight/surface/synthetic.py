@@ -49,7 +49,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError
-from ..io.heightmap import HeightMap
+from ..heightmap import HeightMap
 
 __all__ = [
     "KINDS", "KIND_DEFAULTS", "TRUTH_FRACTION", "synthesize", "turning_marks",
