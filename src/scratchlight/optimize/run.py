@@ -1,12 +1,13 @@
 """A whole optimization run from a config to a results folder.
 
 Writes into ``out_dir``: ``envmap.exr`` (linear float RGB; gray maps have three equal
-channels), ``envmap.png`` (preview), ``before.png`` / ``after.png`` (the initial and the
+channels), ``envmap.png`` (preview), ``envmap_initial.exr`` (the initial map E0), ``before.png`` / ``after.png`` (the initial and the
 optimized light, both rendered after the optimization at ``final_spp`` with the same camera
 and seed by Mitsuba's path tracer), ``before.exr`` / ``after.exr``, ``mask.png`` (the pixels
 that counted), ``compare.png`` (side by side), ``loss.png`` and ``run.json`` (the config, the
 per-iteration loss, ``time_s``, library versions and ``objective_before`` /
-``objective_after`` measured on the high-spp renders).
+``objective_after`` measured on the high-spp renders, and ``final_render_seed``, the seed of
+those renders).
 """
 from __future__ import annotations
 
@@ -141,6 +142,7 @@ def run_optimization(cfg: OptimizeConfig, out_dir: str, progress: bool = True) -
         objectives[name] = {"loss": obj.loss, "l_grad": obj.l_grad, "l_l2": obj.l_l2,
                             "mean_gradient": obj.mean_gradient}
     write_exr(os.path.join(out_dir, "envmap.exr"), E)
+    write_exr(os.path.join(out_dir, "envmap_initial.exr"), E0)
     write_envmap_preview(os.path.join(out_dir, "envmap.png"), E)
     for name, img in renders.items():
         write_png(os.path.join(out_dir, f"{name}.png"), img)
@@ -163,6 +165,7 @@ def run_optimization(cfg: OptimizeConfig, out_dir: str, progress: bool = True) -
         "time_s": result.time_s,
         "engine_setup_s": engine_setup_s,
         "total_time_s": time.perf_counter() - t_start,
+        "final_render_seed": FINAL_RENDER_SEED,
         "objective_before": objectives["before"],
         "objective_after": objectives["after"],
         "exaggeration_used": float(scene.spec.exaggeration),

@@ -47,6 +47,37 @@ class SceneSpec:
     height: int = 512
     max_depth: int = 3
 
+    def validate(self) -> None:
+        """Raise InputError naming the field (``scene.<name>``) for a value no render can use."""
+        from ..errors import InputError
+        from .camera import CAMERA_PRESETS
+        from .materials import MATERIALS
+
+        cam = self.camera
+        checks = [
+            (self.material in MATERIALS, "scene.material",
+             f"must be one of {', '.join(sorted(MATERIALS))}, got {self.material!r}"),
+            (0.0 <= self.roughness <= 1.0, "scene.roughness", f"must be in [0, 1], got {self.roughness}"),
+            (self.exaggeration == "auto" or (isinstance(self.exaggeration, (int, float))
+                                              and np.isfinite(self.exaggeration)
+                                              and self.exaggeration > 0),
+             "scene.exaggeration", f"must be a positive number or 'auto', got {self.exaggeration!r}"),
+            (min(self.width, self.height) >= 8, "scene.width",
+             f"image sides must be >= 8, got {self.width} x {self.height}"),
+            (self.max_depth >= 2, "scene.max_depth", f"must be at least 2, got {self.max_depth}"),
+            (cam.preset in CAMERA_PRESETS, "scene.camera.preset",
+             f"must be one of {', '.join(CAMERA_PRESETS)}, got {cam.preset!r}"),
+            (1.0 <= cam.fov_deg < 170.0, "scene.camera.fov_deg",
+             f"must be in [1, 170) degrees, got {cam.fov_deg}"),
+            (cam.preset != "custom" or cam.origin is not None, "scene.camera.origin",
+             "a custom camera needs an origin X,Y,Z"),
+            (cam.preset == "custom" or cam.origin is None, "scene.camera.origin",
+             "only used with the custom camera"),
+        ]
+        for ok, field, problem in checks:
+            if not ok:
+                raise InputError(field, problem)
+
 
 @dataclasses.dataclass
 class Scene:
