@@ -156,7 +156,7 @@ def test_end_to_end_run_improves_high_spp_objective(tmp_path, feed_marks_npz):
 
 
 def test_rgb_scratch_mask_and_l2_variants(tmp_path, feed_marks_npz):
-    cfg = OptimizeConfig(heightmap=str(feed_marks_npz), width=32, height=32, iterations=3,
+    cfg = OptimizeConfig.from_options(heightmap=str(feed_marks_npz), width=32, height=32, iterations=3,
                          spp=4, final_spp=8, color="rgb", mask="scratch", l2_target="image",
                          init="random", envmap_size=(8, 16))
     s = run_optimization(cfg, str(tmp_path / "rgb"), progress=False)

@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["config_to_dict", "config_from_dict", "read_config"]
+__all__ = ["config_to_dict", "config_from_dict", "read_config", "replace_field", "get_field"]
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -105,3 +105,28 @@ def read_config(path: str | os.PathLike, cls: type, command: str | None = None) 
     except InputError as e:
         raise InputError(path, f"{e.path}: {e.problem}") from None
 
+
+
+def get_field(cfg: Any, field: str) -> Any:
+    """The value of the dotted ``field`` (``"scene.camera.fov_deg"``) of a nested config."""
+    value = cfg
+    for name in field.split("."):
+        if not dataclasses.is_dataclass(value) or not hasattr(value, name):
+            raise InputError(field, "no such config field")
+        value = getattr(value, name)
+    return value
+
+
+def replace_field(cfg: Any, field: str, value: Any) -> Any:
+    """A copy of the nested config ``cfg`` with the dotted ``field`` set to ``value``.
+
+    Works through frozen dataclasses (``SceneSpec``, ``CameraSpec``) by replacing each
+    level; ``cfg`` itself is never modified.
+    """
+    head, _, rest = field.partition(".")
+    names = {f.name for f in dataclasses.fields(cfg)} if dataclasses.is_dataclass(cfg) else set()
+    if head not in names:
+        raise InputError(field, "no such config field")
+    if rest:
+        value = replace_field(getattr(cfg, head), rest, value)
+    return dataclasses.replace(cfg, **{head: value})

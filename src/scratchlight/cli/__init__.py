@@ -2,7 +2,8 @@
 
 Each sub-command lives in its own module ``cmd_<name>.py`` that defines ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; they are found automatically.
-User mistakes (InputError) print one line and exit with code 2.
+User mistakes (InputError) print one line and exit with code 2; the library names a
+config field (``light.lam``), which is shown as its flag (``--lam``).
 """
 from __future__ import annotations
 
@@ -45,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except InputError as e:
-        print(f"scratchlight: error: {e}", file=sys.stderr)
+        from .common import flag_for_field
+
+        where = flag_for_field(e.path)
+        print(f"scratchlight: error: {where + ': ' if where else ''}{e.problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scratchlight: interrupted", file=sys.stderr)

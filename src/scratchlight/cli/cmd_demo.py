@@ -30,8 +30,9 @@ def run(args) -> int:
     write_npz(surface, hm)
     print(f"generated {surface}: face-milled {hm.shape[1]} x {hm.shape[0]} surface "
           f"({hm.size_m[0] * 1e3:.2f} x {hm.size_m[1] * 1e3:.2f} mm) with 3 planted scratches")
-    cfg = OptimizeConfig(heightmap=os.path.abspath(surface), width=width, height=height,
-                         iterations=args.iterations, seed=args.seed, device=args.device)
+    cfg = OptimizeConfig.from_options(heightmap=os.path.abspath(surface), width=width, height=height,
+                                      iterations=args.iterations, seed=args.seed,
+                                      device=args.device)
     s = run_optimization(cfg, args.out, progress=True)
     b, a = s["objective_before"], s["objective_after"]
     print(f"optimized the light in {s['time_s']:.1f} s ({s['iterations_done']} iterations)")

@@ -5,7 +5,9 @@ import os
 import sys
 
 from ..errors import InputError
-from .common import add_scene_options, parse_floats, parse_resolution, scene_spec_from_args
+from ..optimize.config import LightConfig, OptimizerConfig
+from ..optimize.init import INIT_KINDS
+from .common import add_scene_options, scene_spec_from_args, surface_config_from_args
 
 NAME = "optimize"
 HELP = "optimize the environment light so the surface's scratches are most visible"
@@ -47,35 +49,31 @@ def add_arguments(p):
 
 
 def config_from_args(args):
+    """The run's OptimizeConfig: from ``--config`` (``--device`` may override) or the flags."""
     from ..optimize.config import OptimizeConfig
 
     if args.config:
         cfg = OptimizeConfig.from_json(args.config)
-        cfg.device = args.device
+        if args.device != "auto":
+            cfg.device = args.device
+        cfg.validate()
         return cfg
-    if not args.heightmap:
-        raise InputError("heightmap", "give a height map file (or --config run.json)")
+    surface = surface_config_from_args(args)
     spec = scene_spec_from_args(args)
     try:
         h, w = (int(v) for v in args.envmap_size.lower().split("x"))
     except ValueError:
         raise InputError("--envmap-size", f"expected HxW, e.g. 25x50, got {args.envmap_size!r}") from None
-    crop = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop")) if args.crop else None
-    cam = spec.camera
-    cfg = OptimizeConfig(
-        heightmap=os.path.abspath(args.heightmap), max_size=args.max_size, level=not args.no_level,
-        crop=crop, material=spec.material, roughness=spec.roughness,
-        exaggeration=spec.exaggeration, camera=cam.preset, elevation=cam.elevation_deg,
-        azimuth=cam.azimuth_deg, fov=cam.fov_deg, camera_origin=cam.origin,
-        camera_target=cam.target, width=spec.width, height=spec.height,
-        max_depth=spec.max_depth, color=args.color, envmap_size=(h, w),
-        init=args.init if args.init.split(":")[0] in ("constant", "random", "specular")
-        else os.path.abspath(args.init),
+    light = LightConfig(
+        color=args.color, envmap_size=(h, w),
+        init=args.init if args.init.split(":")[0] in INIT_KINDS else os.path.abspath(args.init),
         mask=args.mask if args.mask in ("object", "scratch") else os.path.abspath(args.mask),
         scratch_kernel=args.scratch_kernel, scratch_patch=args.scratch_patch,
-        scratch_threshold=args.scratch_threshold, l2_target=args.l2_target, lam=args.lam,
-        lr=args.lr, iterations=args.iterations, spp=args.spp, final_spp=args.final_spp,
-        engine=args.engine, seed=args.seed, device=args.device)
+        scratch_threshold=args.scratch_threshold, l2_target=args.l2_target, lam=args.lam)
+    optimizer = OptimizerConfig(lr=args.lr, iterations=args.iterations, spp=args.spp,
+                                final_spp=args.final_spp, engine=args.engine)
+    cfg = OptimizeConfig(surface=surface, scene=spec, light=light, optimizer=optimizer,
+                         seed=args.seed, device=args.device)
     cfg.validate()
     return cfg
 
@@ -86,7 +84,7 @@ def run(args) -> int:
     cfg = config_from_args(args)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise InputError(args.out, "exists and is not a folder")
-    if cfg.engine == "transport" and cfg.init.startswith("constant"):
+    if cfg.optimizer.engine == "transport" and cfg.light.init.startswith("constant"):
         print("scratchlight: note: from a uniform light the transport engine tends to stall in a "
               "worse optimum; --init specular is recommended with it (README, Transport engine)",
               file=sys.stderr)
@@ -95,8 +93,8 @@ def run(args) -> int:
     note = " (interrupted: best map so far kept)" if s["interrupted"] else ""
     setup = f" after {s['engine_setup_s']:.1f} s of engine set-up" if s["engine_setup_s"] > 0.5 else ""
     print(f"{s['iterations_done']} iterations in {s['time_s']:.1f} s{setup}{note}")
-    print(f"objective at {cfg.final_spp} spp: before {b['loss']:.4g} "
+    print(f"objective at {cfg.optimizer.final_spp} spp: before {b['loss']:.4g} "
           f"(L_grad {b['l_grad']:.4g}), after {a['loss']:.4g} (L_grad {a['l_grad']:.4g})")
     print(f"results in {args.out}: envmap.exr, envmap.png, before.png, after.png, compare.png, "
-          f"loss.png, run.json")
+          f"loss.png, run.json (repeat with --config {os.path.join(args.out, 'run.json')})")
     return 0

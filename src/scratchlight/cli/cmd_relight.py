@@ -6,13 +6,10 @@ options, envmap size, spp and seed loads T and relights in milliseconds.
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
-from .common import (add_heightmap_options, add_run_options, add_scene_options,
-                     check_output_path, light_from_args, load_surface, scene_spec_from_args,
-                     select_device)
+from .common import (add_config_option, add_heightmap_options, add_run_options,
+                     add_scene_options, check_output_path, config_path_for)
 
 NAME = "relight"
 HELP = ("render a height map under an environment map through the cached light-transport "
@@ -20,10 +17,12 @@ HELP = ("render a height map under an environment map through the cached light-t
 
 
 def add_arguments(p):
-    add_heightmap_options(p)
-    p.add_argument("--envmap", required=True, help="lat-long environment map (.exr .hdr .png)")
-    p.add_argument("--out", required=True, help="tone-mapped image (.png)")
+    add_heightmap_options(p, optional=True)
+    p.add_argument("--envmap", help="lat-long environment map (.exr .hdr .png)")
+    p.add_argument("--out", required=True, help="tone-mapped image (.png); the config is saved "
+                                                "beside it as OUT.run.json")
     p.add_argument("--exr", help="also write the linear image (.exr)")
+    add_config_option(p)
     add_scene_options(p)
     g = p.add_argument_group("transport matrix")
     g.add_argument("--cache-dir", help="folder of cached matrices (default "
@@ -35,42 +34,42 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..engines.transport import TransportEngine
+    from ..config import config_to_dict
     from ..errors import InputError
-    from ..io import write_exr, write_png
-    from ..scene import build_scene
+    from ..io import write_exr, write_json, write_png
+    from ..renders import RelightConfig, relight_light
+    from .cmd_render import config_from_args
 
     check_output_path(args.out, "--out", (".png",))
     if args.exr:
         check_output_path(args.exr, "--exr", (".exr",))
-    if args.repeat < 1:
-        raise InputError("--repeat", f"must be at least 1, got {args.repeat}")
-    spec = scene_spec_from_args(args)
-    light = light_from_args(args.envmap, None)
-    hm = load_surface(args)
-    variant = select_device(args)
-    t0 = time.perf_counter()
-    scene = build_scene(hm, spec, envmap=light)
-    engine = TransportEngine(scene, spp=args.spp, seed=args.seed,
-                             cache_dir=False if args.no_cache else args.cache_dir,
-                             progress="transport matrix", decorrelate=False)
-    t_ready = time.perf_counter() - t0
-    times = []
-    for _ in range(args.repeat):
-        t1 = time.perf_counter()
-        image = engine.relight(light)
-        times.append(time.perf_counter() - t1)
+    if not args.config and not args.envmap:
+        raise InputError("--envmap", "give the light as an environment map file (or --config FILE)")
+    args.constant = None
+    cfg = config_from_args(args, RelightConfig, NAME, repeat=args.repeat,
+                           cache_dir=args.cache_dir, use_cache=not args.no_cache)
+    image, engine, ready, times = relight_light(cfg)
     write_png(args.out, image)
     if args.exr:
         write_exr(args.exr, image)
     T = engine.T
+    write_json(config_path_for(args.out), {"command": NAME, "config": config_to_dict(cfg),
+                                           "device": _variant(),
+                                           "ready_s": ready, "relight_s": times})
     how = ("loaded from cache" if engine.from_cache
-           else f"built in {T.build_seconds:.1f} s" + ("" if args.no_cache else ", cached"))
+           else f"built in {T.build_seconds:.1f} s" + ("" if not cfg.use_cache else ", cached"))
+    spec = engine.scene.spec
     print(f"wrote {args.out}" + (f" and {args.exr}" if args.exr else "")
-          + f" ({spec.width} x {spec.height}, {variant})")
-    print(f"transport matrix: {args.spp} spp, {T.nnz_per_pixel:.1f} non-zeros and "
+          + f" ({spec.width} x {spec.height}, {_variant()})")
+    print(f"transport matrix: {cfg.spp} spp, {T.nnz_per_pixel:.1f} non-zeros and "
           f"{T.bytes_per_pixel:.0f} bytes per pixel ({T.nbytes / 2**20:.1f} MiB), {how}; "
-          f"scene and matrix ready after {t_ready:.1f} s")
+          f"scene and matrix ready after {ready:.1f} s")
     print(f"relight: {1e3 * float(np.median(times)):.2f} ms per environment map "
-          f"(median of {args.repeat})")
+          f"(median of {cfg.repeat})")
     return 0
+
+
+def _variant() -> str:
+    from .._backend import current_variant
+
+    return current_variant()

@@ -9,9 +9,10 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = [
+    "flag_for_field", "surface_config_from_args", "add_config_option", "config_path_for",
     "add_heightmap_options", "add_scene_options", "add_run_options", "load_surface",
     "scene_spec_from_args", "parse_resolution", "parse_exaggeration", "parse_floats", "select_device",
-    "check_output_path", "light_from_args",
+    "check_output_path", "light_source_from_args",
 ]
 
 
@@ -51,8 +52,67 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return parts[0], parts[1]
 
 
-def add_heightmap_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("heightmap", help="height map file (.x3p .sur .tif .npy .npz .csv .txt .asc)")
+# Config fields whose flag is not "--" + the last name with dashes.
+_SPECIAL_FLAGS = {
+    "surface.path": "heightmap", "surface.level": "--no-level", "scene.width": "--resolution",
+    "scene.height": "--resolution", "scene.camera.preset": "--camera",
+    "scene.camera.elevation_deg": "--elevation", "scene.camera.azimuth_deg": "--azimuth",
+    "scene.camera.fov_deg": "--fov", "scene.camera.origin": "--camera-origin",
+    "scene.camera.target": "--camera-target", "light.envmap": "--envmap",
+    "light.constant": "--constant", "use_cache": "--no-cache",
+}
+
+
+# Top-level fields of the command configs (the rest are nested: surface.*, scene.*, ...).
+_TOP_FIELDS = ("seed", "device", "spp", "repeat", "seeds", "guard", "weber_threshold",
+               "truth_from_file", "cache_dir", "final_spp")
+_SECTIONS = ("surface", "scene", "light", "optimizer", "fit")
+
+
+def flag_for_field(field: str | None) -> str | None:
+    """The command-line flag of a config field (``light.lam`` -> ``--lam``); any other
+    error path (a file name) is returned as it is."""
+    if not field:
+        return field
+    if field in _SPECIAL_FLAGS:
+        return _SPECIAL_FLAGS[field]
+    parts = field.split(".")
+    if field in _TOP_FIELDS or (len(parts) > 1 and parts[0] in _SECTIONS
+                                and all(q.replace("_", "").isalnum() for q in parts)):
+        return "--" + parts[-1].replace("_", "-")
+    return field
+
+
+def add_config_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE",
+                   help="repeat a run: the config file (run.json, metrics .json, ...) it saved; "
+                        "--device may override")
+
+
+def config_path_for(out: str) -> str:
+    """Where a command whose output is the file ``out`` saves its config: OUT.run.json."""
+    return os.path.splitext(out)[0] + ".run.json"
+
+
+def surface_config_from_args(args):
+    """The SurfaceConfig of the positional height map and the preparation options."""
+    from ..surface import SurfaceConfig
+
+    if not getattr(args, "heightmap", None):
+        raise InputError("heightmap", "give a height map file (or --config FILE)")
+    crop = None
+    if getattr(args, "crop", None):
+        crop = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop"))
+    return SurfaceConfig(path=os.path.abspath(args.heightmap),
+                         max_size=getattr(args, "max_size", 1024),
+                         level=not getattr(args, "no_level", False), crop=crop)
+
+
+def add_heightmap_options(p: argparse.ArgumentParser, optional: bool = False) -> None:
+    if optional:
+        p.add_argument("heightmap", nargs="?", help="height map file (not needed with --config)")
+    else:
+        p.add_argument("heightmap", help="height map file (.x3p .sur .tif .npy .npz .csv .txt .asc)")
     g = p.add_argument_group("surface preparation")
     g.add_argument("--max-size", type=int, default=1024,
                    help="resample so neither side of the grid exceeds this many points "
@@ -149,16 +209,18 @@ def scene_spec_from_args(args):
                      max_depth=args.max_depth)
 
 
-def light_from_args(envmap_path: str | None, constant: float | None, shape=(25, 50)) -> np.ndarray:
-    """(H, W, 3) linear map from --envmap FILE or --constant V."""
-    from ..io import read_envmap
-    from ..scene import constant_envmap
+def light_source_from_args(args):
+    """The LightSource of ``--envmap FILE`` or ``--constant V``."""
+    from ..renders import LightSource
 
-    if envmap_path:
-        return read_envmap(envmap_path)
-    if constant is None or not np.isfinite(constant) or constant < 0:
+    if getattr(args, "envmap", None):
+        return LightSource(envmap=os.path.abspath(args.envmap))
+    constant = getattr(args, "constant", None)
+    if constant is None:
+        raise InputError("--envmap", "give the light: --envmap FILE or --constant V (or --config FILE)")
+    if not np.isfinite(constant) or constant < 0:
         raise InputError("--constant", f"must be a finite value >= 0, got {constant}")
-    return constant_envmap(constant, shape, channels=3)
+    return LightSource(constant=float(constant))
 
 
 def check_output_path(path: str, option: str, extensions: tuple[str, ...]) -> str:

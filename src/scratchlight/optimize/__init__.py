@@ -1,11 +1,11 @@
-"""Stage 6 — optimizing the light: config, initial states, the Adam loop, whole runs."""
-from .config import OptimizeConfig
+"""Stage 6 — optimizing the light: configs, initial states, Adam, the loop, whole runs."""
+from .config import ENGINE_NAMES, OPTION_FIELDS, LightConfig, OptimizeConfig, OptimizerConfig
 from .init import INIT_KINDS, cie_lightness, initial_envmap, specular_direction_map
 from .loop import Adam, OptimizationResult, iteration_seed, optimize_light
-from .run import objective_mask, prepare_run, run_optimization
+from .run import run_optimization
 
 __all__ = [
-    "OptimizeConfig", "INIT_KINDS", "cie_lightness", "initial_envmap",
-    "specular_direction_map", "Adam", "OptimizationResult", "iteration_seed", "optimize_light",
-    "objective_mask", "prepare_run", "run_optimization",
+    "ENGINE_NAMES", "OPTION_FIELDS", "LightConfig", "OptimizeConfig", "OptimizerConfig",
+    "INIT_KINDS", "cie_lightness", "initial_envmap", "specular_direction_map", "Adam",
+    "OptimizationResult", "iteration_seed", "optimize_light", "run_optimization",
 ]

@@ -1,55 +1,40 @@
-"""One dataclass describes an optimization run; it is saved as ``run.json`` beside the
-results, and ``scratchlight optimize --config DIR/run.json`` repeats the run."""
+"""The configuration of an optimization run: nested, every field documented, replayable.
+
+``OptimizeConfig`` nests the surface (``surface.SurfaceConfig``), the scene and camera
+(``scene.SceneSpec``, saved as it is, not copied field by field), the light and objective
+(:class:`LightConfig`) and the optimizer (:class:`OptimizerConfig`). It is saved under
+``"config"`` in ``run.json`` beside the results; ``scratchlight optimize --config
+DIR/run.json`` repeats the run.
+
+Flat *options* (the names of the command-line flags without dashes: ``resolution``,
+``iterations``, ``lam``, ``camera``, ...) address fields of the nested config through
+:data:`OPTION_FIELDS`; ``OptimizeConfig.from_options(heightmap=..., iterations=20)`` builds a
+config from them, and ``with_options`` changes some. Batch plans and the paper study use
+them, and the CLI maps a field back to its flag for error messages.
+"""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
-__all__ = ["OptimizeConfig"]
+from ..config import config_from_dict, config_to_dict, read_config, replace_field
+from ..errors import InputError
+from ..scene import SceneSpec
+from ..surface import SurfaceConfig
+
+__all__ = ["LightConfig", "OptimizerConfig", "OptimizeConfig", "OPTION_FIELDS", "ENGINE_NAMES"]
+
+ENGINE_NAMES = ("ad", "transport")
 
 
 @dataclasses.dataclass
-class OptimizeConfig:
-    # --- input ---------------------------------------------------------------
-    heightmap: str = ""
-    """Height-map file to optimize the light for."""
-    max_size: int = 1024
-    """Resample the grid so neither side exceeds this many points (0 keeps it)."""
-    level: bool = True
-    """Subtract the best-fit plane before rendering."""
-    crop: tuple[int, int, int, int] | None = None
-    """Window (x0, y0, nx, ny) of the grid to keep, in cells."""
-    # --- scene ---------------------------------------------------------------
-    material: str = "aluminium"
-    """Metal preset: aluminium, steel, copper, chrome."""
-    roughness: float = 0.02
-    """GGX alpha of the metal (0 = mirror)."""
-    exaggeration: float | str = "auto"
-    """Factor on heights (1 = true proportions), or 'auto' (99th-percentile slope 0.15 rad)."""
-    camera: str = "oblique"
-    """Camera preset: oblique (45 degrees), top (orthographic) or custom."""
-    elevation: float = 45.0
-    """Oblique camera elevation, degrees."""
-    azimuth: float = 0.0
-    """Oblique camera azimuth, degrees."""
-    fov: float = 30.0
-    """Horizontal field of view, degrees."""
-    camera_origin: tuple[float, float, float] | None = None
-    """Custom camera position in scene units (longer side of the surface spans -1..1)."""
-    camera_target: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    """Custom camera target in scene units."""
-    width: int = 256
-    """Image width in pixels."""
-    height: int = 256
-    """Image height in pixels."""
-    max_depth: int = 3
-    """Path depth: 2 = direct light only, 3 = one interreflection."""
-    # --- light and objective -------------------------------------------------
+class LightConfig:
+    """The light being optimized and the objective it is judged by (paper section 4)."""
+
     color: str = "gray"
     """gray: one channel drives R, G and B (the paper's default); rgb: three channels."""
     envmap_size: tuple[int, int] = (25, 50)
-    """Environment map (rows, columns), lat-long."""
+    """Environment map (rows, columns), lat-long; row 0 is the zenith."""
     init: str = "constant:0.5"
     """Initial light: constant[:V], random, specular, or an image file (gray by CIE L*)."""
     mask: str = "object"
@@ -65,7 +50,43 @@ class OptimizeConfig:
     """L2 term on the envmap (env, the paper's), on the image (image), or none."""
     lam: float | None = None
     """Weight of the L2 term; None = 30 for gray, 10 for rgb (the paper's values)."""
-    # --- optimizer -----------------------------------------------------------
+
+    @property
+    def effective_lam(self) -> float:
+        """``lam``, or the paper's value for the colour mode when it is None."""
+        if self.lam is not None:
+            return float(self.lam)
+        return 30.0 if self.color == "gray" else 10.0
+
+    @property
+    def channels(self) -> int:
+        """Channels of E: 1 for gray, 3 for rgb."""
+        return 1 if self.color == "gray" else 3
+
+    def validate(self) -> None:
+        """Raise InputError naming the field (``light.<name>``) for an unusable value."""
+        from ..objectives import L2_TARGETS
+
+        h, w = self.envmap_size
+        checks = [
+            (self.color in ("gray", "rgb"), "light.color", f"must be gray or rgb, got {self.color!r}"),
+            (self.l2_target in L2_TARGETS, "light.l2_target",
+             f"must be one of {', '.join(L2_TARGETS)}, got {self.l2_target!r}"),
+            (self.lam is None or self.lam >= 0, "light.lam", f"must be >= 0, got {self.lam}"),
+            (h >= 4 and w >= 8, "light.envmap_size", f"must be at least 4 x 8, got {h} x {w}"),
+            (self.scratch_kernel >= 1, "light.scratch_kernel", "must be at least 1"),
+            (self.scratch_patch >= 1, "light.scratch_patch", "must be at least 1"),
+            (0 <= self.scratch_threshold <= 1, "light.scratch_threshold", "must be in [0, 1]"),
+        ]
+        for ok, field, problem in checks:
+            if not ok:
+                raise InputError(field, problem)
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """The optimization loop: Adam on E, clamped to [0, 1] (paper section 5)."""
+
     lr: float = 0.02
     """Adam learning rate."""
     iterations: int = 100
@@ -76,71 +97,113 @@ class OptimizeConfig:
     """Samples per pixel of the before/after renders the result is judged on."""
     engine: str = "ad"
     """ad: Mitsuba differentiable rendering per iteration; transport: precomputed T."""
+
+    def validate(self) -> None:
+        """Raise InputError naming the field (``optimizer.<name>``) for an unusable value."""
+        checks = [
+            (self.lr > 0, "optimizer.lr", f"must be positive, got {self.lr}"),
+            (self.iterations >= 1, "optimizer.iterations", f"must be at least 1, got {self.iterations}"),
+            (self.spp >= 1, "optimizer.spp", f"must be at least 1, got {self.spp}"),
+            (self.final_spp >= 1, "optimizer.final_spp", f"must be at least 1, got {self.final_spp}"),
+            (self.engine in ENGINE_NAMES, "optimizer.engine",
+             f"unknown engine {self.engine!r}; choose from {', '.join(ENGINE_NAMES)}"),
+        ]
+        for ok, field, problem in checks:
+            if not ok:
+                raise InputError(field, problem)
+
+
+def _default_scene() -> SceneSpec:
+    return SceneSpec(exaggeration="auto", width=256, height=256)
+
+
+@dataclasses.dataclass
+class OptimizeConfig:
+    """Everything an optimization run depends on; saved as ``run.json``."""
+
+    surface: SurfaceConfig = dataclasses.field(default_factory=SurfaceConfig)
+    """The height-map file and how it is prepared."""
+    scene: SceneSpec = dataclasses.field(default_factory=_default_scene)
+    """Metal, exaggeration, camera, image size and path depth."""
+    light: LightConfig = dataclasses.field(default_factory=LightConfig)
+    """The light being optimized and the objective."""
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    """Adam settings, samples per pixel and the engine."""
     seed: int = 0
     """Seed of every random choice of the run."""
     device: str = "auto"
     """auto, cpu or cuda."""
 
-    @property
-    def effective_lam(self) -> float:
-        if self.lam is not None:
-            return float(self.lam)
-        return 30.0 if self.color == "gray" else 10.0
-
-    @property
-    def channels(self) -> int:
-        return 1 if self.color == "gray" else 3
+    def validate(self) -> None:
+        """Raise InputError naming the first unusable field by its dotted path."""
+        self.surface.validate()
+        self.scene.validate()
+        self.light.validate()
+        self.optimizer.validate()
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise InputError("device", f"must be auto, cpu or cuda, got {self.device!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "OptimizeConfig":
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = set(d) - set(names)
-        if unknown:
-            raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
-        kw = {}
-        for k, v in d.items():
-            kw[k] = tuple(v) if isinstance(v, list) else v
-        return cls(**kw)
+        """From a nested dictionary; a flat one (run.json of version 0.1) is read as options."""
+        if "surface" not in d and ("heightmap" in d or "iterations" in d):
+            return cls.from_options(**d)
+        return config_from_dict(cls, d)
 
     @classmethod
     def from_json(cls, path: str) -> "OptimizeConfig":
-        from ..errors import InputError
+        """The config saved in a ``run.json`` (nested, or the flat form of version 0.1)."""
+        import json
 
         try:
             with open(path) as f:
-                d = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
+                doc = json.load(f)
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
             raise InputError(path, f"cannot read config: {e}") from None
-        try:
-            return cls.from_dict(d.get("config", d))
-        except (TypeError, ValueError) as e:
-            raise InputError(path, str(e)) from None
+        data = doc.get("config", doc) if isinstance(doc, dict) else doc
+        if isinstance(data, dict) and "surface" not in data and "heightmap" in data:
+            try:
+                return cls.from_options(**data)
+            except InputError as e:
+                raise InputError(path, f"{e.path}: {e.problem}") from None
+        return read_config(path, cls, command="optimize")
 
-    def validate(self) -> None:
-        """Raise InputError for a value no run can use."""
-        from ..errors import InputError
-        from ..objectives import L2_TARGETS
+    @classmethod
+    def from_options(cls, **options) -> "OptimizeConfig":
+        """A config from flat options (``OPTION_FIELDS``), the rest at their defaults."""
+        return cls().with_options(**options)
 
-        checks = [
-            (self.color in ("gray", "rgb"), "--color", f"must be gray or rgb, got {self.color!r}"),
-            (self.l2_target in L2_TARGETS, "--l2-target", f"must be one of {', '.join(L2_TARGETS)}"),
-            (self.lam is None or self.lam >= 0, "--lam", f"must be >= 0, got {self.lam}"),
-            (self.lr > 0, "--lr", f"must be positive, got {self.lr}"),
-            (self.exaggeration == "auto" or (isinstance(self.exaggeration, (int, float))
-                                              and self.exaggeration > 0), "--exaggeration",
-             f"must be a positive number or 'auto', got {self.exaggeration!r}"),
-            (self.iterations >= 1, "--iterations", f"must be at least 1, got {self.iterations}"),
-            (self.envmap_size[0] >= 4 and self.envmap_size[1] >= 8, "--envmap-size",
-             f"must be at least 4 x 8, got {self.envmap_size[0]} x {self.envmap_size[1]}"),
-            (self.spp >= 1, "--spp", f"must be at least 1, got {self.spp}"),
-            (self.final_spp >= 1, "--final-spp", f"must be at least 1, got {self.final_spp}"),
-            (self.scratch_kernel >= 1, "--scratch-kernel", "must be at least 1"),
-            (self.scratch_patch >= 1, "--scratch-patch", "must be at least 1"),
-            (0 <= self.scratch_threshold <= 1, "--scratch-threshold", "must be in [0, 1]"),
-        ]
-        for ok, option, problem in checks:
-            if not ok:
-                raise InputError(option, problem)
+    def with_options(self, **options) -> "OptimizeConfig":
+        """A copy with flat options (``OPTION_FIELDS`` names) changed."""
+        cfg = self
+        for name, value in options.items():
+            if name == "resolution":
+                w, h = (value, value) if isinstance(value, int) else tuple(value)
+                cfg = replace_field(replace_field(cfg, "scene.width", int(w)), "scene.height", int(h))
+                continue
+            if name not in OPTION_FIELDS:
+                raise InputError(name, "unknown option")
+            if isinstance(value, list):
+                value = tuple(value)
+            cfg = replace_field(cfg, OPTION_FIELDS[name], value)
+        return cfg
+
+
+# Flat option name (the CLI flag without dashes) -> dotted field of OptimizeConfig.
+OPTION_FIELDS: dict[str, str] = {
+    "heightmap": "surface.path", "max_size": "surface.max_size", "level": "surface.level",
+    "crop": "surface.crop",
+    "material": "scene.material", "roughness": "scene.roughness",
+    "exaggeration": "scene.exaggeration", "camera": "scene.camera.preset",
+    "elevation": "scene.camera.elevation_deg", "azimuth": "scene.camera.azimuth_deg",
+    "fov": "scene.camera.fov_deg", "camera_origin": "scene.camera.origin",
+    "camera_target": "scene.camera.target", "width": "scene.width", "height": "scene.height",
+    "max_depth": "scene.max_depth",
+    **{k: f"light.{k}" for k in ("color", "envmap_size", "init", "mask", "scratch_kernel",
+                                  "scratch_patch", "scratch_threshold", "l2_target", "lam")},
+    **{k: f"optimizer.{k}" for k in ("lr", "iterations", "spp", "final_spp", "engine")},
+    "seed": "seed", "device": "device",
+}

@@ -90,7 +90,7 @@ def specular_direction_map(scene, shape: tuple[int, int], seed: int = 0) -> np.n
     hist = np.zeros(shape, np.float64)
     np.add.at(hist, (row, col), 1.0)
     if hist.max() <= 0:
-        raise InputError("--init", "no camera ray hits the surface; cannot build the specular map")
+        raise InputError("light.init", "no camera ray hits the surface; cannot build the specular map")
     return (hist / hist.max()).astype(np.float32)
 
 
@@ -103,9 +103,9 @@ def initial_envmap(init: str, shape: tuple[int, int], channels: int, seed: int =
         try:
             value = float(arg) if arg else 0.5
         except ValueError:
-            raise InputError("--init", f"constant value must be a number, got {arg!r}") from None
+            raise InputError("light.init", f"constant value must be a number, got {arg!r}") from None
         if not 0.0 <= value <= 1.0:
-            raise InputError("--init", f"constant value must be in [0, 1], got {value}")
+            raise InputError("light.init", f"constant value must be in [0, 1], got {value}")
         return np.full((H, W, channels), value, np.float32)
     if kind == "random":
         return np.random.default_rng(seed).random((H, W, channels)).astype(np.float32)
@@ -122,4 +122,4 @@ def initial_envmap(init: str, shape: tuple[int, int], channels: int, seed: int =
         if channels == 1:
             return np.clip(cie_lightness(rgb) / 100.0, 0, 1)[..., None].astype(np.float32)
         return np.clip(rgb, 0, 1).astype(np.float32)
-    raise InputError("--init", f"expected constant[:V], random, specular or an image file, got {init!r}")
+    raise InputError("light.init", f"expected constant[:V], random, specular or an image file, got {init!r}")

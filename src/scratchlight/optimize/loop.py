@@ -46,7 +46,8 @@ class Adam:
 
 @dataclasses.dataclass
 class OptimizationResult:
-    """envmap: final (or, if interrupted, best) E, (H, W, C) float32 in [0, 1]."""
+    """envmap: final (or, if interrupted or stopped, best) E, (H, W, C) float32 in [0, 1];
+    loss, l_grad, l_l2: per iteration; time_s: wall time of the loop, seconds."""
 
     envmap: np.ndarray
     best_envmap: np.ndarray
@@ -55,6 +56,10 @@ class OptimizationResult:
     l_l2: list[float]
     time_s: float
     interrupted: bool
+    stopped: bool = False
+    """True when the callback asked to stop (``envmap`` is then the best map)."""
+    adam: "Adam | None" = None
+    """The optimizer state after the last step, to resume the run from."""
 
 
 def iteration_seed(seed: int, iteration: int) -> int:
@@ -65,7 +70,8 @@ def iteration_seed(seed: int, iteration: int) -> int:
 def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
                    l2_target: str = "env", lr: float = 0.02, iterations: int = 100,
                    seed: int = 0, progress: bool = False,
-                   callback: Callable[[int, np.ndarray, float], None] | None = None,
+                   callback: Callable[[int, np.ndarray, float], bool | None] | None = None,
+                   adam: Adam | None = None, first_iteration: int = 0,
                    ) -> OptimizationResult:
     """Optimize the light E for scratch visibility.
 
@@ -77,18 +83,21 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
         lr, iterations: Adam learning rate and number of steps.
         seed: base seed; iteration k renders with ``iteration_seed(seed, k)``.
         progress: show a progress bar with the current loss.
-        callback: called as ``callback(k, E, loss)`` after each step.
+        callback: called as ``callback(k, E, loss)`` after each step; returning True stops
+            the run there (the result then holds the best map, like Ctrl-C).
+        adam, first_iteration: resume a run: the optimizer state of the run so far and the
+            number of its iterations (the next seeds follow on from there).
     """
     from tqdm.auto import tqdm
 
     E = np.clip(np.asarray(E0, np.float64), 0.0, 1.0)
-    adam = Adam(lr)
+    adam = Adam(lr) if adam is None else adam
     losses, l_grads, l_l2s = [], [], []
     best_E, best_loss = E.copy(), np.inf
-    interrupted = False
+    interrupted = stopped = False
     t0 = time.perf_counter()
-    bar = tqdm(range(iterations), desc="optimize", unit="it", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(range(first_iteration, first_iteration + iterations), desc="optimize", unit="it",
+               disable=not progress, dynamic_ncols=True)
     try:
         for k in bar:
             image = engine.render(E.astype(np.float32), seed=iteration_seed(seed, k), grad=True)
@@ -103,13 +112,15 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
                 best_loss, best_E = obj.loss, E.copy()
             E = np.clip(adam.step(E, grad), 0.0, 1.0)
             bar.set_postfix(loss=f"{obj.loss:.4g}")
-            if callback is not None:
-                callback(k, E, obj.loss)
+            if callback is not None and callback(k, E, obj.loss):
+                stopped = True
+                break
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
-    final = best_E if interrupted else E
+    final = best_E if (interrupted or stopped) else E
     return OptimizationResult(envmap=final.astype(np.float32), best_envmap=best_E.astype(np.float32),
                               loss=losses, l_grad=l_grads, l_l2=l_l2s,
-                              time_s=time.perf_counter() - t0, interrupted=interrupted)
+                              time_s=time.perf_counter() - t0, interrupted=interrupted,
+                              stopped=stopped, adam=adam)

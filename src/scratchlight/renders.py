@@ -1,0 +1,203 @@
+"""Rendering a given light on a surface: the configs and runs of render, relight, evaluate.
+
+Each command has one nested config (surface, scene, light, and its own settings), saved
+with its output so that ``scratchlight <command> --config FILE`` repeats it. The work goes
+through a :class:`~scratchlight.session.Session`, like every other front end.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from .errors import InputError
+from .scene import SceneSpec
+from .surface import SurfaceConfig
+
+__all__ = ["LightSource", "RenderConfig", "RelightConfig", "EvaluateConfig", "render_light",
+           "relight_light", "evaluate_light"]
+
+
+def _scene_512() -> SceneSpec:
+    return SceneSpec(exaggeration="auto")
+
+
+@dataclasses.dataclass
+class LightSource:
+    """A given light: an environment-map file, or a uniform radiance."""
+
+    envmap: str | None = None
+    """Lat-long environment map (.exr .hdr .png), linear radiance; row 0 is the zenith."""
+    constant: float | None = None
+    """Uniform light of this radiance (used when ``envmap`` is None)."""
+    size: tuple[int, int] = (25, 50)
+    """Texels (rows, columns) of the constant light."""
+
+    def envmap_array(self) -> np.ndarray:
+        """(H, W, 3) float32 linear radiance."""
+        from .io import read_envmap
+        from .scene import constant_envmap
+
+        if self.envmap:
+            return read_envmap(self.envmap)
+        c = self.constant
+        if c is None or not np.isfinite(c) or c < 0:
+            raise InputError("light.constant", f"must be a finite value >= 0, got {c}")
+        return constant_envmap(c, tuple(self.size), channels=3)
+
+
+@dataclasses.dataclass
+class RenderConfig:
+    """``scratchlight render``: one Mitsuba render of a surface under a light."""
+
+    surface: SurfaceConfig = dataclasses.field(default_factory=SurfaceConfig)
+    """The height-map file and how it is prepared."""
+    scene: SceneSpec = dataclasses.field(default_factory=_scene_512)
+    """Metal, exaggeration, camera, image size and path depth."""
+    light: LightSource = dataclasses.field(default_factory=LightSource)
+    """The light."""
+    spp: int = 64
+    """Samples per pixel (rendered in passes of 16)."""
+    seed: int = 0
+    """Seed of the render."""
+    device: str = "auto"
+    """auto, cpu or cuda."""
+
+    def validate(self) -> None:
+        if self.spp < 1:
+            raise InputError("spp", f"must be at least 1, got {self.spp}")
+
+
+@dataclasses.dataclass
+class RelightConfig(RenderConfig):
+    """``scratchlight relight``: the image T E through the cached light-transport matrix."""
+
+    cache_dir: str | None = None
+    """Folder of cached matrices (None: $SCRATCHLIGHT_CACHE/transport or ~/.cache/...)."""
+    use_cache: bool = True
+    """Read and write the cache (False builds T afresh and keeps it in memory only)."""
+    repeat: int = 10
+    """Relight this many times to time one relight."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.repeat < 1:
+            raise InputError("repeat", f"must be at least 1, got {self.repeat}")
+
+
+@dataclasses.dataclass
+class EvaluateConfig(RenderConfig):
+    """``scratchlight evaluate``: visibility metrics over independent high-spp renders."""
+
+    spp: int = 256
+    """Samples per pixel of each render."""
+    seeds: int = 4
+    """Number of independent renders (seeds ``seed .. seed+seeds-1``)."""
+    truth: str | None = None
+    """Defect mask image in height-map coordinates (white = defect), or None."""
+    truth_from_file: bool = False
+    """Require the height-map file's own 'truth' mask (an error if it has none)."""
+    weber_threshold: float = 0.02
+    """Weber contrast a defect needs to count as seen."""
+    guard: int = 2
+    """Pixels around defects that count for neither side."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.seeds < 1:
+            raise InputError("seeds", f"must be at least 1, got {self.seeds}")
+        if not np.isfinite(self.weber_threshold) or self.weber_threshold <= 0:
+            raise InputError("weber_threshold", f"must be a positive number, got {self.weber_threshold}")
+        if self.guard < 0:
+            raise InputError("guard", f"must be >= 0, got {self.guard}")
+
+
+def _session(cfg: RenderConfig, before_prepare=None, progress: bool = True):
+    from .session import Session
+
+    cfg.validate()
+    light = cfg.light.envmap_array()  # a bad light file fails before the scene is built
+    return Session(cfg.surface, cfg.scene, device=cfg.device, before_prepare=before_prepare,
+                   progress=progress, envmap=light), light
+
+
+def render_light(cfg: RenderConfig, progress: bool = True):
+    """Render ``cfg``; returns ``(image (h, w, 3) linear float32, session, seconds)``."""
+    t0 = time.perf_counter()
+    session, light = _session(cfg, progress=progress)
+    image = session.render_final(light, cfg.spp, seed=cfg.seed)
+    return image, session, time.perf_counter() - t0
+
+
+def relight_light(cfg: RelightConfig, progress: bool = True):
+    """Relight through T; returns ``(image, engine, ready_s, relight_times_s)``: the
+    transport engine, the seconds until scene and matrix were ready, and each relight's."""
+    from .engines.transport import TransportEngine
+
+    t0 = time.perf_counter()
+    session, light = _session(cfg, progress=progress)
+    engine = TransportEngine(session.scene, spp=cfg.spp, seed=cfg.seed,  # T for the light's texels
+                             cache_dir=cfg.cache_dir if cfg.use_cache else False,
+                             progress="transport matrix" if progress else False,
+                             decorrelate=False)
+    ready = time.perf_counter() - t0
+    times = []
+    for _ in range(cfg.repeat):
+        t1 = time.perf_counter()
+        image = engine.relight(light)
+        times.append(time.perf_counter() - t1)
+    return image, engine, ready, times
+
+
+def evaluate_light(cfg: EvaluateConfig, progress: bool = True):
+    """Metrics of ``cfg``; returns ``(report dict, mean image, session)``."""
+    from .io import read_png_mask
+
+    source = []
+
+    def attach_truth(hm):
+        if cfg.truth:
+            mask = read_png_mask(cfg.truth)
+            if mask.shape != hm.shape:
+                raise InputError(cfg.truth, f"mask of {mask.shape[1]} x {mask.shape[0]} pixels "
+                                            f"does not match the {hm.shape[1]} x {hm.shape[0]} "
+                                            f"height-map grid")
+            source.append(cfg.truth)
+            return hm.replace(truth=mask)
+        if hm.truth is not None:
+            source.append("heightmap file")
+        elif cfg.truth_from_file:
+            raise InputError(cfg.surface.path, "has no ground-truth 'truth' mask (--truth-from-file)")
+        return hm
+
+    t0 = time.perf_counter()
+    session, light = _session(cfg, before_prepare=attach_truth, progress=progress)
+    hm = session.heightmap
+    truth = None if hm.truth is None else session.scene.cell_mask_to_image(hm.truth) & session.object_mask
+    metrics, images = session.evaluate(light, seeds=cfg.seeds, spp=cfg.spp, seed=cfg.seed,
+                                       truth=truth, guard=cfg.guard, threshold=cfg.weber_threshold)
+    spec = session.scene.spec
+    report = {
+        "heightmap": cfg.surface.path,
+        "light": {"envmap": cfg.light.envmap} if cfg.light.envmap else {"constant": cfg.light.constant},
+        "truth": source[0] if source else None,
+        "grid": [int(hm.shape[1]), int(hm.shape[0])],
+        "resolution": [spec.width, spec.height],
+        "spp": cfg.spp,
+        "seeds": [cfg.seed + k for k in range(cfg.seeds)],
+        "scene": {"material": spec.material, "roughness": spec.roughness,
+                  "exaggeration": spec.exaggeration, "camera": spec.camera.preset,
+                  "elevation_deg": spec.camera.elevation_deg,
+                  "azimuth_deg": spec.camera.azimuth_deg, "fov_deg": spec.camera.fov_deg,
+                  "max_depth": spec.max_depth},
+        "device": session.variant,
+        "surface_pixels": int(session.object_mask.sum()),
+        "defect_pixels": None if truth is None else int(truth.sum()),
+        "metric_options": {"weber_threshold": cfg.weber_threshold, "guard": cfg.guard,
+                           "gradient_sigma_px": 1.0, "contrast_sigma_px": 3.0, "ring_px": 4,
+                           "min_defect_pixels": 5, "black_level": 1e-3},
+        "metrics": metrics,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    return report, np.mean(images, axis=0), session

@@ -1,0 +1,346 @@
+"""The session: one surface and its scene, steered step by step.
+
+Every front end (the command line, ``run_optimization``, the paper study, an interactive
+page, a batch runner) drives scratchlight through a :class:`Session`::
+
+    s = Session(SurfaceConfig("part.x3p"), SceneSpec(width=256, height=256))  # read, prepare, build
+    s.set_mask("scratch")                         # the pixels the objective counts
+    run = s.optimize(LightConfig(), OptimizerConfig(iterations=50), callback=...)
+    s.set_mask(my_region)                         # steer between runs ...
+    run = s.optimize(resume=True)                 # ... and go on where the last run stopped
+    image = s.relight(run.envmap)                 # the engine's image (fast with transport)
+    final = s.render_final(run.envmap)            # independent high-spp Mitsuba render
+    s.evaluate(run.envmap)                        # visibility metrics over seeds
+    s.save("out/part")                            # today's results folder, run.json replayable
+
+The surface is read and prepared once and the scene built once; engines are built on
+first use and kept (a transport matrix is expensive). Judging renders (``render_final``,
+``evaluate``) always use Mitsuba's path tracer with seeds the optimization never uses.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Callable
+
+import numpy as np
+
+from .errors import InputError
+from .optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
+from .scene import SceneSpec
+from .surface import SurfaceConfig
+
+__all__ = ["Session", "OptimizationStep", "OptimizationRun", "FINAL_RENDER_SEED"]
+
+# Final renders use seeds of their own, never used by the loop's iterations.
+FINAL_RENDER_SEED = 987_654
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizationStep:
+    """What a callback sees after each iteration: ``envmap`` is the updated E (H, W, C)
+    float32 (a copy), ``loss`` the objective of the render before the update."""
+
+    iteration: int
+    envmap: np.ndarray
+    loss: float
+
+
+@dataclasses.dataclass
+class OptimizationRun:
+    """One call of :meth:`Session.optimize` (or several, when resumed): the light, the
+    per-iteration curves, and the settings it ran with."""
+
+    light: LightConfig
+    optimizer: OptimizerConfig
+    seed: int
+    initial_envmap: np.ndarray
+    envmap: np.ndarray
+    best_envmap: np.ndarray
+    mask: np.ndarray
+    loss: list[float]
+    l_grad: list[float]
+    l_l2: list[float]
+    time_s: float
+    engine_setup_s: float
+    interrupted: bool
+    stopped: bool
+    adam: object = None
+
+    @property
+    def iterations_done(self) -> int:
+        return len(self.loss)
+
+
+class Session:
+    """A prepared surface and its Mitsuba scene, with the steps of a run as methods.
+
+    Args:
+        surface: a ``SurfaceConfig``, or a height-map path (prepared with the defaults).
+        scene: camera, metal and image size (``SceneSpec``); exaggeration 'auto' is resolved
+            when the scene is built (``self.scene.spec`` holds the number).
+        device: 'auto', 'cpu' or 'cuda' (Mitsuba variant).
+        before_prepare: ``hm -> hm`` applied to the map as read (e.g. to attach a truth mask
+            that must be cropped and resampled with the heights).
+        progress: show progress bars on long steps.
+        envmap: the light the scene starts with, (H, W, C); its size is the texel grid a
+            transport matrix is built for (default: constant 0.5, 25 x 50).
+    """
+
+    def __init__(self, surface: SurfaceConfig | str | os.PathLike,
+                 scene: SceneSpec | None = None, *, device: str = "auto",
+                 before_prepare: Callable | None = None, progress: bool = False,
+                 envmap: np.ndarray | None = None):
+        from ._backend import use_device
+        from .scene import build_scene
+        from .surface import load_surface
+
+        self.created_at = time.perf_counter()
+        if not isinstance(surface, SurfaceConfig):
+            surface = SurfaceConfig(path=os.fspath(surface))
+        scene = SceneSpec() if scene is None else scene
+        surface.validate()
+        scene.validate()
+        try:
+            self.variant = use_device(device)
+        except RuntimeError as e:
+            raise InputError("device", str(e)) from None
+        self.surface_config = surface
+        self.scene_spec = scene  # as asked ('auto' exaggeration kept), for replayable configs
+        self.device = device
+        self.progress = progress
+        raw, self.heightmap = load_surface(surface, before_prepare)
+        self.raw_shape: tuple[int, int] = tuple(raw.shape)
+        self.scene = build_scene(self.heightmap, scene, envmap=envmap)
+        if not self.scene.object_mask.any():
+            raise InputError(surface.path, "the surface covers no pixel of the image; check the camera")
+        self.mask = self.scene.object_mask.copy()
+        self._mask_source = "object"
+        self._engines: dict = {}
+        self._judge = None
+        self.run: OptimizationRun | None = None
+
+    @classmethod
+    def from_config(cls, cfg: OptimizeConfig, progress: bool = False) -> "Session":
+        """The session of an optimization config, with its mask set (``cfg.light``)."""
+        cfg.validate()
+        from .scene import constant_envmap
+
+        session = cls(cfg.surface, cfg.scene, device=cfg.device, progress=progress,
+                      envmap=constant_envmap(0.5, tuple(cfg.light.envmap_size)))
+        session.set_mask(cfg.light.mask, cfg.light)
+        return session
+
+    # ------------------------------------------------------------------ image space
+    @property
+    def object_mask(self) -> np.ndarray:
+        """(h, w) bool: pixels fully on the surface (see ``scene.build``)."""
+        return self.scene.object_mask
+
+    def truth_mask(self) -> np.ndarray | None:
+        """(h, w) bool ground-truth defect pixels (synthetic surfaces), or None."""
+        truth = self.heightmap.truth
+        if truth is None or not truth.any():
+            return None
+        return self.scene.cell_mask_to_image(truth) & self.object_mask
+
+    def region_mask(self, region: str | np.ndarray, light: LightConfig | None = None) -> np.ndarray:
+        """The objective's pixels M (h, w) bool for ``region``, within the object mask.
+
+        ``region``: 'object'; 'scratch' (the scratch map of the prepared heights, with the
+        kernel, patch and threshold of ``light``); a PNG path in the height-map file's grid
+        (carried through crop and resampling); or an (h, w) bool array in image space.
+        """
+        from .io.images import read_png_mask
+        from .surface.prepare import resample_mask
+        from .surface.scratchmap import scratch_map
+
+        light = LightConfig() if light is None else light
+        M = self.object_mask.copy()
+        if isinstance(region, np.ndarray):
+            region = np.asarray(region, bool)
+            if region.shape != M.shape:
+                raise InputError("light.mask", f"mask of shape {region.shape} does not match the "
+                                               f"image {M.shape}")
+            M &= region
+        elif region == "object":
+            return M
+        elif region == "scratch":
+            cells = scratch_map(self.heightmap.heights, light.scratch_kernel,
+                                light.scratch_patch, light.scratch_threshold)
+            M &= self.scene.cell_mask_to_image(cells)
+        else:
+            roi = read_png_mask(region)
+            ny, nx = self.raw_shape
+            if roi.shape != self.raw_shape:
+                raise InputError(region, f"mask is {roi.shape[1]} x {roi.shape[0]} but the height "
+                                         f"map is {nx} x {ny}")
+            if self.surface_config.crop is not None:
+                x0, y0, cx, cy = (int(v) for v in self.surface_config.crop)
+                roi = roi[y0:y0 + cy, x0:x0 + cx]
+            M &= self.scene.cell_mask_to_image(resample_mask(roi, self.heightmap.shape))
+        if M.sum() < 4:
+            raise InputError(region if isinstance(region, str) and region != "scratch" else "light.mask",
+                             "the mask leaves fewer than 4 surface pixels in the image")
+        return M
+
+    def set_mask(self, region: str | np.ndarray, light: LightConfig | None = None) -> np.ndarray:
+        """Make ``region`` (see :meth:`region_mask`) the pixels the next optimization counts."""
+        self.mask = self.region_mask(region, light)
+        self._mask_source = region if isinstance(region, str) else "array"
+        return self.mask
+
+    # ------------------------------------------------------------------ engines
+    def engine(self, name: str = "ad", spp: int = 16, seed: int = 0,
+               envmap_shape: tuple[int, int] | None = None):
+        """The engine ``name`` ('ad' or 'transport') at ``spp``, built on first use and kept.
+
+        ``envmap_shape``: the (H, W) texels of the lights it will see; a transport matrix
+        is built for one texel grid (default: the scene's).
+        """
+        from .engines import make_engine
+
+        shape = tuple(self.scene.envmap_shape if envmap_shape is None else envmap_shape)
+        key = (name, int(spp), int(seed), shape if name == "transport" else None)
+        if key not in self._engines:
+            # T's columns are the texels of the scene's envmap_shape; the Mitsuba scene
+            # itself does not depend on it, so a copy of the Scene record is enough.
+            scene = self.scene if shape == tuple(self.scene.envmap_shape) else \
+                dataclasses.replace(self.scene, envmap_shape=shape)
+            try:
+                self._engines[key] = make_engine(name, scene, spp=spp, seed=seed)
+            except ValueError as e:
+                raise InputError("optimizer.engine", str(e)) from None
+        return self._engines[key]
+
+    def initial_envmap(self, light: LightConfig | None = None, seed: int = 0) -> np.ndarray:
+        """The initial map of ``light.init``, (H, W, C) float32 in [0, 1]."""
+        from .optimize.init import initial_envmap
+
+        light = LightConfig() if light is None else light
+        return initial_envmap(light.init, tuple(light.envmap_size), light.channels, seed=seed,
+                              scene=self.scene)
+
+    # ------------------------------------------------------------------ steps
+    def optimize(self, light: LightConfig | None = None, optimizer: OptimizerConfig | None = None,
+                 *, seed: int = 0, envmap: np.ndarray | None = None, resume: bool = False,
+                 callback: Callable[[OptimizationStep], bool | None] | None = None,
+                 ) -> OptimizationRun:
+        """Optimize the light for the current mask (the paper's loop, ``optimize_light``).
+
+        Args:
+            light, optimizer: settings (defaults: the paper's); with ``resume`` they default
+                to the previous run's.
+            seed: base seed of the iterations' renders.
+            envmap: the initial map (H, W, C); default ``light.init``.
+            resume: continue the previous run from its last map, with its optimizer state
+                and iteration count (the mask or the options may have changed in between).
+            callback: ``callback(step) -> stop``, after every iteration; returning True stops
+                the run and keeps the best map seen.
+        """
+        from .optimize.loop import optimize_light
+
+        prev = self.run if resume else None
+        if resume and prev is None:
+            raise InputError("resume", "there is no earlier run in this session to resume")
+        light = light or (prev.light if prev else LightConfig())
+        optimizer = optimizer or (prev.optimizer if prev else OptimizerConfig())
+        light.validate()
+        optimizer.validate()
+        t0 = time.perf_counter()
+        engine = self.engine(optimizer.engine, optimizer.spp, seed, tuple(light.envmap_size))
+        setup_s = time.perf_counter() - t0
+        if prev is not None:
+            E0 = prev.envmap if envmap is None else envmap
+        else:
+            E0 = self.initial_envmap(light, seed) if envmap is None else envmap
+        E0 = np.asarray(E0, np.float32)
+        if E0.shape != (*light.envmap_size, light.channels):
+            raise InputError("light.envmap_size", f"initial map of shape {E0.shape} does not match "
+                                                  f"{tuple(light.envmap_size)} x {light.channels}")
+
+        def on_step(k, E, loss):
+            if callback is not None:
+                return callback(OptimizationStep(k, E.astype(np.float32), float(loss)))
+            return None
+
+        res = optimize_light(engine, E0, self.mask, lam=light.effective_lam,
+                             l2_target=light.l2_target, lr=optimizer.lr,
+                             iterations=optimizer.iterations, seed=seed, progress=self.progress,
+                             callback=on_step, adam=prev.adam if prev else None,
+                             first_iteration=prev.iterations_done if prev else 0)
+        if prev is not None:
+            res.loss, res.l_grad, res.l_l2 = prev.loss + res.loss, prev.l_grad + res.l_grad, prev.l_l2 + res.l_l2
+            res.time_s += prev.time_s
+        self.run = OptimizationRun(
+            light=light, optimizer=optimizer, seed=seed,
+            initial_envmap=prev.initial_envmap if prev else E0, envmap=res.envmap,
+            best_envmap=res.best_envmap, mask=self.mask.copy(), loss=res.loss, l_grad=res.l_grad,
+            l_l2=res.l_l2, time_s=res.time_s,
+            engine_setup_s=setup_s + (prev.engine_setup_s if prev else 0.0),
+            interrupted=res.interrupted, stopped=res.stopped, adam=res.adam)
+        return self.run
+
+    def relight(self, envmap: np.ndarray, engine: str = "transport", spp: int = 16,
+                seed: int = 0) -> np.ndarray:
+        """The image (h, w, 3) linear float32 under ``envmap`` by the engine's ``relight``:
+        T E for the transport engine (milliseconds once T is built), a render for 'ad'."""
+        return self.engine(engine, spp, seed, np.shape(envmap)[:2]).relight(envmap)
+
+    def render_final(self, envmap: np.ndarray, spp: int = 256, seed: int = FINAL_RENDER_SEED,
+                     label: str = "render") -> np.ndarray:
+        """An independent Mitsuba render (h, w, 3) linear float32 at ``spp`` in passes of 16."""
+        from .engines import ADEngine
+
+        if self._judge is None:
+            self._judge = ADEngine(self.scene)
+        return self._judge.render_progressive(envmap, spp, seed=seed,
+                                              progress=label if self.progress else False)
+
+    def judge(self, image: np.ndarray, envmap: np.ndarray, light: LightConfig | None = None,
+              mask: np.ndarray | None = None) -> dict[str, float]:
+        """The objective's terms of a (final) render: loss, l_grad, l_l2, mean_gradient."""
+        from .objectives import scratch_objective
+
+        light = LightConfig() if light is None else light
+        obj = scratch_objective(image, envmap, self.mask if mask is None else mask,
+                                lam=light.effective_lam, l2_target=light.l2_target)
+        return {"loss": obj.loss, "l_grad": obj.l_grad, "l_l2": obj.l_l2,
+                "mean_gradient": obj.mean_gradient}
+
+    def evaluate(self, envmap: np.ndarray, seeds: int = 4, spp: int = 256, seed: int = 0,
+                 truth: np.ndarray | None = None, **metric_options) -> tuple[dict, list]:
+        """Visibility metrics (mean and standard error) over ``seeds`` independent renders
+        with seeds ``seed .. seed+seeds-1``; returns ``(metrics, images)``.
+
+        ``truth``: (h, w) bool defect pixels; default the height map's own truth mask.
+        ``metric_options``: guard, threshold, ... of ``report.metrics.visibility_metrics``.
+        """
+        from .report.metrics import metrics_over_seeds
+
+        truth = self.truth_mask() if truth is None else truth
+        images = [self.render_final(envmap, spp, seed=seed + k, label=f"seed {seed + k}")
+                  for k in range(seeds)]
+        return metrics_over_seeds(images, self.object_mask, truth, **metric_options), images
+
+    def save(self, out_dir: str | os.PathLike, config: OptimizeConfig | None = None) -> dict:
+        """Render the last run's initial and final light at ``final_spp`` and write the
+        results folder (see ``report.results``); returns the ``run.json`` dictionary."""
+        from .report.results import write_optimization_results
+
+        if self.run is None:
+            raise InputError("save", "nothing to save: run optimize first")
+        run = self.run
+        if config is None:
+            config = OptimizeConfig(surface=self.surface_config, scene=self.scene_spec,
+                                    light=run.light, optimizer=run.optimizer, seed=run.seed,
+                                    device=self.device)
+        spp = run.optimizer.final_spp
+        renders, objectives = {}, {}
+        for name, light in (("before", run.initial_envmap), ("after", run.envmap)):
+            renders[name] = self.render_final(light, spp, label=f"{name} ({spp} spp)")
+            objectives[name] = self.judge(renders[name], light, run.light, run.mask)
+        return write_optimization_results(out_dir, config, self, run, renders, objectives,
+                                          FINAL_RENDER_SEED,
+                                          total_time_s=time.perf_counter() - self.created_at)
