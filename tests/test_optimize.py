@@ -8,8 +8,8 @@ import pytest
 
 from conftest import feed_marks
 from scratchlight.engines import ADEngine
-from scratchlight.optimize import (OptimizeConfig, cie_lightness, initial_envmap, optimize_light,
-                                   run_optimization)
+from scratchlight.optimize import OptimizeConfig, cie_lightness, initial_envmap, optimize_light
+from scratchlight.session import run_optimization
 from scratchlight.optimize.init import resize_envmap
 from scratchlight.scene import CameraSpec, SceneSpec, build_scene
 from scratchlight.scene.emitter import direction_to_texel
@@ -156,9 +156,10 @@ def test_end_to_end_run_improves_high_spp_objective(tmp_path, feed_marks_npz):
 
 
 def test_rgb_scratch_mask_and_l2_variants(tmp_path, feed_marks_npz):
-    cfg = OptimizeConfig.from_options(heightmap=str(feed_marks_npz), width=32, height=32, iterations=3,
-                         spp=4, final_spp=8, color="rgb", mask="scratch", l2_target="image",
-                         init="random", envmap_size=(8, 16))
+    cfg = OptimizeConfig.from_options(heightmap=str(feed_marks_npz), width=32, height=32,
+                                      iterations=3, spp=4, final_spp=8, color="rgb",
+                                      mask="scratch", l2_target="image", init="random",
+                                      envmap_size=(8, 16))
     s = run_optimization(cfg, str(tmp_path / "rgb"), progress=False)
     assert s["lam"] == 10.0 and len(s["loss"]) == 3
     assert 0 < s["mask_pixels"] <= 32 * 32

@@ -31,7 +31,7 @@ from .optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
 from .scene import SceneSpec
 from .surface import SurfaceConfig
 
-__all__ = ["Session", "OptimizationStep", "OptimizationRun", "FINAL_RENDER_SEED"]
+__all__ = ["Session", "OptimizationStep", "OptimizationRun", "FINAL_RENDER_SEED", "run_optimization"]
 
 # Final renders use seeds of their own, never used by the loop's iterations.
 FINAL_RENDER_SEED = 987_654
@@ -224,7 +224,8 @@ class Session:
 
     # ------------------------------------------------------------------ steps
     def optimize(self, light: LightConfig | None = None, optimizer: OptimizerConfig | None = None,
-                 *, seed: int = 0, envmap: np.ndarray | None = None, resume: bool = False,
+                 *, seed: int | None = None, envmap: np.ndarray | None = None,
+                 resume: bool = False,
                  callback: Callable[[OptimizationStep], bool | None] | None = None,
                  ) -> OptimizationRun:
         """Optimize the light for the current mask (the paper's loop, ``optimize_light``).
@@ -232,7 +233,7 @@ class Session:
         Args:
             light, optimizer: settings (defaults: the paper's); with ``resume`` they default
                 to the previous run's.
-            seed: base seed of the iterations' renders.
+            seed: base seed of the iterations' renders (default 0, or the resumed run's).
             envmap: the initial map (H, W, C); default ``light.init``.
             resume: continue the previous run from its last map, with its optimizer state
                 and iteration count (the mask or the options may have changed in between).
@@ -246,6 +247,7 @@ class Session:
             raise InputError("resume", "there is no earlier run in this session to resume")
         light = light or (prev.light if prev else LightConfig())
         optimizer = optimizer or (prev.optimizer if prev else OptimizerConfig())
+        seed = (prev.seed if prev else 0) if seed is None else int(seed)
         light.validate()
         optimizer.validate()
         t0 = time.perf_counter()
@@ -344,3 +346,11 @@ class Session:
         return write_optimization_results(out_dir, config, self, run, renders, objectives,
                                           FINAL_RENDER_SEED,
                                           total_time_s=time.perf_counter() - self.created_at)
+
+
+def run_optimization(cfg: OptimizeConfig, out_dir: str | os.PathLike, progress: bool = True) -> dict:
+    """Run the optimization described by ``cfg`` and write its results folder ``out_dir``
+    (see ``report.results``); returns the dictionary saved as ``run.json``."""
+    session = Session.from_config(cfg, progress=progress)
+    session.optimize(cfg.light, cfg.optimizer, seed=cfg.seed)
+    return session.save(out_dir, cfg)

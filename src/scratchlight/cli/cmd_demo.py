@@ -19,7 +19,7 @@ def add_arguments(p):
 def run(args) -> int:
     from ..io import write_npz
     from ..optimize.config import OptimizeConfig
-    from ..optimize.run import run_optimization
+    from ..session import run_optimization
     from ..surface import synthesize
     from .common import parse_resolution
 

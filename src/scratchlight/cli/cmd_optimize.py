@@ -79,7 +79,7 @@ def config_from_args(args):
 
 
 def run(args) -> int:
-    from ..optimize.run import run_optimization
+    from ..session import run_optimization
 
     cfg = config_from_args(args)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
