@@ -754,7 +754,7 @@ def _overall(findings: list[dict]) -> str:
 # --------------------------------------------------------------------------- figures
 
 def _pyplot():
-    from .figures import pyplot
+    from ..report.figures import pyplot
 
     return pyplot()
 
@@ -1002,13 +1002,13 @@ def write_summary(path: Path, res: dict) -> None:
 
 
 def _verdict_html(v: str) -> str:
-    from .html import escape
+    from ..report.html import escape
 
     return f'<span class="{escape(v.replace(" ", "-"))}">{escape(v)}</span>'
 
 
 def _findings_html(res: dict) -> str:
-    from .html import escape, table
+    from ..report.html import escape, table
 
     rows = []
     for c in res["claims"]:
@@ -1024,7 +1024,7 @@ def _findings_html(res: dict) -> str:
 
 def _column_html(rec: dict, when: str, with_mask: bool) -> list:
     """Render, light and metrics of one panel entry, as table cells (top to bottom)."""
-    from .html import img
+    from ..report.html import img
 
     folder = rec["folder"]
     light = f"{folder}/init.png" if when == "before" else f"{folder}/envmap.png"
@@ -1042,7 +1042,7 @@ def _column_html(rec: dict, when: str, with_mask: bool) -> list:
 
 
 def _figure_table_html(recs: dict, fig: str) -> str:
-    from .html import table
+    from ..report.html import table
 
     entries = [(label, key, when) for label, key, when in FIGURE_PANELS[fig] if key in recs]
     if not entries:
@@ -1062,7 +1062,7 @@ def _drop_empty(rows: list[list]) -> list[list]:
 
 
 def _init_table_html(recs: dict) -> str:
-    from .html import img, table
+    from ..report.html import img, table
 
     keys = [(k, label) for k, label in INITS if k in recs]
     if not keys:
@@ -1086,7 +1086,7 @@ def _init_table_html(recs: dict) -> str:
 
 
 def _surface_html(res: dict, case: dict) -> str:
-    from .html import img, paragraph, section
+    from ..report.html import img, paragraph, section
 
     recs = res["records"].get(case["name"], {})
     figs = res["figures"].get(case["name"], {})
@@ -1108,7 +1108,7 @@ def _surface_html(res: dict, case: dict) -> str:
 
 def write_report(path: Path, res: dict) -> None:
     """``report.html``: findings first, then every surface's figures with their metrics."""
-    from .html import bullet_list, paragraph, section, table, write_page
+    from ..report.html import bullet_list, paragraph, section, table, write_page
 
     notes = res["notes"] + [n for c in res["cases"] for n in c["notes"]]
     body = [paragraph(_settings_line(res)),
