@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from scratchlight import study as rp
 from scratchlight.cli import main
 from scratchlight.errors import InputError
-from scratchlight.report import reproduce as rp
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_missing_real_map_is_a_note(tmp_path):
     notes = []
     settings = rp.Settings(mode="t", synthetic=(), real=(("nothing.sur", None),), size=32,
                            scratches=1, resolution=16, iterations=1, spp=1, final_spp=1)
-    assert rp._cases(tmp_path, settings, 0, tmp_path / "absent", notes) == []
+    assert rp.surface_cases(tmp_path, settings, 0, tmp_path / "absent", notes) == []
     assert notes and "nothing.sur" in notes[0] and "skipped" in notes[0]
 
 

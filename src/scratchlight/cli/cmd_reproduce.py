@@ -27,7 +27,7 @@ def run(args) -> int:
     import os
 
     from ..errors import InputError
-    from ..report.reproduce import reproduce
+    from ..study import reproduce
 
     if args.data and not os.path.isdir(args.data):
         raise InputError(args.data, "no such folder (--data)")

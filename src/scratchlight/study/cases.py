@@ -1,0 +1,96 @@
+"""The surfaces the study runs on: synthetic ones with planted scratches (ground truth
+known, written with a region of interest around the scratches) and the real height maps of
+the data folder; plus the common "studio" light the paper compares against."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .experiments import Settings
+
+__all__ = ["default_data_dir", "studio_envmap", "surface_cases"]
+
+
+def default_data_dir() -> Path:
+    """``<repo>/../shared/data``, the real height maps beside the repository."""
+    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+
+
+def studio_envmap(shape: tuple[int, int] = (64, 128)) -> np.ndarray:
+    """A common "studio" lat-long light (H, W, 3), linear RGB in [0, 1], row 0 the zenith.
+
+    A blue-to-white sky over a warm, darker floor with a soft horizon, plus a large warm
+    softbox 35 degrees up: the kind of light a renderer ships as its default.
+    """
+    H, W = shape
+    theta = (np.arange(H) + 0.5) / H * np.pi          # 0 at the zenith
+    phi = (np.arange(W) + 0.5) / W * 2 * np.pi
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    elev = np.pi / 2 - th
+    up = np.clip(np.sin(elev), 0, 1)[..., None]
+    sky = (1 - up) * np.array([0.85, 0.88, 0.9]) + up * np.array([0.25, 0.42, 0.8])
+    down = np.clip(-np.sin(elev), 0, 1)[..., None]
+    floor = (1 - down) * np.array([0.42, 0.36, 0.3]) + down * np.array([0.12, 0.09, 0.07])
+    blend = 1 / (1 + np.exp(-elev / 0.05))[..., None]   # soft horizon
+    E = blend * sky + (1 - blend) * floor
+    box_d = np.arccos(np.clip(np.sin(elev) * np.sin(np.radians(35)) + np.cos(elev)
+                              * np.cos(np.radians(35)) * np.cos(ph - np.radians(120)), -1, 1))
+    E = E + np.exp(-(box_d / np.radians(14)) ** 2)[..., None] * np.array([0.6, 0.5, 0.35])
+    return np.clip(E, 0, 1).astype(np.float32)
+
+
+def _central_square(shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, nx, ny) of the largest central square window of a (ny, nx) grid."""
+    ny, nx = shape
+    n = min(ny, nx)
+    return ((nx - n) // 2, (ny - n) // 2, n, n)
+
+
+def _synthetic_case(out: Path, kind: str, settings: Settings, seed: int) -> dict:
+    """Write a synthetic surface (.npz) and the region-of-interest PNG around its scratches."""
+    from scipy import ndimage
+
+    from ..io import write_npz, write_png
+    from ..surface import synthesize
+
+    hm = synthesize(kind, size=settings.size, scratches=settings.scratches, seed=seed)
+    path = out / "surfaces" / f"{kind}.npz"
+    write_npz(str(path), hm)
+    roi = ndimage.binary_dilation(hm.truth, np.ones((3, 3), bool), iterations=3)
+    roi_path = out / "surfaces" / f"{kind}-roi.png"
+    write_png(str(roi_path), roi)
+    return {"name": kind, "kind": "synthetic", "heightmap": str(path), "crop": None,
+            "roi": str(roi_path), "source": hm.source, "notes": []}
+
+
+def _real_case(data_dir: Path, filename: str, crop: str | None) -> dict | None:
+    """The case of a real map in ``data_dir``, or None when the file is missing."""
+    from ..io import read_heightmap
+
+    path = data_dir / filename
+    if not path.is_file():
+        return None
+    notes, box = [], None
+    if crop == "square":
+        shape = read_heightmap(str(path)).shape
+        box = _central_square(shape)
+        if box[2:] != (shape[1], shape[0]):
+            notes.append(f"{filename} ({shape[1]} x {shape[0]} points) is cropped to its central "
+                         f"{box[2]} x {box[3]} window so the surface fills the square image")
+    return {"name": Path(filename).stem, "kind": "real", "heightmap": str(path), "crop": box,
+            "roi": None, "source": filename, "notes": notes}
+
+
+def surface_cases(out: Path, settings: Settings, seed: int, data_dir: Path,
+                  notes: list) -> list[dict]:
+    """Every surface of the reproduction (synthetic ones are written into
+    ``out/surfaces``); missing real maps become notes."""
+    cases = [_synthetic_case(out, k, settings, seed) for k in settings.synthetic]
+    for filename, crop in settings.real:
+        case = _real_case(data_dir, filename, crop)
+        if case is None:
+            notes.append(f"{filename} not found in {data_dir}: skipped")
+        else:
+            cases.append(case)
+    return cases

@@ -1,0 +1,119 @@
+"""The reproduction end to end: :func:`reproduce` writes the synthetic surfaces and the
+studio map, runs (or reuses) every experiment on every surface, measures their results
+folders, checks the paper's claims, draws the figures and writes the report."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from ..errors import InputError
+from .cases import default_data_dir, studio_envmap, surface_cases
+from .claims import evaluate_claims
+from .experiments import FULL, QUICK, WHITE_RENDER_SEED, RunSetup, experiments_for
+from .figures import write_figures
+from .records import region_stats, run_record
+from .runs import run_experiment, scene_facts
+from .writing import write_report, write_results, write_summary
+
+__all__ = ["reproduce"]
+
+# The scene facts each surface case carries (into the report and results.json).
+CASE_FACTS = ("scratch_coverage", "surface_pixels", "truth_pixels", "exaggeration", "grid")
+
+
+def _run_case(case: dict, setup: RunSetup, out: Path, fresh: bool, counter: list,
+              log: Callable) -> tuple:
+    """Every experiment on one surface; returns (records by key, arrays by key)."""
+    from ..io import write_png
+
+    facts = scene_facts(case, setup, WHITE_RENDER_SEED)
+    write_png(str(out / case["name"] / "white.png"), facts["white"])
+    case.update({k: facts[k] for k in CASE_FACTS})
+    records, arrays = {}, {}
+    for exp in experiments_for(case["kind"]):
+        counter[0] += 1
+        run_dir = out / case["name"] / exp.key
+        t0 = time.perf_counter()
+        try:
+            summary, reused = run_experiment(case, exp, setup, run_dir, fresh)
+        except InputError as e:
+            case["notes"].append(f"{exp.key}: not run ({e})")
+            log(f"[{counter[0]:2d}/{counter[1]}] {case['name']} / {exp.key}: skipped ({e})")
+            continue
+        records[exp.key], arrays[exp.key] = run_record(case, exp, summary, run_dir, out, facts,
+                                                       reused)
+        b, a = summary["objective_before"]["loss"], summary["objective_after"]["loss"]
+        how = "reused" if reused else f"{time.perf_counter() - t0:.1f} s"
+        log(f"[{counter[0]:2d}/{counter[1]}] {case['name']} / {exp.key} ({exp.label}): {how}, "
+            f"objective {b:.4g} -> {a:.4g} at {setup.settings.final_spp} spp")
+    region_stats(records, out, facts)
+    return records, arrays
+
+
+def reproduce(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0, engine: str = "ad",
+              data_dir: str | os.PathLike | None = None, device: str = "auto",
+              fresh: bool = False, log: Callable[[str], None] = print) -> dict:
+    """Run every experiment and write ``report.html``, ``summary.md`` and ``results.json``.
+
+    Args:
+        out_dir: results folder (created).
+        quick: tiny sizes (one synthetic surface, no real maps), for tests.
+        seed: seed of the synthetic surfaces and of every run.
+        engine: 'ad' or 'transport'.
+        data_dir: folder of the real maps (default :func:`default_data_dir`).
+        device: 'auto', 'cpu' or 'cuda'.
+        fresh: run everything again, even where a folder holds the same config.
+        log: called with one progress line per experiment.
+
+    Returns:
+        The results dictionary saved as ``results.json``.
+    """
+    from ..io import write_exr
+    from ..report.figures import write_envmap_preview
+
+    if engine not in ("ad", "transport"):
+        raise InputError("--engine", f"must be ad or transport, got {engine!r}")
+    if isinstance(seed, bool) or int(seed) != seed or seed < 0:
+        raise InputError("--seed", f"must be a whole number >= 0, got {seed}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    settings = QUICK if quick else FULL
+    t0 = time.perf_counter()
+    notes: list[str] = []
+    if quick:
+        notes.append("quick mode: tiny images and a few iterations, a smoke test of the "
+                     "pipeline; its verdicts are not a reproduction of the paper")
+    studio = out / "studio.exr"
+    write_exr(str(studio), studio_envmap())
+    write_envmap_preview(str(out / "studio.png"), studio_envmap(), scale=3)
+    data = Path(data_dir) if data_dir else default_data_dir()
+    cases = surface_cases(out, settings, int(seed), data, notes)
+    n_runs = sum(len(experiments_for(c["kind"])) for c in cases)
+    counter = [0, n_runs]
+    setup = RunSetup(settings, int(seed), engine, device, str(studio.resolve()))
+    records, figures = {}, {}
+    for case in cases:
+        recs, arrays = _run_case(case, setup, out, fresh, counter, log)
+        for key in recs:
+            recs[key]["_arrays"] = arrays[key]
+        records[case["name"]] = recs
+        figures[case["name"]] = write_figures(out, case, recs, arrays)
+    claims = evaluate_claims(cases, records)
+    res = {"settings": dataclasses.asdict(settings), "engine": engine, "seed": int(seed),
+           "seconds": time.perf_counter() - t0, "notes": notes, "cases": cases,
+           "run_seconds": sum(r["seconds"] or 0.0 for recs in records.values()
+                              for r in recs.values()),
+           "records": {s: {k: {kk: vv for kk, vv in r.items() if kk != "_arrays"}
+                           for k, r in recs.items()} for s, recs in records.items()},
+           "claims": claims, "figures": figures}
+    write_summary(out / "summary.md", res)
+    write_report(out / "report.html", res)
+    write_results(out / "results.json", res)
+    log(f"wrote {out / 'report.html'}, {out / 'summary.md'} and {out / 'results.json'} "
+        f"({res['seconds']:.0f} s)")
+    return res

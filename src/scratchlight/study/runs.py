@@ -1,0 +1,100 @@
+"""The study's only use of the optimizer and the scene machinery, through the public names
+of :mod:`scratchlight.optimize` (and the AD engine for one reference render):
+
+- :func:`scene_facts`: what a surface's scene says, shared by all its runs (object mask,
+  planted defects in image space, scratch-map coverage, the render under a white light);
+- :func:`run_experiment`: run one experiment into its results folder, or reuse the folder
+  when its ``run.json`` holds the same config; returns that ``run.json``.
+
+Everything else in the study reads results folders."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .experiments import Experiment, RunSetup
+
+__all__ = ["scene_facts", "run_experiment"]
+
+# Files a results folder must hold to be reused.
+_RUN_FILES = ("run.json", "before.exr", "after.exr", "envmap.exr", "envmap_initial.exr",
+              "before.png", "after.png", "envmap.png", "mask.png")
+
+
+def _config(case: dict, setup: RunSetup, overrides: tuple = ()):
+    """The OptimizeConfig of a run on surface ``case`` with the experiment's ``overrides``
+    (``"@studio"`` and ``"@roi"`` stand for the studio map and the case's region)."""
+    from ..optimize import OptimizeConfig
+
+    s = setup.settings
+    cfg = OptimizeConfig(heightmap=case["heightmap"], crop=case["crop"],
+                         width=s.resolution, height=s.resolution,
+                         envmap_size=s.envmap_size, iterations=s.iterations,
+                         spp=s.spp, final_spp=s.final_spp, engine=setup.engine,
+                         seed=setup.seed, device=setup.device)
+    subst = {"@studio": setup.studio, "@roi": case["roi"]}
+    for field, value in overrides:
+        setattr(cfg, field, subst.get(value, value) if isinstance(value, str) else value)
+    return cfg
+
+
+def _reusable(run_dir: Path, cfg) -> dict | None:
+    """The run.json of ``run_dir`` if it holds exactly ``cfg`` and its images exist."""
+    if not all((run_dir / f).is_file() for f in _RUN_FILES):
+        return None
+    try:
+        summary = json.loads((run_dir / "run.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return summary if summary.get("config") == json.loads(json.dumps(cfg.to_dict())) else None
+
+
+def run_experiment(case: dict, exp: Experiment, setup: RunSetup, run_dir: Path,
+                   fresh: bool = False) -> tuple[dict, bool]:
+    """Run experiment ``exp`` on surface ``case`` into ``run_dir``, unless (and ``fresh`` is
+    off) that folder already holds a complete run of the same config.
+
+    Returns (the run's ``run.json`` summary, whether the folder was reused). Raises
+    InputError when the run cannot be done (for instance a mask that leaves no pixel).
+    """
+    from ..optimize import run_optimization
+
+    cfg = _config(case, setup, exp.overrides)
+    summary = None if fresh else _reusable(run_dir, cfg)
+    if summary is not None:
+        return summary, True
+    return run_optimization(cfg, str(run_dir), progress=False), False
+
+
+def scene_facts(case: dict, setup: RunSetup, white_seed: int) -> dict:
+    """The scene of surface ``case`` as every run of it sees it (the base experiment's
+    config): ``object_mask`` and ``truth`` (planted defects in image space, within the mask;
+    None without ground truth), ``scratch_coverage`` (share of the mask the scratch map
+    keeps; 0 when it keeps too little), ``white`` (the render under a white light E = 1 at
+    ``final_spp`` with seed ``white_seed``, which is also returned), and ``surface_pixels``,
+    ``truth_pixels``, ``exaggeration`` and ``grid`` (height-map rows, columns)."""
+    from ..engines import ADEngine
+    from ..optimize import objective_mask, prepare_run
+
+    cfg = _config(case, setup)
+    scene, mask, _ = prepare_run(dataclasses.replace(cfg))
+    hm = scene.heightmap
+    truth = None
+    if hm.truth is not None and hm.truth.any():
+        truth = scene.cell_mask_to_image(hm.truth) & mask
+    try:
+        region = objective_mask(dataclasses.replace(cfg, mask="scratch"), scene, hm.shape)
+        coverage = float(region.sum() / mask.sum())
+    except InputError:
+        coverage = 0.0
+    white = ADEngine(scene).render_progressive(
+        np.ones(tuple(cfg.envmap_size) + (1,), np.float32), cfg.final_spp, seed=white_seed)
+    return {"object_mask": mask, "truth": truth, "scratch_coverage": coverage,
+            "white": white, "white_seed": white_seed,
+            "surface_pixels": int(mask.sum()),
+            "truth_pixels": None if truth is None else int(truth.sum()),
+            "exaggeration": float(scene.spec.exaggeration), "grid": list(hm.shape)}
