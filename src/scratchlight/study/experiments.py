@@ -35,7 +35,8 @@ FULL = Settings(mode="full", synthetic=("face-mill", "turning"),
 
 @dataclasses.dataclass(frozen=True)
 class Experiment:
-    """One optimization run per surface. ``overrides`` are OptimizeConfig fields; the values
+    """One optimization run per surface. ``overrides`` are options of ``OptimizeConfig``
+    (``OPTION_FIELDS``, the optimize flags without dashes); the values
     ``"@studio"`` and ``"@roi"`` stand for the generated studio map and the surface's region
     of interest."""
 

@@ -26,7 +26,7 @@ def read_map(path: Path, channels: int) -> np.ndarray:
 
 def _channels(summary: dict) -> int:
     """Channels of the run's light: 1 for a gray run, 3 for RGB (run.json's config)."""
-    return 1 if summary["config"]["color"] == "gray" else 3
+    return 1 if summary["config"]["light"]["color"] == "gray" else 3
 
 
 def run_record(case: dict, exp: Experiment, summary: dict, run_dir: Path, out: Path,

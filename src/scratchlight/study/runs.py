@@ -1,5 +1,5 @@
-"""The study's only use of the optimizer and the scene machinery, through the public names
-of :mod:`scratchlight.optimize` (and the AD engine for one reference render):
+"""The study's only use of the optimizer and the scene machinery, through the session
+(:mod:`scratchlight.session`) and the public config of :mod:`scratchlight.optimize`:
 
 - :func:`scene_facts`: what a surface's scene says, shared by all its runs (object mask,
   planted defects in image space, scratch-map coverage, the render under a white light);
@@ -9,7 +9,6 @@ of :mod:`scratchlight.optimize` (and the AD engine for one reference render):
 Everything else in the study reads results folders."""
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -31,15 +30,13 @@ def _config(case: dict, setup: RunSetup, overrides: tuple = ()):
     from ..optimize import OptimizeConfig
 
     s = setup.settings
-    cfg = OptimizeConfig(heightmap=case["heightmap"], crop=case["crop"],
-                         width=s.resolution, height=s.resolution,
-                         envmap_size=s.envmap_size, iterations=s.iterations,
-                         spp=s.spp, final_spp=s.final_spp, engine=setup.engine,
-                         seed=setup.seed, device=setup.device)
     subst = {"@studio": setup.studio, "@roi": case["roi"]}
-    for field, value in overrides:
-        setattr(cfg, field, subst.get(value, value) if isinstance(value, str) else value)
-    return cfg
+    options = {name: subst.get(value, value) if isinstance(value, str) else value
+               for name, value in overrides}
+    return OptimizeConfig.from_options(
+        heightmap=case["heightmap"], crop=case["crop"], resolution=s.resolution,
+        envmap_size=s.envmap_size, iterations=s.iterations, spp=s.spp, final_spp=s.final_spp,
+        engine=setup.engine, seed=setup.seed, device=setup.device, **options)
 
 
 def _reusable(run_dir: Path, cfg) -> dict | None:
@@ -61,7 +58,7 @@ def run_experiment(case: dict, exp: Experiment, setup: RunSetup, run_dir: Path,
     Returns (the run's ``run.json`` summary, whether the folder was reused). Raises
     InputError when the run cannot be done (for instance a mask that leaves no pixel).
     """
-    from ..optimize import run_optimization
+    from ..session import run_optimization
 
     cfg = _config(case, setup, exp.overrides)
     summary = None if fresh else _reusable(run_dir, cfg)
@@ -77,24 +74,21 @@ def scene_facts(case: dict, setup: RunSetup, white_seed: int) -> dict:
     keeps; 0 when it keeps too little), ``white`` (the render under a white light E = 1 at
     ``final_spp`` with seed ``white_seed``, which is also returned), and ``surface_pixels``,
     ``truth_pixels``, ``exaggeration`` and ``grid`` (height-map rows, columns)."""
-    from ..engines import ADEngine
-    from ..optimize import objective_mask, prepare_run
+    from ..session import Session
 
     cfg = _config(case, setup)
-    scene, mask, _ = prepare_run(dataclasses.replace(cfg))
-    hm = scene.heightmap
-    truth = None
-    if hm.truth is not None and hm.truth.any():
-        truth = scene.cell_mask_to_image(hm.truth) & mask
+    session = Session.from_config(cfg)
+    mask = session.object_mask
+    truth = session.truth_mask()
     try:
-        region = objective_mask(dataclasses.replace(cfg, mask="scratch"), scene, hm.shape)
-        coverage = float(region.sum() / mask.sum())
+        coverage = float(session.region_mask("scratch", cfg.light).sum() / mask.sum())
     except InputError:
         coverage = 0.0
-    white = ADEngine(scene).render_progressive(
-        np.ones(tuple(cfg.envmap_size) + (1,), np.float32), cfg.final_spp, seed=white_seed)
+    white = session.render_final(np.ones(tuple(cfg.light.envmap_size) + (1,), np.float32),
+                                 cfg.optimizer.final_spp, seed=white_seed)
     return {"object_mask": mask, "truth": truth, "scratch_coverage": coverage,
             "white": white, "white_seed": white_seed,
             "surface_pixels": int(mask.sum()),
             "truth_pixels": None if truth is None else int(truth.sum()),
-            "exaggeration": float(scene.spec.exaggeration), "grid": list(hm.shape)}
+            "exaggeration": float(session.scene.spec.exaggeration),
+            "grid": list(session.heightmap.shape)}
