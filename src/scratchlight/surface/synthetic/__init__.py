@@ -48,8 +48,8 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from ..errors import InputError
-from ..heightmap import HeightMap
+from ...errors import InputError
+from ...heightmap import HeightMap
 
 __all__ = [
     "KINDS", "KIND_DEFAULTS", "TRUTH_FRACTION", "synthesize", "turning_marks",

@@ -42,8 +42,8 @@ import time
 
 import numpy as np
 
-from ..io.atomic import atomic_path
-from ..scene.build import Scene
+from ...io.atomic import atomic_path
+from ...scene.build import Scene
 
 __all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_transport",
            "transport_key", "default_cache_dir", "load_or_build_transport", "half_seed"]

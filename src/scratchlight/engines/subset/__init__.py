@@ -34,9 +34,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..scene.build import ENVMAP_KEY, Scene
-from ..scene.emitter import halo_indices
-from .ad import GRAD_SEED_OFFSET
+from ...scene.build import ENVMAP_KEY, Scene
+from ...scene.emitter import halo_indices
+from ..ad import GRAD_SEED_OFFSET
 
 __all__ = ["SubsetRenderer", "ROUGHNESS_KEY", "PARAM_NAMES", "flat_index", "unflat_index"]
 
@@ -157,7 +157,7 @@ class SubsetRenderer:
         import drjit as dr
         import mitsuba as mi
 
-        from ..scene.emitter import as_envmap
+        from ...scene.emitter import as_envmap
 
         E = as_envmap(envmap)
         H, W, C = E.shape
