@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scene.build import ENVMAP_KEY, Scene
-from ..scene.emitter import as_envmap, halo_indices
+from ..scene.envmap import as_envmap, expand_envmap_drjit
 
 __all__ = ["ADEngine", "GRAD_SEED_OFFSET"]
 
@@ -41,13 +41,10 @@ class ADEngine:
         import drjit as dr
         import mitsuba as mi
 
-        E = as_envmap(E)
-        H, W, C = E.shape
-        E_dr = mi.TensorXf(E)
+        E_dr = mi.TensorXf(as_envmap(E))
         if grad:
             dr.enable_grad(E_dr)
-        data = dr.gather(mi.Float, E_dr.array, mi.UInt32(halo_indices(H, W, C)))
-        self.params[ENVMAP_KEY] = mi.TensorXf(data, shape=(H, W + 2, 3))
+        self.params[ENVMAP_KEY] = expand_envmap_drjit(E_dr)
         self.params.update()
         self._E = E_dr
 

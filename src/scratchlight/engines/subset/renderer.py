@@ -17,7 +17,7 @@ Pixels are chosen by flat indices over all views (see ``indices``).
 
 Parameters that can be differentiated: ``envmap`` (the (H, W, C) light, C = 1 gray or 3,
 expanded to Mitsuba's (H, W + 2, 3) layout with wrap-around columns, see
-``scene.emitter``) and ``roughness`` (the GGX alpha of the conductor, Mitsuba key
+``scene.envmap``) and ``roughness`` (the GGX alpha of the conductor, Mitsuba key
 ``surface.bsdf.alpha.value``). Several views must show the same surface under the same
 light: rays of every view are traced in the Mitsuba scene of the first view.
 """
@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 
 from ...scene.build import ENVMAP_KEY, Scene
-from ...scene.emitter import halo_indices
+from ...scene.envmap import as_envmap, expand_envmap, expand_envmap_adjoint, expand_envmap_drjit
 from ..ad import GRAD_SEED_OFFSET
 from .frozen import freeze_from_environment, frozen_passes, run_frozen
 from .indices import draw_block_pixels, image_blocks, spread_blocks
@@ -140,15 +140,13 @@ class SubsetRenderer:
         import drjit as dr
         import mitsuba as mi
 
-        from ...scene.emitter import as_envmap
-
         E = as_envmap(envmap)
         H, W, C = E.shape
         if (H, W) != self.envmap_shape:
             self.envmap_shape = (H, W)
         handles = {}
         if leaf:
-            data = mi.TensorXf(E.ravel()[halo_indices(H, W, C)].reshape(H, W + 2, 3))
+            data = mi.TensorXf(expand_envmap(E))
             if grad and "envmap" in self.param_names:
                 dr.enable_grad(data)
                 handles["envmap"] = data
@@ -158,8 +156,7 @@ class SubsetRenderer:
             if grad and "envmap" in self.param_names:
                 dr.enable_grad(E_dr)
                 handles["envmap"] = E_dr
-            data = dr.gather(mi.Float, E_dr.array, mi.UInt32(halo_indices(H, W, C)))
-            self.params[ENVMAP_KEY] = mi.TensorXf(data, shape=(H, W + 2, 3))
+            self.params[ENVMAP_KEY] = expand_envmap_drjit(E_dr)
         self._envmap_layout = (H, W, C)
         if roughness is not None:
             if ROUGHNESS_KEY not in self.params:
@@ -182,7 +179,7 @@ class SubsetRenderer:
                 if name == "envmap":
                     v = np.asarray(value, np.float32).reshape(E.shape)
                     if leaf:
-                        v = v.ravel()[halo_indices(H, W, C)].reshape(H, W + 2, 3)
+                        v = expand_envmap(v)
                     dr.set_grad(handles[name], mi.TensorXf(v))
                 else:
                     dr.set_grad(handles[name], dr.opaque(mi.Float, float(value)))
@@ -290,9 +287,7 @@ class SubsetRenderer:
             value = np.array(dr.grad(handle), dtype=np.float64)
             if name == "envmap" and self._pending is not None:
                 # a frozen render's handle is the scene's (H, W + 2, 3) tensor: back to E
-                H, W, C = self._envmap_layout
-                value = np.bincount(halo_indices(H, W, C), weights=value.ravel(),
-                                    minlength=H * W * C).reshape(H, W, C)
+                value = expand_envmap_adjoint(value, self._envmap_layout[2])
             out[name] = value if name == "envmap" else float(value.ravel()[0])
         if self._pending is not None:
             # The scene holds the differentiable leaves and the edges the frozen adjoint

@@ -6,10 +6,8 @@ camera rays (``sensor.sample_ray`` with the scene's sampler), at each hit a BSDF
 (``bsdf.sample``) multiplies the path throughput, for at most ``max_depth`` rays per path
 (Mitsuba's convention: 2 = direct light only). A path that escapes adds its RGB throughput,
 divided by ``spp``, to the four texels of the bilinear envmap lookup of its direction d,
-taken in the emitter's frame (Mitsuba 3.9.1's lookup, checked against ``mi.render``)::
-
-    u = frac(atan2(d.x, -d.z) / 2 pi - 0.5 / W) * W      columns wrap around
-    v = acos(d.y) / pi * (H - 1)                          rows clamp
+taken in the emitter's frame (Mitsuba 3.9.1's lookup, checked against ``mi.render``; its
+formulas are those of ``scene.envmap``).
 
 Mitsuba's path tracer also samples the emitter (next-event estimation, importance sampling
 the map); that changes the noise, not the expectation, so T E and ``mi.render`` agree up to
@@ -28,6 +26,7 @@ import time
 import numpy as np
 
 from ...scene.build import Scene
+from ...scene.envmap import bilinear_texels_drjit
 from .matrix import TransportMatrix
 
 __all__ = ["build_transport"]
@@ -99,21 +98,13 @@ def _trace_chunk(mscene, p0: int, n_pixels: int, spp: int, seed: int, width: int
         throughput *= weight
         active &= (bs.pdf > 0) & dr.any(weight > 0)
         ray = si.spawn_ray(si.to_world(bs.wo))
-    # envmap lookup in the emitter frame (Mitsuba 3.9.1's convention, see module docstring)
+    # envmap lookup in the emitter frame (Mitsuba 3.9.1's convention, see scene.envmap)
     R = [[float(v) for v in row] for row in to_local]  # Python floats: a NumPy scalar
     # times a Dr.Jit array would turn the array into NumPy (evaluating the paths early)
     d = mi.Vector3f(R[0][0] * esc_dir.x + R[0][1] * esc_dir.y + R[0][2] * esc_dir.z,
                     R[1][0] * esc_dir.x + R[1][1] * esc_dir.y + R[1][2] * esc_dir.z,
                     R[2][0] * esc_dir.x + R[2][1] * esc_dir.y + R[2][2] * esc_dir.z)
-    u = dr.atan2(d.x, -d.z) * dr.inv_two_pi - 0.5 / W
-    u = (u - dr.floor(u)) * W
-    v = dr.safe_acos(d.y) * dr.inv_pi * (H - 1)
-    j0f, i0f = dr.floor(u), dr.floor(v)
-    fu, fv = u - j0f, v - i0f
-    j0 = mi.UInt32(dr.clip(mi.Int32(j0f), 0, W - 1))
-    j1 = dr.select(j0 + 1 >= W, 0, j0 + 1)
-    i0 = mi.UInt32(dr.clip(mi.Int32(i0f), 0, H - 1))
-    i1 = dr.minimum(i0 + 1, H - 1)
+    i0, i1, j0, j1, fu, fv = bilinear_texels_drjit(d, H, W)
     thr = esc_thr / spp
     corners = ((i0, j0, (1 - fu) * (1 - fv)), (i0, j1, fu * (1 - fv)),
                (i1, j0, (1 - fu) * fv), (i1, j1, fu * fv))

@@ -13,6 +13,7 @@ import os
 import numpy as np
 
 from ...io.atomic import atomic_path
+from ...scene.envmap import as_envmap, rgb_channels
 
 __all__ = ["TRANSPORT_VERSION", "TransportMatrix"]
 
@@ -115,10 +116,12 @@ class TransportMatrix:
 
     # -- products -----------------------------------------------------------------------
     def _check_envmap(self, E: np.ndarray) -> np.ndarray:
-        E = np.asarray(E)
-        if E.ndim == 2:
-            E = E[..., None]
-        if E.ndim != 3 or E.shape[:2] != self.envmap_shape or E.shape[2] not in (1, 3):
+        try:
+            E = as_envmap(E)
+            fits = E.shape[:2] == self.envmap_shape
+        except ValueError:  # not an envmap at all
+            E, fits = np.asarray(E), False
+        if not fits:
             raise ValueError(f"envmap of shape {E.shape} does not fit this transport matrix: "
                              f"expected ({self.envmap_shape[0]}, {self.envmap_shape[1]}, 1 or 3)")
         return E
@@ -132,8 +135,8 @@ class TransportMatrix:
         h, w = self.image_shape
         flat = np.ascontiguousarray(E.reshape(-1, E.shape[2]).T, dtype=np.float32)  # (C, H*W)
         out = np.empty((h * w, 3), np.float32)
-        for c in range(3):
-            out[:, c] = self.channel(c) @ flat[c if flat.shape[0] == 3 else 0]
+        for c, k in enumerate(rgb_channels(E.shape[2])):
+            out[:, c] = self.channel(c) @ flat[k]
         return out.reshape(h, w, 3)
 
     def apply_transpose(self, G: np.ndarray, channels: int = 3) -> np.ndarray:
