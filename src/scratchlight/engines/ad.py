@@ -23,7 +23,8 @@ GRAD_SEED_OFFSET = 0x5EED_0000
 
 
 class ADEngine:
-    """Differentiable rendering of one Scene with Mitsuba's prb integrator."""
+    """Differentiable rendering of one Scene with Mitsuba's prb integrator (the
+    ``engines.base.Engine`` protocol)."""
 
     name = "ad"
 
@@ -60,6 +61,11 @@ class ADEngine:
         self._image = img if grad else None
         return np.array(img, dtype=np.float32)[..., :3]
 
+    def relight(self, E: np.ndarray) -> np.ndarray:
+        """The deterministic image (h, w, 3) float32 under E: ``render(E, seed=0)`` at the
+        engine's own spp. Like every plain render it drops a pending gradient render."""
+        return self.render(E, seed=0)
+
     def render_progressive(self, E: np.ndarray, spp: int, seed: int = 0, chunk_spp: int = 16,
                            progress: bool | str = False) -> np.ndarray:
         """Render at ``spp`` as independent passes of ``chunk_spp`` averaged, showing a
@@ -77,8 +83,9 @@ class ADEngine:
         return (acc / spp).astype(np.float32)
 
     def backprop(self, dL_dI: np.ndarray) -> np.ndarray:
-        """dL/dE (same shape as the E of the last ``render(..., grad=True)``) for a given
-        image gradient dL/dI (h, w, 3), by an independent adjoint render."""
+        """dL/dE (H, W, C) float64, C that of the E of the last ``render(..., grad=True)``
+        (1 for a 2-D map), for a given image gradient dL/dI (h, w, 3), by an independent
+        adjoint render."""
         import drjit as dr
         import mitsuba as mi
 

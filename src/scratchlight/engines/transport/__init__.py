@@ -7,8 +7,8 @@ environment map E:  I = T E,  T of shape (h*w pixels) x (H*W texels) per RGB cha
   its ``.npz`` file.
 - ``build``: ``build_transport``, T estimated by path tracing the Mitsuba scene.
 - ``cache``: ``load_or_build_transport``, T cached on disk under ``transport_key``.
-- ``engine``: ``TransportEngine``, render and backprop by two independent matrices, one
-  for the primal image and one for the gradient.
+- ``engine``: ``TransportEngine``, the engine protocol (``engines.base``) on two
+  independent matrices, one for the primal image and one for the gradient.
 """
 from .build import build_transport
 from .cache import default_cache_dir, load_or_build_transport, transport_key

@@ -27,7 +27,8 @@ def half_seed(seed: int, half: int) -> int:
 
 
 class TransportEngine:
-    """Render and differentiate by precomputed transport matrices (same API as ADEngine).
+    """Render and differentiate by precomputed transport matrices (the
+    ``engines.base.Engine`` protocol, as ADEngine).
 
     ``TransportEngine(scene, spp, seed, cache_dir, progress, decorrelate)`` loads its
     matrices from the cache or builds them at once.
@@ -119,14 +120,14 @@ class TransportEngine:
 
     def render_progressive(self, E: np.ndarray, spp: int, seed: int = 0, chunk_spp: int = 16,
                            progress: bool | str = False) -> np.ndarray:
-        """``relight(E)``, for code written for ADEngine.render_progressive (the other
-        arguments are ignored)."""
+        """``relight(E)``: the matrices are fixed, so ``spp``, ``seed``, ``chunk_spp`` and
+        ``progress`` are ignored."""
         return self.relight(E)
 
     def backprop(self, dL_dI: np.ndarray) -> np.ndarray:
         """dL/dE = T^T dL/dI (T the half not used by the last ``render(..., grad=True)``),
-        float64 of the shape of that render's E; a gray map gets the sum over the R, G
-        and B products."""
+        (H, W, C) float64, C that of that render's E (1 for a 2-D map); a gray map gets
+        the sum over the R, G and B products."""
         if self._grad is None:
             raise RuntimeError("backprop needs a preceding render(..., grad=True)")
         T, channels = self._grad
