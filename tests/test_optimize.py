@@ -12,7 +12,7 @@ from scratchlight.optimize import OptimizeConfig, cie_lightness, initial_envmap,
 from scratchlight.session import run_optimization
 from scratchlight.optimize.init import resize_envmap
 from scratchlight.scene import CameraSpec, SceneSpec, build_scene
-from scratchlight.scene.emitter import direction_to_texel
+from scratchlight.scene.envmap import direction_to_texel
 from scratchlight.surface.scratchmap import scratch_map
 
 

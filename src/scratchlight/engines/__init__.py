@@ -1,16 +1,18 @@
 """Stage 4 — engines: the image for a light E, and dL/dE for an image gradient dL/dI.
 
-Every engine has ``render(E, seed=0, spp=None, grad=False) -> image (h, w, 3)`` and
-``backprop(dL_dI) -> dL_dE`` (after a ``render(..., grad=True)``), so the objective and the
-optimizer never know which engine they drive.
+Every engine implements the protocol ``Engine`` (``engines.base``):
+``render(E, seed=0, spp=None, grad=False) -> image (h, w, 3)``, ``backprop(dL_dI) -> dL_dE``
+(after a ``render(..., grad=True)``), ``render_progressive(E, spp, seed=0, progress=False)``
+and ``relight(E)``, so the objective and the optimizer never know which engine they drive.
 """
 from .ad import ADEngine
+from .base import Engine
 from .transport import TransportEngine
 
 ENGINES = {"ad": ADEngine}
 ENGINES["transport"] = TransportEngine
 
-__all__ = ["ADEngine", "TransportEngine", "ENGINES", "make_engine"]
+__all__ = ["Engine", "ADEngine", "TransportEngine", "ENGINES", "make_engine"]
 
 
 def make_engine(name: str, scene, spp: int = 16, seed: int = 0, **options):

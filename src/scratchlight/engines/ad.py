@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..scene.build import ENVMAP_KEY, Scene
-from ..scene.emitter import as_envmap, halo_indices
+from ..scene.envmap import as_envmap, expand_envmap_drjit
 
 __all__ = ["ADEngine", "GRAD_SEED_OFFSET"]
 
@@ -23,7 +23,8 @@ GRAD_SEED_OFFSET = 0x5EED_0000
 
 
 class ADEngine:
-    """Differentiable rendering of one Scene with Mitsuba's prb integrator."""
+    """Differentiable rendering of one Scene with Mitsuba's prb integrator (the
+    ``engines.base.Engine`` protocol)."""
 
     name = "ad"
 
@@ -41,13 +42,10 @@ class ADEngine:
         import drjit as dr
         import mitsuba as mi
 
-        E = as_envmap(E)
-        H, W, C = E.shape
-        E_dr = mi.TensorXf(E)
+        E_dr = mi.TensorXf(as_envmap(E))
         if grad:
             dr.enable_grad(E_dr)
-        data = dr.gather(mi.Float, E_dr.array, mi.UInt32(halo_indices(H, W, C)))
-        self.params[ENVMAP_KEY] = mi.TensorXf(data, shape=(H, W + 2, 3))
+        self.params[ENVMAP_KEY] = expand_envmap_drjit(E_dr)
         self.params.update()
         self._E = E_dr
 
@@ -62,6 +60,11 @@ class ADEngine:
                         seed=seed, seed_grad=(seed + GRAD_SEED_OFFSET) % 2**32)
         self._image = img if grad else None
         return np.array(img, dtype=np.float32)[..., :3]
+
+    def relight(self, E: np.ndarray) -> np.ndarray:
+        """The deterministic image (h, w, 3) float32 under E: ``render(E, seed=0)`` at the
+        engine's own spp. Like every plain render it drops a pending gradient render."""
+        return self.render(E, seed=0)
 
     def render_progressive(self, E: np.ndarray, spp: int, seed: int = 0, chunk_spp: int = 16,
                            progress: bool | str = False) -> np.ndarray:
@@ -80,8 +83,9 @@ class ADEngine:
         return (acc / spp).astype(np.float32)
 
     def backprop(self, dL_dI: np.ndarray) -> np.ndarray:
-        """dL/dE (same shape as the E of the last ``render(..., grad=True)``) for a given
-        image gradient dL/dI (h, w, 3), by an independent adjoint render."""
+        """dL/dE (H, W, C) float64, C that of the E of the last ``render(..., grad=True)``
+        (1 for a 2-D map), for a given image gradient dL/dI (h, w, 3), by an independent
+        adjoint render."""
         import drjit as dr
         import mitsuba as mi
 

@@ -62,7 +62,7 @@ def specular_direction_map(scene, shape: tuple[int, int], seed: int = 0) -> np.n
     import drjit as dr
     import mitsuba as mi
 
-    from ..scene.emitter import direction_to_texel
+    from ..scene.envmap import direction_to_texel
 
     mscene = scene.mitsuba_scene
     sensor = mscene.sensors()[0]

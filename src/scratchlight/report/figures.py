@@ -47,12 +47,9 @@ def plot_losses(path: str | os.PathLike, curves: dict[str, list[float]], title: 
 def envmap_preview(E: np.ndarray, scale: int = 8) -> np.ndarray:
     """uint8 (H*scale, W*scale, 3) picture of a [0, 1] envmap, texels as blocks, sRGB."""
     from ..io.images import tonemap
+    from ..scene.envmap import envmap_rgb
 
-    E = np.asarray(E, np.float32)
-    if E.ndim == 2:
-        E = E[..., None]
-    if E.shape[2] == 1:
-        E = np.repeat(E, 3, axis=2)
+    E = envmap_rgb(E)
     big = np.repeat(np.repeat(E, scale, axis=0), scale, axis=1)
     return tonemap(big)
 

@@ -16,7 +16,8 @@ from scipy import ndimage
 
 from ..heightmap import HeightMap
 from .camera import CameraSpec, sensor_dict
-from .emitter import DEFAULT_ENVMAP_SHAPE, constant_envmap, envmap_dict
+from .emitter import envmap_dict
+from .envmap import DEFAULT_ENVMAP_SHAPE, constant_envmap
 from .materials import conductor_bsdf
 from .mesh import auto_exaggeration, heightmap_to_mesh, units_per_metre
 

@@ -1,4 +1,5 @@
-"""Differentiable rendering of a chosen set of pixels (one or several views).
+"""The subset renderer: differentiable rendering of a chosen set of pixels of one or
+several views.
 
 Method. Mitsuba 3.9's ``mi.ad.loaders`` registers a ``flat_sensor``: a sensor whose film is
 one row of K pixels and whose k-th pixel traces rays through source pixel ``pixel_idx[k]``
@@ -9,51 +10,34 @@ scene's ``prb`` integrator, so the primal pass uses ``seed`` and the adjoint (pa
 pass uses the independent ``seed + GRAD_SEED_OFFSET``: the product of dL/dI computed from
 the primal with dI/dtheta of the replay is an unbiased gradient estimate (SPEC section B).
 
-Speed. Tracing Mitsuba's prb loops in Python costs a few tens of milliseconds per render on
-the CPU whatever the number of pixels, which is most of the time of a small subset. With
-``freeze`` on (the default; ``SCRATCHLIGHT_FREEZE=0`` turns it off) the primal render and
-the adjoint pass are Dr.Jit frozen functions (``dr.freeze``): traced once per batch size and
-sample count, then replayed with new indices, seeds, light and roughness. Results equal the
-traced path to float rounding (tested); if recording fails on some backend, the renderer
-falls back to tracing. The forward-mode pass (``directional_derivative``) is always traced.
+Speed. With ``freeze`` on (the default) the primal render and the adjoint pass are
+replayed Dr.Jit frozen functions instead of re-traced Python loops (see ``frozen``).
 
-Index layout (the one of ``RayDataLoader``): the pixels of all views form one index set,
-``index = view * h * w + row * w + column`` for V views of h x w pixels. The same index may
-appear several times in one batch; every occurrence is an independent estimate.
+Pixels are chosen by flat indices over all views (see ``indices``).
 
 Parameters that can be differentiated: ``envmap`` (the (H, W, C) light, C = 1 gray or 3,
 expanded to Mitsuba's (H, W + 2, 3) layout with wrap-around columns, see
-``scene.emitter``) and ``roughness`` (the GGX alpha of the conductor, Mitsuba key
+``scene.envmap``) and ``roughness`` (the GGX alpha of the conductor, Mitsuba key
 ``surface.bsdf.alpha.value``). Several views must show the same surface under the same
 light: rays of every view are traced in the Mitsuba scene of the first view.
 """
 from __future__ import annotations
 
-import os
 from typing import Sequence
 
 import numpy as np
 
-from ..scene.build import ENVMAP_KEY, Scene
-from ..scene.emitter import halo_indices
-from .ad import GRAD_SEED_OFFSET
+from ...scene.build import ENVMAP_KEY, Scene
+from ...scene.envmap import as_envmap, expand_envmap, expand_envmap_adjoint, expand_envmap_drjit
+from ..ad import GRAD_SEED_OFFSET
+from .frozen import freeze_from_environment, frozen_passes, run_frozen
+from .indices import draw_block_pixels, image_blocks, spread_blocks
 
-__all__ = ["SubsetRenderer", "ROUGHNESS_KEY", "PARAM_NAMES", "flat_index", "unflat_index"]
+__all__ = ["SubsetRenderer", "ROUGHNESS_KEY", "PARAM_NAMES"]
 
 ROUGHNESS_KEY = "surface.bsdf.alpha.value"
 PARAM_NAMES = ("envmap", "roughness")
 _MAX_CACHED_SENSORS = 8
-
-
-def flat_index(view: np.ndarray, row: np.ndarray, col: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Flat pixel index (int64) of pixel (row, col) of ``view`` in V views of h x w pixels."""
-    return (np.asarray(view, np.int64) * h + np.asarray(row, np.int64)) * w + np.asarray(col, np.int64)
-
-
-def unflat_index(index: np.ndarray, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(view, row, col) int64 arrays of flat pixel indices."""
-    index = np.asarray(index, np.int64)
-    return index // (h * w), (index // w) % h, index % w
 
 
 class SubsetRenderer:
@@ -102,8 +86,7 @@ class SubsetRenderer:
         self._image = None
         self._pending: tuple | None = None  # (indices, seed, spp) of a frozen grad render
         if freeze is None:
-            freeze = os.environ.get("SCRATCHLIGHT_FREEZE", "1").strip().lower() not in (
-                "0", "no", "false", "off")
+            freeze = freeze_from_environment()
         self.freeze = bool(freeze)
         self._frozen_primal = self._frozen_backward = None
         self._unfreezable: set[str] = set()
@@ -157,15 +140,13 @@ class SubsetRenderer:
         import drjit as dr
         import mitsuba as mi
 
-        from ..scene.emitter import as_envmap
-
         E = as_envmap(envmap)
         H, W, C = E.shape
         if (H, W) != self.envmap_shape:
             self.envmap_shape = (H, W)
         handles = {}
         if leaf:
-            data = mi.TensorXf(E.ravel()[halo_indices(H, W, C)].reshape(H, W + 2, 3))
+            data = mi.TensorXf(expand_envmap(E))
             if grad and "envmap" in self.param_names:
                 dr.enable_grad(data)
                 handles["envmap"] = data
@@ -175,8 +156,7 @@ class SubsetRenderer:
             if grad and "envmap" in self.param_names:
                 dr.enable_grad(E_dr)
                 handles["envmap"] = E_dr
-            data = dr.gather(mi.Float, E_dr.array, mi.UInt32(halo_indices(H, W, C)))
-            self.params[ENVMAP_KEY] = mi.TensorXf(data, shape=(H, W + 2, 3))
+            self.params[ENVMAP_KEY] = expand_envmap_drjit(E_dr)
         self._envmap_layout = (H, W, C)
         if roughness is not None:
             if ROUGHNESS_KEY not in self.params:
@@ -199,7 +179,7 @@ class SubsetRenderer:
                 if name == "envmap":
                     v = np.asarray(value, np.float32).reshape(E.shape)
                     if leaf:
-                        v = v.ravel()[halo_indices(H, W, C)].reshape(H, W + 2, 3)
+                        v = expand_envmap(v)
                     dr.set_grad(handles[name], mi.TensorXf(v))
                 else:
                     dr.set_grad(handles[name], dr.opaque(mi.Float, float(value)))
@@ -225,42 +205,17 @@ class SubsetRenderer:
                          seed=int(seed), seed_grad=int(seed) + GRAD_SEED_OFFSET)
 
     def _make_frozen(self) -> None:
-        import drjit as dr
-
-        integrator = self.mitsuba_scene.integrator()
-
-        def primal(scene, sensor, indices, seed, spp):
-            sensor.pixel_idx = indices
-            return integrator.render(scene, sensor, seed=seed, spp=spp, develop=True,
-                                     evaluate=False)
-
-        def backward(scene, params, sensor, indices, seed, grad_image, spp):
-            sensor.pixel_idx = indices
-            integrator.render_backward(scene, params, grad_image, sensor, seed=seed, spp=spp)
-
-        options = dict(limit=_MAX_CACHED_SENSORS, warn_after=100)
-        self._frozen_primal = dr.freeze(primal, **options)
-        self._frozen_backward = dr.freeze(backward, **options)
+        self._frozen_primal, self._frozen_backward = frozen_passes(
+            self.mitsuba_scene.integrator(), _MAX_CACHED_SENSORS)
 
     def _frozen_call(self, which: str, *args):
-        """Run frozen function ``which``; None if it cannot be recorded here (it is then
-        traced from now on, with a warning)."""
-        import warnings
-
+        """Run frozen function ``which`` ('primal' or 'backward'); None if it cannot be
+        recorded here (it is then traced from now on, with a warning)."""
         if which in self._unfreezable:
             return None
         if self._frozen_primal is None:
             self._make_frozen()
-        try:
-            return getattr(self, f"_frozen_{which}")(*args)
-        except RuntimeError as e:
-            if "record" not in str(e):
-                raise
-            warnings.warn(f"frozen {which} rendering unavailable here "
-                          f"({str(e).splitlines()[0]}); tracing it instead", RuntimeWarning,
-                          stacklevel=3)
-            self._unfreezable.add(which)
-            return None
+        return run_frozen(which, getattr(self, f"_frozen_{which}"), self._unfreezable, *args)
 
     def render(self, indices, envmap: np.ndarray, roughness: float | None = None, seed: int = 0,
                spp: int | None = None, grad: bool = False) -> np.ndarray:
@@ -332,9 +287,7 @@ class SubsetRenderer:
             value = np.array(dr.grad(handle), dtype=np.float64)
             if name == "envmap" and self._pending is not None:
                 # a frozen render's handle is the scene's (H, W + 2, 3) tensor: back to E
-                H, W, C = self._envmap_layout
-                value = np.bincount(halo_indices(H, W, C), weights=value.ravel(),
-                                    minlength=H * W * C).reshape(H, W, C)
+                value = expand_envmap_adjoint(value, self._envmap_layout[2])
             out[name] = value if name == "envmap" else float(value.ravel()[0])
         if self._pending is not None:
             # The scene holds the differentiable leaves and the edges the frozen adjoint
@@ -438,21 +391,13 @@ class SubsetRenderer:
         V = self.n_views
         h, w = self.image_shape
         f = max(1, int(factor))
-        bh, bw = -(-h // f), -(-w // f)
-        bv, by, bx = np.meshgrid(np.arange(V), np.arange(bh), np.arange(bw), indexing="ij")
-        bv, by, bx = bv.ravel(), by.ravel(), bx.ravel()
-        ny = np.minimum(f, h - by * f)
-        nx = np.minimum(f, w - bx * f)
+        blocks = image_blocks(V, h, w, f)
         E = np.asarray(envmap, np.float32)
-        rows = np.arange(h) // f
-        cols = np.arange(w) // f
         n = max(1, int(pairs))
         primal = np.empty((2 * n, V, h, w, 3))
         jvp = np.empty((2 * n, V, h, w, 3)) if derivatives else None
         for i in range(n):
-            row = by * f + (rng.random(bv.size) * ny).astype(np.int64)
-            col = bx * f + (rng.random(bv.size) * nx).astype(np.int64)
-            idx = flat_index(bv, row, col, h, w)
+            idx = draw_block_pixels(rng, blocks, h, w, f)
             tangents = {}
             if "envmap" in self.param_names:
                 tangents["envmap"] = rng.choice(np.array([-1.0, 1.0], np.float32), size=E.shape)
@@ -470,9 +415,9 @@ class SubsetRenderer:
                 p, jv = self.directional_derivative(both, E, roughness, tangents, seed=sd,
                                                     spp=spp)
                 for j, half in enumerate(np.split(jv, 2)):
-                    jvp[2 * i + j] = half.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
+                    jvp[2 * i + j] = spread_blocks(half, V, h, w, f)
             else:
                 p = self.render(both, E, roughness, seed=sd, spp=spp)
             for j, half in enumerate(np.split(p, 2)):
-                primal[2 * i + j] = half.reshape(V, bh, bw, 3)[:, rows][:, :, cols]
+                primal[2 * i + j] = spread_blocks(half, V, h, w, f)
         return primal, jvp

@@ -1,0 +1,136 @@
+"""The transport engine: render and differentiate by precomputed transport matrices.
+
+A render is three sparse matrix-vector products (milliseconds) and its gradient is exact:
+dL/dE = T^T dL/dI. Unlike the AD engine's, the image is deterministic: its Monte Carlo
+noise is frozen into T at build time, so the engine holds two independent matrices, one
+for the primal image and one for the gradient (see ``TransportEngine``).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+
+import numpy as np
+
+from ...scene.build import Scene
+from .cache import load_or_build_transport
+from .matrix import TransportMatrix
+
+__all__ = ["TransportEngine", "half_seed"]
+
+
+def half_seed(seed: int, half: int) -> int:
+    """Seed of half ``half`` (0 or 1) of a decorrelated engine with ``seed``."""
+    d = hashlib.blake2b(f"{int(seed)}/half{int(half)}".encode(), digest_size=4).digest()
+    return int.from_bytes(d, "little")
+
+
+class TransportEngine:
+    """Render and differentiate by precomputed transport matrices (the
+    ``engines.base.Engine`` protocol, as ADEngine).
+
+    ``TransportEngine(scene, spp, seed, cache_dir, progress, decorrelate)`` loads its
+    matrices from the cache or builds them at once.
+
+    L_grad rewards Monte Carlo noise (SPEC), and T's noise is frozen: a gradient T^T dL/dI
+    taken with the very T whose noise shaped dL/dI would steer the light towards a noisier,
+    not a more informative, image. So by default (``decorrelate``) the engine holds two
+    independent matrices T_a, T_b of ``spp`` paths per pixel each, as the AD engine renders
+    the primal image and the gradient with ``spp`` independent samples each:
+    ``render(E, seed, grad=True)`` returns T_a E and ``backprop`` T_b^T dL/dI, the roles
+    swapping with the parity of ``seed`` (the loop gives each iteration its own seed).
+    Without ``grad`` (and in ``relight``) the image is the mean of both, an estimate with
+    2 ``spp`` paths per pixel. ``decorrelate=False`` keeps one T of ``spp`` paths for
+    everything (relighting, or studies of the exact gradient of T E).
+
+    Attributes:
+        T: the single matrix (decorrelate=False) or None.
+        halves: (T_a, T_b), or (T, T) without decorrelation.
+        from_cache: whether every matrix came from the cache.
+        precompute_seconds: wall time of loading or building them.
+    """
+
+    name = "transport"
+
+    def __init__(self, scene: Scene, spp: int = 64, seed: int = 0,
+                 cache_dir: str | os.PathLike | None | bool = None,
+                 progress: bool | str = False, decorrelate: bool = True):
+        self.scene = scene
+        self.spp = int(spp)
+        self.seed = int(seed)
+        self.decorrelate = bool(decorrelate)
+        if self.spp < 1:
+            raise ValueError(f"spp must be at least 1, got {spp}")
+        label = "transport" if progress is True else progress
+        t0 = time.perf_counter()
+        if self.decorrelate:
+            built = [load_or_build_transport(scene, spp=self.spp, seed=half_seed(self.seed, k),
+                                             cache_dir=cache_dir,
+                                             progress=f"{label} {k + 1}/2" if label else False)
+                     for k in (0, 1)]
+            self.halves = (built[0][0], built[1][0])
+            self.from_cache = built[0][1] and built[1][1]
+            self.T = None
+        else:
+            self.T, self.from_cache = load_or_build_transport(
+                scene, spp=self.spp, seed=self.seed, cache_dir=cache_dir, progress=label)
+            self.halves = (self.T, self.T)
+        self.precompute_seconds = time.perf_counter() - t0
+        self._grad = None  # (T used for backprop, channels of E) after render(grad=True)
+
+    @property
+    def matrices(self) -> list[TransportMatrix]:
+        """The distinct matrices held (one or two)."""
+        return [self.T] if self.T is not None else list(self.halves)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all matrices held."""
+        return sum(T.nbytes for T in self.matrices)
+
+    def relight(self, E: np.ndarray) -> np.ndarray:
+        """The linear RGB image (h, w, 3) float32 under map E (H, W[, C]), C = 1 or 3, with
+        all paths: T E, or (T_a E + T_b E) / 2."""
+        if self.T is not None:
+            return self.T.apply(E)
+        a, b = self.halves
+        out = a.apply(E)
+        out += b.apply(E)
+        out *= 0.5
+        return out
+
+    def render(self, E: np.ndarray, seed: int = 0, spp: int | None = None,
+               grad: bool = False) -> np.ndarray:
+        """Linear RGB image (h, w, 3) float32 of the scene under E (H, W, C), C = 1 or 3.
+
+        ``spp`` is ignored (the matrices are fixed). With ``grad`` the image comes from one
+        half (chosen by the parity of ``seed``) and ``backprop`` will use the other; without
+        it, ``relight(E)``.
+        """
+        E = np.asarray(E)
+        if not grad:
+            self._grad = None
+            return self.relight(E)
+        k = int(seed) % 2
+        primal, other = self.halves[k], self.halves[1 - k]
+        image = primal.apply(E)
+        self._grad = (other, 1 if E.ndim == 2 else E.shape[2])
+        return image
+
+    def render_progressive(self, E: np.ndarray, spp: int, seed: int = 0, chunk_spp: int = 16,
+                           progress: bool | str = False) -> np.ndarray:
+        """``relight(E)``: the matrices are fixed, so ``spp``, ``seed``, ``chunk_spp`` and
+        ``progress`` are ignored."""
+        return self.relight(E)
+
+    def backprop(self, dL_dI: np.ndarray) -> np.ndarray:
+        """dL/dE = T^T dL/dI (T the half not used by the last ``render(..., grad=True)``),
+        (H, W, C) float64, C that of that render's E (1 for a 2-D map); a gray map gets
+        the sum over the R, G and B products."""
+        if self._grad is None:
+            raise RuntimeError("backprop needs a preceding render(..., grad=True)")
+        T, channels = self._grad
+        self._grad = None
+        return T.apply_transpose(dL_dI, channels)
+
