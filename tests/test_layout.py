@@ -76,7 +76,7 @@ def test_no_package_imports_another_packages_private_names():
             if _unit(target) == _unit(parts) or not target:
                 continue
             private = [n for n in names if n.startswith("_") and n != "__version__"]
-            private_module = [p for p in target if p.startswith("_") and p != "_backend"]
+            private_module = [p for p in target if p.startswith("_")]
             if private or private_module:
                 bad.append(f"{'/'.join(parts)} imports {'.'.join(target)}: {private or private_module}")
     assert not bad, "\n".join(bad)

@@ -7,8 +7,8 @@ every front end (the command line, the paper study in ``study``). Importing the 
 points Dr.Jit at a suitable libLLVM; the Mitsuba variant is chosen on first use
 (``use_device``).
 """
-from . import _backend  # noqa: F401  (sets DRJIT_LIBLLVM_PATH before mitsuba is imported)
-from ._backend import current_variant, use_device
+from . import backend  # noqa: F401  (sets DRJIT_LIBLLVM_PATH before mitsuba is imported)
+from .backend import current_variant, use_device
 from .config import config_from_dict, config_to_dict, read_config
 from .engines import make_engine
 from .errors import InputError

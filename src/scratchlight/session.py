@@ -92,7 +92,7 @@ class Session:
                  scene: SceneSpec | None = None, *, device: str = "auto",
                  before_prepare: Callable | None = None, progress: bool = False,
                  envmap: np.ndarray | None = None):
-        from ._backend import use_device
+        from .backend import use_device
         from .scene import build_scene
         from .surface import load_surface
 

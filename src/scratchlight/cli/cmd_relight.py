@@ -70,6 +70,6 @@ def run(args) -> int:
 
 
 def _variant() -> str:
-    from .._backend import current_variant
+    from ..backend import current_variant
 
     return current_variant()

@@ -153,7 +153,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def select_device(args) -> str:
-    from .._backend import use_device
+    from ..backend import use_device
 
     try:
         return use_device(args.device)

@@ -62,7 +62,7 @@ def read_envmap(path: str | os.PathLike) -> np.ndarray:
     if not os.path.isfile(path):
         raise InputError(path, "no such file")
     if ext in (".exr", ".hdr"):
-        from .._backend import current_variant
+        from ..backend import current_variant
 
         current_variant()
         import mitsuba as mi
@@ -94,7 +94,7 @@ def read_envmap(path: str | os.PathLike) -> np.ndarray:
 
 def write_exr(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write a linear float image (H, W[, C]) as an RGB float32 OpenEXR file (atomically)."""
-    from .._backend import current_variant
+    from ..backend import current_variant
 
     current_variant()
     import mitsuba as mi

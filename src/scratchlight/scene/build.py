@@ -155,7 +155,7 @@ def build_scene(hm: HeightMap, spec: SceneSpec = SceneSpec(), envmap: np.ndarray
     The envmap defaults to a constant 0.5 of 25 x 50 texels; it is only the starting value
     of the emitter parameter that engines update in place.
     """
-    from .._backend import current_variant
+    from ..backend import current_variant
 
     current_variant()
     import mitsuba as mi
