@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from scratchlight.errors import InputError
-from scratchlight.optimize.fit import FitConfig, image_loss
+from scratchlight.fit.fitter import FitConfig, image_loss
 
 
 @pytest.mark.parametrize("name", ["l2", "rel-l2"])
@@ -61,7 +61,7 @@ def fit_scene():
 
 @pytest.mark.parametrize("sampling", ["full", "adaptive"])
 def test_fit_reduces_parameter_error(fit_scene, sampling):
-    from scratchlight.optimize.fit import Truth, fit_to_images, sensitivity_weights
+    from scratchlight.fit.fitter import Truth, fit_to_images, sensitivity_weights
 
     R, Et, target = fit_scene
     w = sensitivity_weights(R, Et, 0.15, spp=8)

@@ -104,7 +104,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _check_args(args):
-    from ..optimize.fit import FitConfig
+    from ..fit.fitter import FitConfig
 
     params = tuple(v.strip() for v in args.params.split(",") if v.strip())
     cfg = FitConfig(params=params, sampling=args.sampling, budget=args.budget,
@@ -138,7 +138,7 @@ def _check_args(args):
 
 
 def _read_targets(paths: list[str]) -> np.ndarray:
-    from ..optimize.fit import read_target_image
+    from ..fit.fitter import read_target_image
 
     images = [read_target_image(p) for p in paths]
     for p, im in zip(paths[1:], images[1:]):
@@ -203,7 +203,7 @@ def run(args) -> int:
     from ..engines.subset import SubsetRenderer
     from ..io import write_exr, write_png
     from ..io.atomic import atomic_path
-    from ..optimize.fit import Truth, fit_to_images, parameter_error, sensitivity_weights
+    from ..fit.fitter import Truth, fit_to_images, parameter_error, sensitivity_weights
     from ..optimize.init import initial_envmap
     from ..report.figures import write_envmap_preview
     from ..scene import SceneSpec, build_scene

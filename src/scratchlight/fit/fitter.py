@@ -3,7 +3,7 @@
 Method. Minimise an image loss between renders I(theta) and targets T over the parameters
 theta = (envmap E, GGX roughness alpha) with Adam, clamping E >= 0 and alpha to
 [0.01, 1] after every step. Each iteration renders only K pixels drawn by a pixel sampler
-(``optimize.sampling``; ``full`` renders every pixel) and estimates the gradient without
+(``fit.sampling``; ``full`` renders every pixel) and estimates the gradient without
 bias as
 
     dL/dtheta ~= sum_k w_k (dL/dI_jk)(I_jk) * dI_jk/dtheta,    w_k = 1 / (K p_jk),
