@@ -80,10 +80,10 @@ def test_second_moment_rescales_variance():
 
 
 def test_bad_options():
-    with pytest.raises(InputError, match="--sampling"):
+    with pytest.raises(InputError, match="fit.sampling"):
         make_sampler("importance", SHAPE)
     for bad in (0, -0.1, 1.5, float("nan")):
-        with pytest.raises(InputError, match="--budget"):
+        with pytest.raises(InputError, match="fit.budget"):
             make_sampler("uniform", SHAPE, bad)
 
 
@@ -213,7 +213,8 @@ def test_subset_gradients_are_unbiased(tiny):
     dL/dI is a fixed map (not a fresh primal), so full and subset estimate the same vector
     sum_j g_j dI_j/dtheta; both are Monte Carlo means compared with their standard errors.
     """
-    from scratchlight.fit.fitter import FitConfig, refresh_maps
+    from scratchlight.fit import FitConfig
+    from scratchlight.fit.refresh import refresh_maps
 
     R, E = tiny
     n = R.n_pixels
