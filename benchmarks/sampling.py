@@ -106,7 +106,7 @@ class Task:
         return (("envmap_rmse_weighted",) if "envmap" in self.params else ()) + ("roughness_error",)
 
     def truth(self):
-        from scratchlight.optimize.fit import Truth
+        from scratchlight.fit import Truth
 
         if "envmap" in self.params:
             return Truth(envmap=self.Et, roughness=self.rt, weights=self.weights)
@@ -124,7 +124,7 @@ def make_task(kind: str, res: int, env: tuple[int, int], spp: int, size: int = 1
     """
     import scratchlight as sl
     from scratchlight.engines.subset import SubsetRenderer
-    from scratchlight.optimize.fit import sensitivity_weights
+    from scratchlight.fit import sensitivity_weights
     from scratchlight.surface.synthetic import synthesize
 
     hm = sl.prepare(synthesize("face-mill", size=size, seed=seed, scratches=2), max_size=size)
@@ -148,8 +148,9 @@ def _vec(g: dict) -> np.ndarray:
 def gradient_samples(R, target, E, r, name: str, n: int, spp: int, refresh: int = 20,
                      seed: int = 0) -> tuple[np.ndarray, float]:
     """n gradient estimates (n, P) of the l2 loss at (E, r) with sampler ``name``."""
-    from scratchlight.optimize.fit import FitConfig, image_loss, refresh_maps
-    from scratchlight.optimize.sampling import make_sampler
+    from scratchlight.fit import FitConfig, image_loss
+    from scratchlight.fit.refresh import refresh_maps
+    from scratchlight.fit.sampling import make_sampler
 
     V = R.n_views
     h, w = R.image_shape
@@ -176,7 +177,7 @@ def oracle_maps(R, target, E, r, spp: int, renders: int = 16, seed: int = 0):
     """Accurate per-pixel maps at full resolution and the iteration's spp: p1 = E[|dL/dI_j|^2]
     from ``renders`` primal renders and p2 = sum_k E[(dI_j/dtheta_k)^2] from as many
     forward-mode renders along Rademacher directions. (V * h * w,) float64 each."""
-    from scratchlight.optimize.fit import image_loss
+    from scratchlight.fit import image_loss
 
     T = target.reshape(-1, 3)
     idx = np.arange(R.n_pixels)
@@ -204,7 +205,7 @@ def predicted_trace(p1, p2, p, k: int, mean_gradient) -> float:
 
 
 def variance_study(R, target, states: dict, n: int, spp: int, log) -> dict:
-    from scratchlight.optimize.sampling import budget_count
+    from scratchlight.fit.sampling import budget_count
 
     res = {}
     k = budget_count(BUDGET, R.n_pixels)
@@ -253,7 +254,7 @@ def _running_median(x, k=5):
 def _fit_config(name: str, **kw):
     """'adaptive-pre': adaptive with Adam-preconditioned p2; 'adaptive-cost': adaptive with
     importance / sqrt(per-pixel cost)."""
-    from scratchlight.optimize.fit import FitConfig
+    from scratchlight.fit import FitConfig
 
     if name == "adaptive-pre":
         return FitConfig(sampling="adaptive", precondition=True, budget=BUDGET, **kw)
@@ -268,7 +269,7 @@ def fit_study(task: Task, names, iters: dict, spp: int, warmup: int, log, rounds
     1/rounds of its iterations (order rotated), so load changes on a shared machine hit
     all samplers alike. Each sampler first takes ``warmup`` untimed steps of a separate fit
     (JIT compilation)."""
-    from scratchlight.optimize.fit import Fitter
+    from scratchlight.fit import Fitter
 
     R, target = task.R, task.target
     fitters = {}
@@ -359,8 +360,8 @@ def plot_fit(path: str, runs: dict, title: str) -> None:
 def scratch_study(R, E, n: int, spp: int, log) -> dict:
     """Bias and variance of the subset L_grad gradient (view 0) against the full render's."""
     from scratchlight.objectives import scratch_objective
-    from scratchlight.optimize.scratch_estimator import (refresh_scratch_sampler, scratch_sampler,
-                                                         subset_scratch_gradient)
+    from scratchlight.fit.scratch_estimator import (refresh_scratch_sampler, scratch_sampler,
+                                                    subset_scratch_gradient)
 
     from scratchlight.engines.subset import SubsetRenderer
 
@@ -510,7 +511,7 @@ def main(argv=None) -> int:
             log("fixed cost per render: render + adjoint pass, frozen vs traced")
             out["overhead"] = overhead_study(R, np.full_like(task.Et, 0.5), 0.3, log)
         if a.part in ("all", "variance"):
-            from scratchlight.optimize.fit import FitConfig, fit_to_images
+            from scratchlight.fit import FitConfig, fit_to_images
 
             warm = fit_to_images(R, task.target, task.E0, 0.3,
                                  FitConfig(sampling="full", iterations=a.warm, spp=a.spp,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from scratchlight.errors import InputError
-from scratchlight.optimize.fit import FitConfig, image_loss
+from scratchlight.fit import FitConfig, image_loss
 
 
 @pytest.mark.parametrize("name", ["l2", "rel-l2"])
@@ -24,11 +24,11 @@ def test_image_loss_gradient(name):
 
 
 def test_config_validation():
-    with pytest.raises(InputError, match="--params"):
+    with pytest.raises(InputError, match="fit.params"):
         FitConfig(params=("envmap", "colour")).validate()
-    with pytest.raises(InputError, match="--loss"):
+    with pytest.raises(InputError, match="fit.loss"):
         FitConfig(loss="l1").validate()
-    with pytest.raises(InputError, match="--budget"):
+    with pytest.raises(InputError, match="fit.budget"):
         FitConfig(budget=0.0).validate()
 
 
@@ -61,7 +61,7 @@ def fit_scene():
 
 @pytest.mark.parametrize("sampling", ["full", "adaptive"])
 def test_fit_reduces_parameter_error(fit_scene, sampling):
-    from scratchlight.optimize.fit import Truth, fit_to_images, sensitivity_weights
+    from scratchlight.fit import Truth, fit_to_images, sensitivity_weights
 
     R, Et, target = fit_scene
     w = sensitivity_weights(R, Et, 0.15, spp=8)
@@ -104,12 +104,55 @@ def test_fit_command(tmp_path, fit_scene, feed_marks_npz):
     for name in ("envmap.exr", "envmap.png", "fitted.png", "loss.png", "run.json"):
         assert (out / name).is_file(), name
     run = json.loads((out / "run.json").read_text())
-    assert run["config"]["sampling"] == "adaptive" and run["config"]["budget"] == 0.5
-    assert run["config"]["refresh_pairs"] == 1 and run["config"]["refresh_spp"] == 1
+    fit = run["config"]["fit"]
+    assert fit["sampling"] == "adaptive" and fit["budget"] == 0.5
+    assert fit["refresh_pairs"] == 1 and fit["refresh_spp"] == 1
     assert len(run["history"]["loss"]) == 4 and len(run["history"]["time_s"]) == 4
     assert 0.01 <= run["result"]["roughness"] <= 1.0
     assert set(run["result"]["errors"]) == {"envmap_rmse", "envmap_rmse_weighted", "roughness_error"}
     assert sl.read_envmap(out / "envmap.exr").shape == (4, 8, 3)
+
+
+def test_fit_config_replays_the_run(tmp_path, feed_marks_npz, capsys):
+    """fit --config DIR/run.json repeats a run (same seed, same device); a bad config file
+    is one line on stderr and exit code 2."""
+    import scratchlight as sl
+    from scratchlight.cli import build_parser, main
+    from scratchlight.cli.cmd_fit import config_from_args
+    from scratchlight.io import write_png
+
+    write_png(tmp_path / "t.png", np.full((12, 16, 3), 0.3, np.float32))
+    first, again = tmp_path / "first", tmp_path / "again"
+    rc = main(["fit", str(feed_marks_npz), "--target", str(tmp_path / "t.png"),
+               "--envmap-size", "4x8", "--iterations", "3", "--spp", "2", "--final-spp", "2",
+               "--refresh", "2", "--refresh-pairs", "1", "--refresh-spp", "1", "--budget", "0.5",
+               "--out", str(first), "--quiet"])
+    assert rc == 0
+    saved = json.loads((first / "run.json").read_text())
+    assert saved["command"] == "fit" and saved["config"]["fit"]["iterations"] == 3
+    assert saved["config"]["surface"]["path"] == str(feed_marks_npz)
+    assert saved["config"]["targets"] == [str(tmp_path / "t.png")]
+
+    assert main(["fit", "--config", str(first / "run.json"), "--out", str(again), "--quiet"]) == 0
+    replay = json.loads((again / "run.json").read_text())
+    assert replay["config"] == saved["config"]
+    assert replay["result"]["roughness"] == pytest.approx(saved["result"]["roughness"], abs=1e-6)
+    np.testing.assert_allclose(sl.read_envmap(again / "envmap.exr"),
+                               sl.read_envmap(first / "envmap.exr"), rtol=0, atol=1e-6)
+
+    # --device overrides the saved device; nothing else is needed besides --out
+    args = build_parser().parse_args(["fit", "--config", str(first / "run.json"),
+                                      "--out", str(tmp_path / "x"), "--device", "cpu"])
+    assert config_from_args(args).device == "cpu"
+
+    saved["config"]["fit"]["bogus"] = 1
+    (tmp_path / "bad.json").write_text(json.dumps(saved))
+    capsys.readouterr()
+    rc = main(["fit", "--config", str(tmp_path / "bad.json"), "--out", str(tmp_path / "bad")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "bad.json" in err and "fit.bogus" in err and "unknown config field" in err
+    assert not (tmp_path / "bad").exists()
 
 
 @pytest.mark.parametrize("extra, option", [

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from scratchlight.errors import InputError
-from scratchlight.optimize.sampling import (SAMPLINGS, budget_count, make_sampler,
-                                            multiresolution, second_moment)
+from scratchlight.fit.sampling import (SAMPLINGS, budget_count, make_sampler, multiresolution,
+                                       second_moment)
 
 SHAPE = (2, 12, 10)
 
@@ -80,10 +80,10 @@ def test_second_moment_rescales_variance():
 
 
 def test_bad_options():
-    with pytest.raises(InputError, match="--sampling"):
+    with pytest.raises(InputError, match="fit.sampling"):
         make_sampler("importance", SHAPE)
     for bad in (0, -0.1, 1.5, float("nan")):
-        with pytest.raises(InputError, match="--budget"):
+        with pytest.raises(InputError, match="fit.budget"):
             make_sampler("uniform", SHAPE, bad)
 
 
@@ -213,7 +213,8 @@ def test_subset_gradients_are_unbiased(tiny):
     dL/dI is a fixed map (not a fresh primal), so full and subset estimate the same vector
     sum_j g_j dI_j/dtheta; both are Monte Carlo means compared with their standard errors.
     """
-    from scratchlight.optimize.fit import FitConfig, refresh_maps
+    from scratchlight.fit import FitConfig
+    from scratchlight.fit.refresh import refresh_maps
 
     R, E = tiny
     n = R.n_pixels
@@ -272,7 +273,7 @@ def test_multi_view_index_set(tiny):
 def test_scratch_estimator_close_to_full(tiny):
     """The subset L_grad gradient matches the full-render one up to its (small) bias."""
     from scratchlight.objectives import scratch_objective
-    from scratchlight.optimize.scratch_estimator import scratch_sampler, subset_scratch_gradient
+    from scratchlight.fit.scratch_estimator import scratch_sampler, subset_scratch_gradient
 
     R, E = tiny
     M = R.scenes[0].object_mask

@@ -1,14 +1,10 @@
 """scratchlight fit: recover the light (and roughness) of a height-map scene from images."""
 from __future__ import annotations
 
-import json
-import os
-import time
-
-import numpy as np
+import dataclasses
 
 from ..errors import InputError
-from .common import add_heightmap_options, load_surface, parse_floats, select_device
+from .common import parse_floats
 
 NAME = "fit"
 HELP = ("recover the environment light and the roughness of a height-map scene from one or "
@@ -16,10 +12,22 @@ HELP = ("recover the environment light and the roughness of a height-map scene f
 
 
 def add_arguments(p):
-    add_heightmap_options(p)
-    p.add_argument("--target", nargs="+", required=True, metavar="IMG",
+    p.add_argument("heightmap", nargs="?",
+                   help="height map file (.x3p .sur .tif .npy .npz .csv .txt .asc); not needed "
+                        "with --config")
+    p.add_argument("--config", metavar="RUN_JSON",
+                   help="repeat a run: the run.json of an earlier results folder (every other "
+                        "option but --out and --device is then ignored)")
+    g = p.add_argument_group("surface preparation")
+    g.add_argument("--max-size", type=int, default=1024,
+                   help="resample so neither side of the grid exceeds this many points "
+                        "(default 1024; 0 keeps the full grid)")
+    g.add_argument("--no-level", action="store_true", help="do not subtract the best-fit plane")
+    g.add_argument("--crop", metavar="X0,Y0,NX,NY", help="keep this window of the grid (cells)")
+    p.add_argument("--target", nargs="+", metavar="IMG",
                    help="target image(s), one per camera: EXR/HDR linear or PNG/JPEG sRGB; "
-                        "all of the same size, which sets the render resolution")
+                        "all of the same size, which sets the render resolution (required "
+                        "without --config)")
     p.add_argument("--camera", nargs="+", default=["oblique"], metavar="CAM",
                    help="one camera, or one per target: oblique[:AZIMUTH[:ELEVATION]] "
                         "(degrees; default oblique = 0:45), top, or custom:X,Y,Z")
@@ -63,34 +71,35 @@ def add_arguments(p):
     t.add_argument("--truth-envmap", help="the true light, for the parameter error")
     t.add_argument("--truth-roughness", type=float, help="the true GGX alpha")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"),
+                   help="cuda when a GPU is usable (auto, the default), cpu or cuda; with "
+                        "--config the saved one unless given")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def parse_camera(text: str, fov: float):
-    """'oblique[:AZ[:EL]]', 'top' or 'custom:X,Y,Z' -> CameraSpec."""
-    from ..scene import CameraSpec
+# Config fields -> the options that set them, so that errors name what the user typed.
+_FIT_FLAGS = ("params", "sampling", "budget", "iterations", "lr", "lr_roughness", "loss", "spp",
+              "seed", "refresh", "refresh_pairs", "refresh_spp", "cost_aware")
+_RUN_FLAGS = ("fov", "material", "roughness", "exaggeration", "max_depth", "color",
+              "envmap_size", "init", "truth_envmap", "truth_roughness", "final_spp", "device")
+FLAG_OF_FIELD = {
+    **{f"fit.{name}": "--" + name.replace("_", "-") for name in _FIT_FLAGS},
+    **{name: "--" + name.replace("_", "-") for name in _RUN_FLAGS},
+    "cameras": "--camera", "targets": "--target", "surface.path": "heightmap",
+    "surface.max_size": "--max-size", "surface.level": "--no-level", "surface.crop": "--crop",
+}
 
-    kind, _, rest = text.partition(":")
-    if kind == "top" and not rest:
-        return CameraSpec(preset="top", fov_deg=fov)
-    if kind == "oblique":
-        parts = [v for v in rest.split(":") if v] if rest else []
-        try:
-            nums = [float(v) for v in parts]
-        except ValueError:
-            raise InputError("--camera", f"expected oblique[:AZIMUTH[:ELEVATION]], got {text!r}") from None
-        if len(nums) > 2 or not all(np.isfinite(nums)):
-            raise InputError("--camera", f"expected oblique[:AZIMUTH[:ELEVATION]], got {text!r}")
-        az = nums[0] if nums else 0.0
-        el = nums[1] if len(nums) > 1 else 45.0
-        if not 0.0 < el <= 90.0:
-            raise InputError("--camera", f"elevation must be in (0, 90] degrees, got {el}")
-        return CameraSpec(preset="oblique", azimuth_deg=az, elevation_deg=el, fov_deg=fov)
-    if kind == "custom":
-        origin = parse_floats(rest, 3, "--camera")
-        return CameraSpec(preset="custom", origin=origin, fov_deg=fov)
-    raise InputError("--camera", f"expected oblique[:AZ[:EL]], top or custom:X,Y,Z, got {text!r}")
+
+def _config_fields(cls=None, prefix: str = "") -> set[str]:
+    """Every dotted field name of ``FitRunConfig`` (``fit.budget``, ``surface.crop``, ...)."""
+    from ..fit import FitRunConfig
+
+    names = set()
+    for f in dataclasses.fields(cls or FitRunConfig):
+        names.add(prefix + f.name)
+        if isinstance(f.default_factory, type) and dataclasses.is_dataclass(f.default_factory):
+            names |= _config_fields(f.default_factory, f"{prefix}{f.name}.")
+    return names
 
 
 def _parse_size(text: str) -> tuple[int, int]:
@@ -103,170 +112,58 @@ def _parse_size(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _check_args(args):
-    from ..optimize.fit import FitConfig
+def config_from_args(args):
+    """The ``FitRunConfig`` of the command line: read from ``--config`` (with ``--device``
+    overriding the saved device), or built from the options (paths made absolute)."""
+    from ..config import read_config
+    from ..fit import FitConfig, FitRunConfig
+    from ..surface import SurfaceConfig
 
-    params = tuple(v.strip() for v in args.params.split(",") if v.strip())
-    cfg = FitConfig(params=params, sampling=args.sampling, budget=args.budget,
-                    iterations=args.iterations, lr=args.lr, lr_roughness=args.lr_roughness,
-                    loss=args.loss, spp=args.spp, seed=args.seed, refresh=args.refresh,
-                    refresh_pairs=args.refresh_pairs, refresh_spp=args.refresh_spp,
-                    cost_aware=args.cost_aware)
-    cfg.validate()
-    if args.final_spp < 1:
-        raise InputError("--final-spp", f"must be at least 1, got {args.final_spp}")
-    if not 0.0 <= args.roughness <= 1.0:
-        raise InputError("--roughness", f"must be in [0, 1], got {args.roughness}")
-    if "roughness" in params and args.roughness <= 0.0:
-        raise InputError("--roughness", "fitting the roughness needs an initial value > 0 "
-                                        "(0 is a smooth mirror)")
-    if not args.exaggeration > 0:
-        raise InputError("--exaggeration", f"must be positive, got {args.exaggeration}")
-    if args.max_depth < 2:
-        raise InputError("--max-depth", f"must be at least 2, got {args.max_depth}")
-    if not 1.0 <= args.fov < 170.0:
-        raise InputError("--fov", f"must be in [1, 170) degrees, got {args.fov}")
-    if args.truth_roughness is not None and not 0.0 <= args.truth_roughness <= 1.0:
-        raise InputError("--truth-roughness", f"must be in [0, 1], got {args.truth_roughness}")
-    if len(args.camera) not in (1, len(args.target)):
-        raise InputError("--camera", f"give one camera or one per target ({len(args.target)}), "
-                                     f"got {len(args.camera)}")
-    out = os.path.abspath(args.out)
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise InputError(args.out, "the output folder is a file")
-    return cfg
-
-
-def _read_targets(paths: list[str]) -> np.ndarray:
-    from ..optimize.fit import read_target_image
-
-    images = [read_target_image(p) for p in paths]
-    for p, im in zip(paths[1:], images[1:]):
-        if im.shape != images[0].shape:
-            raise InputError(p, f"size {im.shape[1]} x {im.shape[0]} differs from the first "
-                                f"target's {images[0].shape[1]} x {images[0].shape[0]}")
-    h, w = images[0].shape[:2]
-    if min(h, w) < 8:
-        raise InputError(paths[0], f"image of {w} x {h} pixels is too small (at least 8 x 8)")
-    return np.stack(images).astype(np.float32)
-
-
-def _plot(path: str, hist: dict, title: str) -> None:
-    from ..io.atomic import atomic_path
-    from ..report.figures import pyplot
-
-    plt = pyplot()
-
-    err_keys = [k for k in ("envmap_rmse_weighted", "envmap_rmse", "roughness_error") if k in hist]
-    ncols = 2 if err_keys else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.6), dpi=120, squeeze=False)
-    ax = axes[0, 0]
-    ax.plot(np.arange(1, len(hist["loss"]) + 1), hist["loss"], lw=1.2)
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("loss (estimate)")
-    ax.grid(alpha=0.3)
-    if err_keys:
-        ax = axes[0, 1]
-        for k in err_keys:
-            ax.plot(hist["time_s"], hist[k], label=k.replace("_", " "), lw=1.2)
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("parameter error")
-        ax.set_yscale("log")
-        ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
+    if args.config:
+        cfg = read_config(args.config, FitRunConfig, command="fit")
+        return dataclasses.replace(cfg, device=args.device) if args.device else cfg
+    if not args.heightmap:
+        raise InputError("heightmap", "give a height map file (or --config run.json)")
+    if not args.target:
+        raise InputError("--target", "give one target image per camera (or --config run.json)")
+    fit = FitConfig(params=tuple(v.strip() for v in args.params.split(",") if v.strip()),
+                    sampling=args.sampling, budget=args.budget, iterations=args.iterations,
+                    lr=args.lr, lr_roughness=args.lr_roughness, loss=args.loss, spp=args.spp,
+                    seed=args.seed, refresh=args.refresh, refresh_pairs=args.refresh_pairs,
+                    refresh_spp=args.refresh_spp, cost_aware=args.cost_aware)
+    crop = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop")) if args.crop else None
+    # --max-size 0 or below has always meant "keep the full grid"
+    surface = SurfaceConfig(path=args.heightmap, max_size=max(args.max_size, 0),
+                            level=not args.no_level, crop=crop)
+    cfg = FitRunConfig(
+        surface=surface, targets=tuple(args.target), cameras=tuple(args.camera), fov=args.fov,
+        material=args.material, roughness=args.roughness, exaggeration=args.exaggeration,
+        max_depth=args.max_depth, color=args.color, envmap_size=_parse_size(args.envmap_size),
+        init=args.init, truth_envmap=args.truth_envmap, truth_roughness=args.truth_roughness,
+        fit=fit, final_spp=args.final_spp, device=args.device or "auto")
+    return cfg.absolute_paths()
 
 
 def run(args) -> int:
-    cfg = _check_args(args)
-    H, W = _parse_size(args.envmap_size)
-    targets = _read_targets(args.target)
-    V, h, w = targets.shape[:3]
-    truth_E = None
-    if args.truth_envmap:
-        from ..io import read_envmap
+    from ..fit import run_fit
 
-        truth_E = read_envmap(args.truth_envmap)
-        if truth_E.shape[:2] != (H, W):
-            raise InputError(args.truth_envmap, f"size {truth_E.shape[1]} x {truth_E.shape[0]} "
-                                                f"differs from --envmap-size {H}x{W}")
-    hm = load_surface(args)
-    variant = select_device(args)
-
-    from dataclasses import asdict
-
-    from ..engines.subset import SubsetRenderer
-    from ..io import write_exr, write_png
-    from ..io.atomic import atomic_path
-    from ..optimize.fit import Truth, fit_to_images, parameter_error, sensitivity_weights
-    from ..optimize.init import initial_envmap
-    from ..report.figures import write_envmap_preview
-    from ..scene import SceneSpec, build_scene
-
-    channels = 1 if args.color == "gray" else 3
-    if args.init.partition(":")[0] == "specular":
-        raise InputError("--init", "fit supports constant[:V], random or an image file")
-    E0 = initial_envmap(args.init, (H, W), channels, seed=args.seed)
-    cams = [parse_camera(c, args.fov) for c in args.camera]
-    if len(cams) == 1:
-        cams = cams * V
     try:
-        scenes = [build_scene(hm, SceneSpec(material=args.material, roughness=args.roughness,
-                                            exaggeration=args.exaggeration, camera=c, width=w,
-                                            height=h, max_depth=args.max_depth), envmap=E0)
-                  for c in cams]
-    except ValueError as e:
-        raise InputError("--material", str(e)) from None
-    renderer = SubsetRenderer(scenes, spp=cfg.spp, params=cfg.params)
-    truth = None
-    if truth_E is not None or args.truth_roughness is not None:
-        weights = None
-        if truth_E is not None and "envmap" in cfg.params:
-            gray = truth_E.mean(axis=2, keepdims=True) if channels == 1 else truth_E
-            weights = sensitivity_weights(renderer, gray, args.truth_roughness or args.roughness,
-                                          spp=cfg.spp, seed=args.seed + 17)
-        truth = Truth(envmap=truth_E, roughness=args.truth_roughness, weights=weights)
-
-    out = os.path.abspath(args.out)
-    os.makedirs(out, exist_ok=True)
-    t0 = time.perf_counter()
-    result = fit_to_images(renderer, targets, E0, args.roughness, cfg, truth=truth,
-                           progress=not args.quiet)
-    fitted = renderer.render_views(result.envmap, result.roughness, seed=args.seed + 99991,
-                                   spp=args.final_spp)
-    write_exr(os.path.join(out, "envmap.exr"), result.envmap)
-    write_envmap_preview(os.path.join(out, "envmap.png"), np.clip(result.envmap, 0, None))
-    write_png(os.path.join(out, "fitted.png"), np.concatenate(list(fitted), axis=1))
-    _plot(os.path.join(out, "loss.png"), result.history,
-          f"fit: {cfg.sampling} sampling, budget {cfg.budget:g}, {cfg.loss}")
-    rmse = float(np.sqrt(np.mean((fitted.astype(np.float64) - targets) ** 2)))
-    summary = {
-        "roughness": result.roughness,
-        "time_s": result.time_s,
-        "pixels_per_iteration": result.pixels_per_iteration,
-        "pixels_total": int(V * h * w),
-        "image_rmse": rmse,
-        "final_loss": result.history["loss"][-1],
-        "errors": parameter_error(result.envmap, result.roughness, truth),
-    }
-    cmd = {k: v for k, v in vars(args).items() if not k.startswith("_") and k != "command"}
-    doc = {"command": "fit", "args": cmd, "config": asdict(cfg), "variant": variant,
-           "views": [asdict(c) for c in cams], "image_size": [w, h], "envmap_size": [H, W],
-           "result": summary, "history": result.history,
-           "wall_s": time.perf_counter() - t0}
-    with atomic_path(os.path.join(out, "run.json"), suffix=".json") as tmp:
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=2)
-    line = (f"fitted {','.join(cfg.params)} in {result.time_s:.1f} s ({cfg.sampling}, "
-            f"{result.pixels_per_iteration} of {V * h * w} pixels per iteration); "
-            f"roughness {result.roughness:.4g}, image RMSE {rmse:.4g}")
-    for k, v in summary["errors"].items():
+        cfg = config_from_args(args)
+        done = run_fit(cfg, args.out, progress=not args.quiet)
+    except InputError as e:
+        if e.path not in _config_fields():
+            raise                               # a file (or an option) at fault
+        if args.config:                         # a value of the saved config
+            raise InputError(args.config, f"{e.path}: {e.problem}") from None
+        # a value that came from an option: name the option, not the config field
+        raise InputError(FLAG_OF_FIELD.get(e.path, e.path), e.problem) from None
+    fit, res = done.config.fit, done.result
+    line = (f"fitted {','.join(fit.params)} in {res.time_s:.1f} s ({fit.sampling}, "
+            f"{res.pixels_per_iteration} of {done.summary['pixels_total']} pixels per "
+            f"iteration); roughness {res.roughness:.4g}, image RMSE "
+            f"{done.summary['image_rmse']:.4g}")
+    for k, v in done.summary["errors"].items():
         line += f", {k.replace('_', ' ')} {v:.4g}"
     print(line)
-    print(f"wrote {out}/envmap.exr, envmap.png, fitted.png, loss.png, run.json")
+    print(f"wrote {done.out_dir}/envmap.exr, envmap.png, fitted.png, loss.png, run.json")
     return 0

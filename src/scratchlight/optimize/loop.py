@@ -19,29 +19,9 @@ from typing import Callable
 import numpy as np
 
 from ..objectives import scratch_objective
+from .adam import Adam
 
 __all__ = ["Adam", "OptimizationResult", "optimize_light", "iteration_seed"]
-
-
-class Adam:
-    """Adam on a NumPy array; ``step(x, grad)`` returns the updated copy of ``x``."""
-
-    def __init__(self, lr: float = 0.02, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8):
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
-        self.m = self.v = None
-        self.t = 0
-
-    def step(self, x: np.ndarray, grad: np.ndarray) -> np.ndarray:
-        if self.m is None:
-            self.m = np.zeros_like(grad, dtype=np.float64)
-            self.v = np.zeros_like(grad, dtype=np.float64)
-        self.t += 1
-        self.m = self.beta1 * self.m + (1 - self.beta1) * grad
-        self.v = self.beta2 * self.v + (1 - self.beta2) * grad * grad
-        m_hat = self.m / (1 - self.beta1 ** self.t)
-        v_hat = self.v / (1 - self.beta2 ** self.t)
-        return x - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
 @dataclasses.dataclass

@@ -4,7 +4,7 @@ The paper's loss (``objectives.scratch_objective``) is L = n / (S + eps) + lam L
 n = sum_j M_j and S = sum_j M_j (|Y_j+y - Y_j| + |Y_j+x - Y_j|) over anchor pixels j (Y the
 luminance, j+x / j+y the right / lower neighbour). It is not a sum of per-pixel terms, so
 pixels are sampled as *triples*: an anchor j drawn from p over the mask (any sampler of
-``optimize.sampling``) is rendered together with its two neighbours, K anchors in one
+``fit.sampling``) is rendered together with its two neighbours, K anchors in one
 render of 3K pixels (independent estimates; an anchor may repeat). With weights
 w_k = 1 / (K p_jk), from the primal values of that render
 

@@ -16,10 +16,13 @@ is positive wherever the summand can be non-zero. Samplers:
 
 ``grad`` and ``adaptive`` are refreshed from maps of p1 (and p2) every ``refresh``
 iterations (default 20); the caller estimates the maps with a cheap low-resolution,
-low-spp pass (``SubsetRenderer.block_samples`` and ``second_moment``). Both mix in a uniform floor,
-p = (1 - floor) p_adapted + floor / n, so every p_j > 0 and the estimator stays unbiased
-however wrong the maps are. Probabilities are float64, positive on the support, zero off
-it, and sum to 1.
+low-spp pass (``SubsetRenderer.block_samples`` and ``second_moment``; see ``fit.refresh``).
+Both mix in a uniform floor, p = (1 - floor) p_adapted + floor / n, so every p_j > 0 and
+the estimator stays unbiased however wrong the maps are. Probabilities are float64,
+positive on the support, zero off it, and sum to 1.
+
+Invalid names and budgets raise ``InputError`` naming the config field (``fit.sampling``,
+``fit.budget``).
 """
 from __future__ import annotations
 
@@ -36,14 +39,14 @@ __all__ = [
 SAMPLINGS = ("full", "uniform", "grad", "adaptive")
 
 
-def check_budget(budget: float, option: str = "--budget") -> float:
-    """Validate a pixel budget: a fraction in (0, 1]."""
+def check_budget(budget: float, field: str = "fit.budget") -> float:
+    """Validate a pixel budget: a fraction in (0, 1]; InputError names ``field``."""
     try:
         b = float(budget)
     except (TypeError, ValueError):
-        raise InputError(option, f"expected a fraction in (0, 1], got {budget!r}") from None
+        raise InputError(field, f"expected a fraction in (0, 1], got {budget!r}") from None
     if not (np.isfinite(b) and 0.0 < b <= 1.0):
-        raise InputError(option, f"expected a fraction in (0, 1], got {budget!r}")
+        raise InputError(field, f"expected a fraction in (0, 1], got {budget!r}")
     return b
 
 
@@ -265,9 +268,9 @@ _SAMPLERS = {"full": FullSampler, "uniform": UniformSampler, "grad": GradientSam
 
 def make_sampler(name: str, shape, budget: float = 0.125, support=None, **options) -> PixelSampler:
     """Sampler ``name`` (one of ``SAMPLINGS``) over (V, h, w); raises InputError naming
-    --sampling for an unknown name."""
+    ``fit.sampling`` for an unknown name."""
     if name not in _SAMPLERS:
-        raise InputError("--sampling", f"expected one of {', '.join(SAMPLINGS)}, got {name!r}")
+        raise InputError("fit.sampling", f"expected one of {', '.join(SAMPLINGS)}, got {name!r}")
     if name != "adaptive":
         options = {k: v for k, v in options.items() if k not in ("levels", "level_base")}
     return _SAMPLERS[name](shape, budget, support, **options)
