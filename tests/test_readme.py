@@ -24,3 +24,4 @@ def test_readme_python_examples_run(tmp_path, capsys):
     assert (tmp_path / "results" / "part" / "run.json").is_file()
     assert (tmp_path / "results" / "from-config" / "after.png").is_file()
     assert (tmp_path / "envmap.exr").is_file()
+    assert (tmp_path / "fit-results" / "run.json").is_file()

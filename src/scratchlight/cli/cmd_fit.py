@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import InputError
-from .common import parse_floats
+from .common import add_config_option, add_heightmap_options, parse_floats
 
 NAME = "fit"
 HELP = ("recover the environment light and the roughness of a height-map scene from one or "
@@ -12,18 +12,8 @@ HELP = ("recover the environment light and the roughness of a height-map scene f
 
 
 def add_arguments(p):
-    p.add_argument("heightmap", nargs="?",
-                   help="height map file (.x3p .sur .tif .npy .npz .csv .txt .asc); not needed "
-                        "with --config")
-    p.add_argument("--config", metavar="RUN_JSON",
-                   help="repeat a run: the run.json of an earlier results folder (every other "
-                        "option but --out and --device is then ignored)")
-    g = p.add_argument_group("surface preparation")
-    g.add_argument("--max-size", type=int, default=1024,
-                   help="resample so neither side of the grid exceeds this many points "
-                        "(default 1024; 0 keeps the full grid)")
-    g.add_argument("--no-level", action="store_true", help="do not subtract the best-fit plane")
-    g.add_argument("--crop", metavar="X0,Y0,NX,NY", help="keep this window of the grid (cells)")
+    add_heightmap_options(p, optional=True)
+    add_config_option(p)
     p.add_argument("--target", nargs="+", metavar="IMG",
                    help="target image(s), one per camera: EXR/HDR linear or PNG/JPEG sRGB; "
                         "all of the same size, which sets the render resolution (required "

@@ -10,8 +10,8 @@ from ..errors import InputError
 
 __all__ = [
     "flag_for_field", "surface_config_from_args", "add_config_option", "config_path_for",
-    "add_heightmap_options", "add_scene_options", "add_run_options", "load_surface",
-    "scene_spec_from_args", "parse_resolution", "parse_exaggeration", "parse_floats", "select_device",
+    "add_heightmap_options", "add_scene_options", "add_run_options",
+    "scene_spec_from_args", "parse_resolution", "parse_exaggeration", "parse_floats",
     "check_output_path", "light_source_from_args",
 ]
 
@@ -85,8 +85,9 @@ def flag_for_field(field: str | None) -> str | None:
 
 def add_config_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE",
-                   help="repeat a run: the config file (run.json, metrics .json, ...) it saved; "
-                        "--device may override")
+                   help="repeat a run from the config it saved (run.json, OUT.run.json, the "
+                        "metrics .json); every other option but --out and --device is then "
+                        "ignored")
 
 
 def config_path_for(out: str) -> str:
@@ -110,7 +111,8 @@ def surface_config_from_args(args):
 
 def add_heightmap_options(p: argparse.ArgumentParser, optional: bool = False) -> None:
     if optional:
-        p.add_argument("heightmap", nargs="?", help="height map file (not needed with --config)")
+        p.add_argument("heightmap", nargs="?", help="height map file (.x3p .sur .tif .npy .npz "
+                       ".csv .txt .asc); not needed with --config")
     else:
         p.add_argument("heightmap", help="height map file (.x3p .sur .tif .npy .npz .csv .txt .asc)")
     g = p.add_argument_group("surface preparation")
@@ -150,35 +152,6 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="cuda when a GPU is usable (auto), else cpu")
-
-
-def select_device(args) -> str:
-    from ..backend import use_device
-
-    try:
-        return use_device(args.device)
-    except RuntimeError as e:
-        raise InputError("--device", str(e)) from None
-
-
-def load_surface(args, before_prepare=None):
-    """Read and prepare the height map named by ``args.heightmap``.
-
-    ``before_prepare(hm) -> hm`` runs on the map as read, e.g. to attach a mask that must be
-    cropped and resampled along with the heights.
-    """
-    from ..io import read_heightmap
-    from ..surface import prepare
-
-    hm = read_heightmap(args.heightmap)
-    if before_prepare is not None:
-        hm = before_prepare(hm)
-    crop_box = None
-    if getattr(args, "crop", None):
-        crop_box = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop"))
-    max_size = getattr(args, "max_size", 1024)
-    return prepare(hm, level=not getattr(args, "no_level", False), crop_box=crop_box,
-                   max_size=max_size if max_size and max_size > 0 else None)
 
 
 def scene_spec_from_args(args):

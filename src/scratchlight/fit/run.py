@@ -86,7 +86,7 @@ def run_fit(cfg: FitRunConfig, out_dir: str | os.PathLike, progress: bool = Fals
         InputError naming the dotted config field (``fit.budget``, ``cameras``, ...) or the
         file at fault.
     """
-    from .._backend import use_device
+    from ..backend import use_device
     from ..engines.subset import SubsetRenderer
     from ..io import read_envmap, write_exr, write_png
     from ..io.atomic import write_json

@@ -377,7 +377,7 @@ class SubsetRenderer:
         render (so they are independent, and the pair costs one trace of the loops). Because
         E_v[(J v)^2] = sum_k (dI/dtheta_k)^2, products of the two renders of a pair give
         unbiased estimates of sum_k (E[dI/dtheta_k])^2, and their difference the Monte
-        Carlo variance (see ``optimize.sampling.second_moment``). ``scale`` optionally
+        Carlo variance (see ``fit.sampling.second_moment``). ``scale`` optionally
         multiplies the tangent per parameter ('envmap': (H, W, C) array, 'roughness':
         float), which weights each parameter's term of that sum by scale^2. With
         ``derivatives=False`` only primal renders are made (cheaper) and jvp is None.
