@@ -12,6 +12,7 @@ from .backend import current_variant, use_device
 from .config import config_from_dict, config_to_dict, read_config
 from .engines import make_engine
 from .errors import InputError
+from .fit import FitConfig, FitRunConfig, run_fit
 from .heightmap import HeightMap
 from .io import read_envmap, read_heightmap, write_exr, write_png
 from .objectives import scratch_objective
@@ -30,7 +31,7 @@ __all__ = [
     "Session", "OptimizationRun", "OptimizationStep", "run_optimization", "SurfaceConfig",
     "SceneSpec", "CameraSpec", "LightConfig", "OptimizerConfig", "OptimizeConfig",
     "LightSource", "RenderConfig", "RelightConfig", "EvaluateConfig", "config_to_dict",
-    "config_from_dict", "read_config",
+    "config_from_dict", "read_config", "FitConfig", "FitRunConfig", "run_fit",
     # the stages
     "read_heightmap", "read_envmap", "write_exr", "write_png", "fill_missing", "level_plane",
     "prepare", "resample", "synthesize", "Scene", "build_scene", "make_engine",

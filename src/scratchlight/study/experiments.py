@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..session import FINAL_RENDER_SEED
+
 __all__ = ["Settings", "QUICK", "FULL", "Experiment", "EXPERIMENTS", "INITS", "RunSetup",
            "WHITE_RENDER_SEED", "experiments_for"]
 
@@ -69,7 +71,7 @@ INITS = (("base", "constant 0.5"), ("init_random", "random"), ("init_specular", 
 # Seed of the white-light reference render of each surface: the seed the optimizer's
 # before/after renders use (``final_render_seed`` in run.json), so that "near white"
 # compares the same samples.
-WHITE_RENDER_SEED = 987_654
+WHITE_RENDER_SEED = FINAL_RENDER_SEED
 
 
 def experiments_for(kind: str) -> list[Experiment]:
