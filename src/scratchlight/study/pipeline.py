@@ -75,9 +75,9 @@ def reproduce(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0, en
     from ..report.figures import write_envmap_preview
 
     if engine not in ("ad", "transport"):
-        raise InputError("--engine", f"must be ad or transport, got {engine!r}")
+        raise InputError("optimizer.engine", f"must be ad or transport, got {engine!r}")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
-        raise InputError("--seed", f"must be a whole number >= 0, got {seed}")
+        raise InputError("seed", f"must be a whole number >= 0, got {seed}")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(str(out), "exists and is not a folder")
