@@ -1,0 +1,141 @@
+"""Model-observer detectability (d') against constructed images whose d' is known."""
+import math
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from scratchlight.report.detectability import (cho_dprime, detectability, laguerre_gauss_channels,
+                                               npw_dprime)
+
+SIZE = 16
+
+
+def blob(amplitude, width, size=SIZE):
+    """A Gaussian bump exp(-pi r^2 / width^2) (the LG p = 0 profile) centred in the window."""
+    c = (size - 1) / 2
+    yy, xx = np.mgrid[0:size, 0:size]
+    return amplitude * np.exp(-math.pi * ((yy - c) ** 2 + (xx - c) ** 2) / width ** 2)
+
+
+def test_npw_and_cho_in_white_noise():
+    """White noise sigma: NPW d' = |s| / sigma; the CHO reaches it too when s lies in the
+    span of its channels (a Gaussian bump is the first LG channel)."""
+    rng = np.random.default_rng(0)
+    sigma, s = 0.05, blob(0.08, 5.0).ravel()
+    background = sigma * rng.standard_normal((20000, SIZE * SIZE))
+    expected = np.linalg.norm(s) / sigma
+    assert npw_dprime(s, background) == pytest.approx(expected, rel=0.03)
+    U = laguerre_gauss_channels(SIZE, 5.0, 5)
+    assert cho_dprime(s, background, U) == pytest.approx(expected, rel=0.03)
+    assert npw_dprime(2 * s, background) == pytest.approx(2 * npw_dprime(s, background), rel=1e-9)
+    assert npw_dprime(0 * s, background) == 0.0
+
+
+def test_npw_in_correlated_noise_and_cho_prewhitens():
+    """Noise = white noise filtered by a Gaussian (covariance K = sigma^2 G G^T, exactly
+    known): NPW d' = s.s / sqrt(s^T K s). A prewhitening observer does at least as well."""
+    rng = np.random.default_rng(1)
+    sigma, g = 0.05, 1.5
+    pad = 8
+    raw = sigma * rng.standard_normal((6000, SIZE + 2 * pad, SIZE + 2 * pad))
+    fields = ndimage.gaussian_filter(raw, sigma=(0, g, g))[:, pad:-pad, pad:-pad]
+    background = fields.reshape(len(fields), -1)
+    s = blob(0.05, 4.0).ravel()
+    # exact s^T K s: filter s (zero-padded) by the same Gaussian; K = sigma^2 G G^T
+    sp = np.zeros((SIZE + 2 * pad,) * 2)
+    sp[pad:-pad, pad:-pad] = s.reshape(SIZE, SIZE)
+    Gs = ndimage.gaussian_filter(sp, g)
+    expected = float(s @ s) / (sigma * np.linalg.norm(Gs))
+    assert npw_dprime(s, background) == pytest.approx(expected, rel=0.04)
+    U = laguerre_gauss_channels(SIZE, 4.0, 5)
+    assert cho_dprime(s, background, U) >= 0.97 * npw_dprime(s, background)
+
+
+def test_detectability_on_images_per_defect_and_overall():
+    """Two planted bumps of different amplitude on a white-noise background: per-defect d'
+    are |s_k| / sigma, the overall is their mean, the minimum the weaker one."""
+    rng = np.random.default_rng(2)
+    h, w, sigma, seeds = 96, 96, 0.04, 40
+    truth = np.zeros((h, w), bool)
+    signal = np.zeros((h, w))
+    norms = []
+    for (i, j), a in (((20, 20), 0.06), ((70, 60), 0.12)):
+        b = blob(a, 5.0)
+        signal[i - 8:i + 8, j - 8:j + 8] = b  # centred like the observer's window
+        truth[i - 1:i + 2, j - 1:j + 2] = True
+        norms.append(np.linalg.norm(b))
+    without = [0.5 + sigma * rng.standard_normal((h, w)) for _ in range(seeds)]
+    with_ = [y + signal for y in without]
+    mask = np.ones((h, w), bool)
+    r = detectability(with_, without, truth, mask, window=SIZE, channel_width=5.0)
+    assert r["defects"] == 2 and r["windows"] == 2 and r["background_windows"] > 1000
+    expected = [n / sigma for n in norms]
+    for key in ("npw", "cho"):
+        assert r[key]["per_defect"] == pytest.approx(expected, rel=0.06)
+        assert r[key]["overall"] == pytest.approx(np.mean(r[key]["per_defect"]))
+        assert r[key]["min"] == pytest.approx(min(r[key]["per_defect"]))
+
+
+def test_long_defect_adds_its_windows_and_empty_cases():
+    rng = np.random.default_rng(3)
+    h, w, sigma = 64, 160, 0.03
+    truth = np.zeros((h, w), bool)
+    truth[32, 8:152] = True
+    signal = np.where(ndimage.binary_dilation(truth, iterations=1), -0.02, 0.0)
+    without = [0.4 + sigma * rng.standard_normal((h, w)) for _ in range(30)]
+    r = detectability([y + signal for y in without], without, truth, np.ones((h, w), bool))
+    one_window = np.linalg.norm(signal[24:40, 8:24]) / sigma
+    assert r["windows"] == 9
+    assert r["npw"]["overall"] == pytest.approx(3 * one_window, rel=0.1)  # sqrt(9) looks
+    none = detectability(without[:2], without[:2], np.zeros((h, w), bool), np.ones((h, w), bool))
+    assert none["npw"]["overall"] is None and "no defect" in none["note"]
+    tiny = detectability(without[:2], without[:2], truth, np.zeros((h, w), bool) | truth)
+    assert tiny["cho"]["overall"] is None and "windows" in tiny["note"]
+    with pytest.raises(ValueError):
+        detectability(without[:1], without[:1], truth, np.ones((h, w), bool))
+
+
+# ---------------------------------------------------------------- perceived contrast
+from scratchlight.report.perception import (csf_filtered_contrast, csf_mannos_sakrison,  # noqa: E402
+                                            perceived_metrics, pixels_per_degree)
+
+
+def test_csf_shape_and_viewing_geometry():
+    f = np.linspace(0.5, 60, 600)
+    A = csf_mannos_sakrison(f)
+    assert abs(f[np.argmax(A)] - 8.0) < 0.2 and A.max() == pytest.approx(1.0, abs=1e-4)
+    # hand-computed from the formula: A(30) / A(8)
+    a = lambda x: 2.6 * (0.0192 + 0.114 * x) * np.exp(-(0.114 * x) ** 1.1)
+    assert csf_mannos_sakrison(30.0) == pytest.approx(a(30) / a(8), rel=1e-12)
+    assert pixels_per_degree(0.5, 0.25e-3) == pytest.approx(0.5 * np.tan(np.radians(1)) / 0.25e-3)
+
+
+def test_grating_passes_with_the_csf_gain():
+    """A sinusoidal grating of contrast 0.2 comes out with contrast 0.2 A(f) (away from the
+    image border, where the zero padding cuts it)."""
+    ppd = 32.0
+    n = 256
+    x = np.arange(n)
+    for cycles_per_px in (8 / 32, 1 / 2.5):
+        Y = 0.5 * (1 + 0.2 * np.sin(2 * np.pi * cycles_per_px * x))[None, :].repeat(n, 0)
+        Cf, mean = csf_filtered_contrast(Y, np.ones((n, n), bool), ppd)
+        inner = Cf[64:192, 64:192]
+        amp = (inner.max() - inner.min()) / 2
+        assert mean == pytest.approx(0.5)
+        assert amp == pytest.approx(0.2 * csf_mannos_sakrison(cycles_per_px * ppd), rel=0.05)
+
+
+def test_fine_defect_fades_with_distance():
+    """A 1-pixel line defect of 10 % contrast: perceived contrast drops from arm's length to
+    3 m (it moves to frequencies the eye barely resolves); the raw contrast does not change."""
+    h, w = 96, 96
+    Y = np.full((h, w), 0.4)
+    truth = np.zeros((h, w), bool)
+    truth[48, 10:86] = True
+    Y[truth] *= 0.9
+    mask = np.ones((h, w), bool)
+    near = perceived_metrics(Y, mask, truth, viewing_distance_m=0.3)
+    far = perceived_metrics(Y, mask, truth, viewing_distance_m=3.0)
+    assert 0 < far["perceived_contrast"] < 0.5 * near["perceived_contrast"]
+    assert near["perceived_visible_fraction"] == 1.0
