@@ -139,3 +139,23 @@ def test_fine_defect_fades_with_distance():
     far = perceived_metrics(Y, mask, truth, viewing_distance_m=3.0)
     assert 0 < far["perceived_contrast"] < 0.5 * near["perceived_contrast"]
     assert near["perceived_visible_fraction"] == 1.0
+
+
+def test_noise_in_the_estimated_signal_is_not_detectability():
+    """Renders 'with' that differ from 'without' only by independent noise (no defect
+    signal at all): the split-half estimate keeps d' near 0, where s.s of the noisy mean
+    difference would report a clearly detectable defect."""
+    rng = np.random.default_rng(4)
+    h, w, sigma, seeds = 96, 96, 0.05, 8
+    truth = np.zeros((h, w), bool)
+    truth[40:56, 40:56] = True
+    without = [0.5 + sigma * rng.standard_normal((h, w)) for _ in range(seeds)]
+    with_ = [0.5 + sigma * rng.standard_normal((h, w)) for _ in range(seeds)]
+    r = detectability(with_, without, truth, np.ones((h, w), bool), channel_width=5.0)
+    s = np.mean(np.stack(with_) - np.stack(without), 0)[40:56, 40:56].ravel()
+    corners = [(i, j) for i in (0, 16, 64, 80) for j in (0, 16, 64, 80)]
+    background = np.stack([im[i:i + 16, j:j + 16].ravel() for im in without for i, j in corners])
+    naive = npw_dprime(s, background)
+    assert naive > 5.0  # about |s| / sigma = sqrt(256 sigma^2 / 4) / sigma = 8
+    assert r["npw"]["overall"] < 2.5 and r["cho"]["overall"] < 2.5
+

@@ -102,9 +102,26 @@ class EvaluateConfig(RenderConfig):
     """Weber contrast a defect needs to count as seen."""
     guard: int = 2
     """Pixels around defects that count for neither side."""
+    twin: str | None = None
+    """The same surface without its defects (``scratchlight synth --twin``): rendered with
+    the same seeds, it gives the model observers' detectability index d'."""
+    window: int = 16
+    """Side of the observers' square window, pixels."""
+    viewing_distance_m: float = 0.5
+    """Perceived contrast: distance from eye to display, metres."""
+    pixel_pitch_m: float = 0.25e-3
+    """Perceived contrast: display pixel pitch, metres (0.25 mm is about 100 dpi)."""
 
     def validate(self) -> None:
         super().validate()
+        if self.twin is not None and self.seeds < 2:
+            raise InputError("seeds", "the detectability index needs at least 2 seeds")
+        if self.window < 4:
+            raise InputError("window", f"must be at least 4 pixels, got {self.window}")
+        for field in ("viewing_distance_m", "pixel_pitch_m"):
+            v = getattr(self, field)
+            if not np.isfinite(v) or v <= 0:
+                raise InputError(field, f"must be a positive number, got {v}")
         if self.seeds < 1:
             raise InputError("seeds", f"must be at least 1, got {self.seeds}")
         if not np.isfinite(self.weber_threshold) or self.weber_threshold <= 0:
@@ -177,6 +194,10 @@ def evaluate_light(cfg: EvaluateConfig, progress: bool = True):
     truth = None if hm.truth is None else session.scene.cell_mask_to_image(hm.truth) & session.object_mask
     metrics, images = session.evaluate(light, seeds=cfg.seeds, spp=cfg.spp, seed=cfg.seed,
                                        truth=truth, guard=cfg.guard, threshold=cfg.weber_threshold)
+    metrics.update(_perceived_over_seeds(images, session.object_mask, truth, cfg))
+    detect = None
+    if cfg.twin is not None:
+        detect = _detectability(cfg, session, light, images, truth)
     spec = session.scene.spec
     report = {
         "heightmap": cfg.surface.path,
@@ -196,8 +217,52 @@ def evaluate_light(cfg: EvaluateConfig, progress: bool = True):
         "defect_pixels": None if truth is None else int(truth.sum()),
         "metric_options": {"weber_threshold": cfg.weber_threshold, "guard": cfg.guard,
                            "gradient_sigma_px": 1.0, "contrast_sigma_px": 3.0, "ring_px": 4,
-                           "min_defect_pixels": 5, "black_level": 1e-3},
+                           "min_defect_pixels": 5, "black_level": 1e-3,
+                           "observer_window_px": cfg.window,
+                           "viewing_distance_m": cfg.viewing_distance_m,
+                           "pixel_pitch_m": cfg.pixel_pitch_m},
         "metrics": metrics,
+        "detectability": detect,
         "seconds": round(time.perf_counter() - t0, 2),
     }
     return report, np.mean(images, axis=0), session
+
+
+def _perceived_over_seeds(images, mask, truth, cfg: EvaluateConfig) -> dict:
+    """The perceived-contrast metrics of every render, as mean / stderr / values."""
+    from .report.perception import perceived_metrics
+
+    per = [perceived_metrics(im, mask, truth, cfg.viewing_distance_m, cfg.pixel_pitch_m,
+                             guard=cfg.guard) for im in images]
+    out = {}
+    for name in per[0]:
+        v = np.array([p[name] for p in per], np.float64)
+        out[name] = {"mean": float(v.mean()),
+                     "stderr": float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else float("nan"),
+                     "values": [float(x) for x in v]}
+    return out
+
+
+def _detectability(cfg: EvaluateConfig, session, light, images, truth) -> dict:
+    """Render the defect-free twin with the same seeds, scene and exaggeration; d' of the
+    model observers (``report.detectability``)."""
+    from .report.detectability import detectability
+    from .session import Session
+    from .surface import SurfaceConfig
+
+    if truth is None or not truth.any():
+        raise InputError(cfg.twin, "the detectability index needs the surface's defect mask "
+                                   "(--truth, or a file written by scratchlight synth)")
+    # the twin must be rendered exactly like the surface: same grid, same exaggeration
+    spec = dataclasses.replace(session.scene.spec)
+    twin_surface = SurfaceConfig(path=cfg.twin, max_size=cfg.surface.max_size,
+                                 level=cfg.surface.level, crop=cfg.surface.crop)
+    twin = Session(twin_surface, spec, device=cfg.device, envmap=light)
+    if twin.heightmap.shape != session.heightmap.shape:
+        raise InputError(cfg.twin, f"grid {twin.heightmap.shape[1]} x {twin.heightmap.shape[0]} "
+                                   f"differs from the surface's {session.heightmap.shape[1]} x "
+                                   f"{session.heightmap.shape[0]}")
+    without = [twin.render_final(light, cfg.spp, seed=cfg.seed + k, label=f"twin seed {cfg.seed + k}")
+               for k in range(cfg.seeds)]
+    return detectability(images, without, truth, session.object_mask, window=cfg.window,
+                         guard=max(cfg.guard, 3))

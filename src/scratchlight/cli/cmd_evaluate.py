@@ -35,6 +35,15 @@ def add_arguments(p):
                    help="Weber contrast a defect needs to count as seen (default 0.02)")
     g.add_argument("--guard", type=int, default=2,
                    help="pixels around defects that count for neither side (default 2)")
+    g.add_argument("--twin", metavar="HEIGHTMAP",
+                   help="the same surface without its defects (scratchlight synth --twin): "
+                        "adds the detectability index d' of two model observers")
+    g.add_argument("--window", type=int, default=16,
+                   help="side of the observers' window, pixels (default 16)")
+    g.add_argument("--viewing-distance", type=float, default=0.5, metavar="M",
+                   help="perceived contrast: eye to display, metres (default 0.5)")
+    g.add_argument("--pixel-pitch", type=float, default=0.25, metavar="MM",
+                   help="perceived contrast: display pixel pitch, millimetres (default 0.25)")
     add_scene_options(p, spp=256)
     add_run_options(p)
 
@@ -50,17 +59,25 @@ def run(args) -> int:
         check_output_path(args.image, "--image", (".png",))
     cfg = config_from_args(args, EvaluateConfig, NAME, seeds=args.seeds,
                            truth=_abspath(args.truth), truth_from_file=args.truth_from_file,
-                           weber_threshold=args.weber_threshold, guard=args.guard)
+                           weber_threshold=args.weber_threshold, guard=args.guard,
+                           twin=_abspath(args.twin), window=args.window,
+                           viewing_distance_m=args.viewing_distance,
+                           pixel_pitch_m=args.pixel_pitch * 1e-3)
     report, mean_image, session = evaluate_light(cfg)
     if args.image:
         write_png(args.image, mean_image)
     write_json(args.out, {"command": NAME, "config": config_to_dict(cfg), **report})
     if report["defect_pixels"] == 0:
         print("warning: no defect pixel is visible in the image; truth metrics are null")
-    shown = ("auc", "cnr", "detected_fraction", "mean_gradient", "clipped_fraction")
+    shown = ("auc", "cnr", "detected_fraction", "mean_gradient", "perceived_contrast",
+             "clipped_fraction")
     summary = ", ".join(
         f"{k} {v['mean']:.4g}" + (f" +- {v['stderr']:.2g}" if math.isfinite(v["stderr"]) else "")
         for k, v in report["metrics"].items() if k in shown)
+    d = report["detectability"]
+    if d is not None:
+        summary += (f", d' NPW {d['npw']['overall']:.3g}, CHO {d['cho']['overall']:.3g}"
+                    if d["npw"]["overall"] is not None else f", d' not measured ({d['note']})")
     print(f"wrote {args.out} ({cfg.seeds} seeds x {cfg.spp} spp, {report['device']}, "
           f"{report['seconds']:.1f} s): {summary}")
     return 0

@@ -32,6 +32,9 @@ def add_arguments(p):
                    help="scratch depth, micrometres (default 2)")
     p.add_argument("--scratch-profile", choices=("v", "round"), default="v",
                    help="scratch cross-section (default v)")
+    p.add_argument("--twin", metavar="TWIN.npz",
+                   help="also write the same surface without its planted defects (for the "
+                        "detectability index of 'scratchlight evaluate --twin')")
 
 
 def _check(args):
@@ -53,6 +56,10 @@ def _check(args):
             raise InputError(opt, f"must be a positive number, got {v}")
     if os.path.splitext(args.out)[1].lower() != ".npz":
         raise InputError("--out", f"{args.out}: expected a .npz file")
+    if args.twin and os.path.splitext(args.twin)[1].lower() != ".npz":
+        raise InputError("--twin", f"{args.twin}: expected a .npz file")
+    if args.twin and os.path.abspath(args.twin) == os.path.abspath(args.out):
+        raise InputError("--twin", "must differ from --out")
     d = os.path.dirname(os.path.abspath(args.out))
     if os.path.exists(d) and not os.path.isdir(d):
         raise InputError(args.out, "the output folder is not a directory")
@@ -65,16 +72,21 @@ def run(args) -> int:
 
     _check(args)
     um = 1e-6
+    options = dict(size=args.size, seed=args.seed, chatter=args.chatter * um,
+                   spacing=args.spacing * um, roughness=args.roughness * um,
+                   scratch_width=args.scratch_width * um, scratch_depth=args.scratch_depth * um,
+                   scratch_profile=args.scratch_profile)
     try:
-        hm = synthesize(args.kind, size=args.size, seed=args.seed, scratches=args.scratches,
-                        chatter=args.chatter * um, spacing=args.spacing * um, dents=args.dents,
-                        roughness=args.roughness * um, scratch_width=args.scratch_width * um,
-                        scratch_depth=args.scratch_depth * um,
-                        scratch_profile=args.scratch_profile)
+        hm = synthesize(args.kind, scratches=args.scratches, dents=args.dents, **options)
+        # defects come from random streams of their own: without them, the same surface
+        twin = synthesize(args.kind, scratches=0, dents=0, **options) if args.twin else None
     except InputError as e:  # a parameter named by the library: name the option instead
         opt = "--" + (e.path or "").replace("_", "-")
         raise InputError(opt, e.problem) from None
     write_npz(args.out, hm)
+    if twin is not None:
+        write_npz(args.twin, twin)
+        print(f"wrote {args.twin} (the same surface without its defects)")
     w, h = hm.size_m
     print(f"wrote {args.out} ({args.kind}, {args.size} x {args.size} points, "
           f"{w * 1e3:.3g} x {h * 1e3:.3g} mm, heights {hm.heights.min() / um:.3g} .. "

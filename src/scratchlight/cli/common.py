@@ -60,12 +60,13 @@ _SPECIAL_FLAGS = {
     "scene.camera.fov_deg": "--fov", "scene.camera.origin": "--camera-origin",
     "scene.camera.target": "--camera-target", "light.envmap": "--envmap",
     "light.constant": "--constant", "use_cache": "--no-cache",
+    "viewing_distance_m": "--viewing-distance", "pixel_pitch_m": "--pixel-pitch",
 }
 
 
 # Top-level fields of the command configs (the rest are nested: surface.*, scene.*, ...).
 _TOP_FIELDS = ("seed", "device", "spp", "repeat", "seeds", "guard", "weber_threshold",
-               "truth_from_file", "cache_dir", "final_spp")
+               "truth_from_file", "cache_dir", "final_spp", "window", "twin")
 _SECTIONS = ("surface", "scene", "light", "optimizer", "fit")
 
 

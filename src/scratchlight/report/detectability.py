@@ -25,6 +25,10 @@ defects: it holds the Monte Carlo noise *and* the machining texture (feed marks,
 the defect must be told apart from - the observer knows the signal, not the background
 (background known statistically). A defect longer than a window is covered by several
 windows, whose evidence adds as independent looks: d'_defect = sqrt(sum d'_window^2).
+The signal is estimated from the renders, so its own Monte Carlo noise would add to s.s;
+the seeds are split in two halves whose independent estimates s_a, s_b enter the
+numerators as s_a.s_b (NPW) and s_a,v^T K_v^-1 s_b,v (CHO), unbiased for s.s and
+s_v^T K_v^-1 s_v.
 """
 from __future__ import annotations
 
@@ -57,39 +61,46 @@ def laguerre_gauss_channels(size: int, width: float, count: int = 5) -> np.ndarr
     return np.stack([(gauss * special.eval_laguerre(p, x)).ravel() for p in range(count)])
 
 
-def npw_dprime(signal: np.ndarray, background: np.ndarray) -> float:
+def npw_dprime(signal: np.ndarray, background: np.ndarray,
+               independent: np.ndarray | None = None) -> float:
     """d' of the non-prewhitening matched filter.
 
     Args:
         signal: (d,) mean signal s of one window, flattened.
         background: (m, d) defect-free windows (m samples of the "absent" class).
-    Returns s.s / std(background @ s); 0 for a zero signal.
+        independent: a second estimate of s from independent renders; the numerator is
+            then s1.s2, whose expectation is s.s (s.s of one noisy estimate is biased up by
+            its noise variance).
+    Returns (s.s) / std(background @ s), clipped at 0; 0 for a zero signal.
     """
     s = np.asarray(signal, np.float64)
     b = np.asarray(background, np.float64)
-    ss = float(s @ s)
-    if ss == 0.0:
+    ss = float(s @ (s if independent is None else np.asarray(independent, np.float64)))
+    if ss <= 0.0:
         return 0.0
     sd = float(np.std(b @ s, ddof=1))
     return ss / sd if sd > 0 else math.inf
 
 
 def cho_dprime(signal: np.ndarray, background: np.ndarray, channels: np.ndarray,
-               eps: float = 1e-12) -> float:
+               independent: np.ndarray | None = None, eps: float = 1e-12) -> float:
     """d' of the channelized Hotelling observer: sqrt(s_v^T K_v^-1 s_v).
 
     Args:
         signal: (d,) mean signal of one window; background: (m, d) defect-free windows.
         channels: (c, d) channel profiles U (m should be several times c).
+        independent: a second, independent estimate of the signal (as for
+            :func:`npw_dprime`): d'^2 = s1_v^T K_v^-1 s2_v, clipped at 0.
         eps: relative ridge on K_v, so a channel without background variance cannot make
             the inverse blow up.
     """
     U = np.asarray(channels, np.float64)
     sv = U @ np.asarray(signal, np.float64)
+    sv2 = sv if independent is None else U @ np.asarray(independent, np.float64)
     v = np.asarray(background, np.float64) @ U.T
     K = np.atleast_2d(np.cov(v, rowvar=False))
     K = K + eps * max(float(np.trace(K)) / len(K), 1e-300) * np.eye(len(K))
-    return float(math.sqrt(max(float(sv @ np.linalg.solve(K, sv)), 0.0)))
+    return float(math.sqrt(max(float(sv2 @ np.linalg.solve(K, sv)), 0.0)))
 
 
 def _window_slices(centre: tuple[int, int], size: int, shape) -> tuple[slice, slice]:
@@ -177,7 +188,11 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
                           f"(need {max(min_background, 3 * channels)}); use a larger image or "
                           "a smaller window")
         return result
-    signal = np.mean(np.stack(Yw) - np.stack(Yo), axis=0) * mask
+    diff = (np.stack(Yw) - np.stack(Yo)) * mask
+    signal = diff.mean(axis=0)
+    # two halves of the seeds give independent signal estimates, so that Monte Carlo noise
+    # in the estimated signal does not count as signal
+    half_a, half_b = diff[0::2].mean(axis=0), diff[1::2].mean(axis=0)
     U = laguerre_gauss_channels(window, channel_width or window / 3.0, channels)
     per = {"npw": [], "cho": []}
     n_windows = 0
@@ -185,10 +200,13 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
         acc = {"npw": 0.0, "cho": 0.0}
         for c in cs:
             sl = _window_slices(c, window, mask.shape)
-            s = signal[sl].ravel()
+            s, sa, sb = signal[sl].ravel(), half_a[sl].ravel(), half_b[sl].ravel()
             n_windows += 1
-            acc["npw"] += npw_dprime(s, bg) ** 2
-            acc["cho"] += cho_dprime(s, bg, U) ** 2
+            # template s (all seeds); numerator s_a.s_b from the independent halves
+            d_npw = npw_dprime(s, bg)
+            ss = float(s @ s)
+            acc["npw"] += (d_npw * max(float(sa @ sb), 0.0) / ss) ** 2 if ss > 0 else 0.0
+            acc["cho"] += cho_dprime(sa, bg, U, independent=sb) ** 2
         for k in per:
             per[k].append(math.sqrt(acc[k]))
     result["windows"] = n_windows
