@@ -68,7 +68,8 @@ def test_detectability_on_images_per_defect_and_overall():
     without = [0.5 + sigma * rng.standard_normal((h, w)) for _ in range(seeds)]
     with_ = [y + signal for y in without]
     mask = np.ones((h, w), bool)
-    r = detectability(with_, without, truth, mask, window=SIZE, channel_width=5.0)
+    r = detectability(with_, without, truth, mask, window=SIZE, channel_width=5.0,
+                      display=False)
     assert r["defects"] == 2 and r["windows"] == 2 and r["background_windows"] > 1000
     expected = [n / sigma for n in norms]
     for key in ("npw", "cho"):
@@ -84,7 +85,8 @@ def test_long_defect_adds_its_windows_and_empty_cases():
     truth[32, 8:152] = True
     signal = np.where(ndimage.binary_dilation(truth, iterations=1), -0.02, 0.0)
     without = [0.4 + sigma * rng.standard_normal((h, w)) for _ in range(30)]
-    r = detectability([y + signal for y in without], without, truth, np.ones((h, w), bool))
+    r = detectability([y + signal for y in without], without, truth, np.ones((h, w), bool),
+                      display=False)
     one_window = np.linalg.norm(signal[24:40, 8:24]) / sigma
     assert r["windows"] == 9
     assert r["npw"]["overall"] == pytest.approx(3 * one_window, rel=0.1)  # sqrt(9) looks
@@ -151,7 +153,8 @@ def test_noise_in_the_estimated_signal_is_not_detectability():
     truth[40:56, 40:56] = True
     without = [0.5 + sigma * rng.standard_normal((h, w)) for _ in range(seeds)]
     with_ = [0.5 + sigma * rng.standard_normal((h, w)) for _ in range(seeds)]
-    r = detectability(with_, without, truth, np.ones((h, w), bool), channel_width=5.0)
+    r = detectability(with_, without, truth, np.ones((h, w), bool), channel_width=5.0,
+                      display=False)
     s = np.mean(np.stack(with_) - np.stack(without), 0)[40:56, 40:56].ravel()
     corners = [(i, j) for i in (0, 16, 64, 80) for j in (0, 16, 64, 80)]
     background = np.stack([im[i:i + 16, j:j + 16].ravel() for im in without for i, j in corners])
@@ -159,3 +162,24 @@ def test_noise_in_the_estimated_signal_is_not_detectability():
     assert naive > 5.0  # about |s| / sigma = sqrt(256 sigma^2 / 4) / sigma = 8
     assert r["npw"]["overall"] < 2.5 and r["cho"]["overall"] < 2.5
 
+
+
+def test_display_observer_cannot_see_into_black():
+    """A defect of 1e-5 against a black, noiseless surface: the ideal linear observer finds
+    it certain; on the display it is below one code value, so d' = 0. A visible defect keeps
+    a d' bounded by the observer's internal noise."""
+    h, w = 64, 64
+    truth = np.zeros((h, w), bool)
+    truth[30:34, 30:34] = True
+    without = [np.full((h, w), 1e-6) for _ in range(4)]
+    faint = [y + 1e-5 * truth for y in without]
+    mask = np.ones((h, w), bool)
+    assert detectability(faint, without, truth, mask, display=False)["npw"]["overall"] > 100
+    assert detectability(faint, without, truth, mask)["npw"]["overall"] == 0.0
+    grey = [np.full((h, w), 0.2) for _ in range(4)]
+    bright = [y + 0.05 * truth for y in grey]
+    d = detectability(bright, grey, truth, mask)
+    from scratchlight.report.detectability import INTERNAL_NOISE, display_values
+
+    step = display_values(np.full((1, 1), 0.25))[0, 0] - display_values(np.full((1, 1), 0.2))[0, 0]
+    assert d["npw"]["overall"] == pytest.approx(step * 4 / INTERNAL_NOISE, rel=1e-6)  # |s|/sigma

@@ -90,3 +90,58 @@ def test_inputs_not_modified():
     img, Ec, Mc = _gray(Y), E.copy(), M.copy()
     scratch_objective(img, Ec, Mc)
     assert np.array_equal(img, _gray(Y)) and np.array_equal(Ec, E) and np.array_equal(Mc, M)
+
+
+@pytest.mark.parametrize("l2_target", ["env", "image", "none"])
+def test_defect_contrast_gradients_match_finite_differences(l2_target):
+    from scratchlight.objectives import defect_contrast_objective
+
+    rng = np.random.default_rng(2)
+    img = rng.random((8, 10, 3))
+    Em = rng.random((4, 8, 1))
+    mask = np.ones((8, 10), bool)
+    mask[-1], mask[:, -1] = False, False
+    prior = np.zeros((8, 10), bool)
+    prior[2:5, 3:7] = True
+    v = defect_contrast_objective(img, Em, mask, prior, lam=3.0, l2_target=l2_target)
+    f = lambda I, E: defect_contrast_objective(I, E, mask, prior, 3.0, l2_target).loss
+    h = 1e-6
+    for _ in range(16):
+        idx = tuple(rng.integers(0, s) for s in img.shape)
+        d = np.zeros_like(img)
+        d[idx] = h
+        assert v.dL_dI[idx] == pytest.approx((f(img + d, Em) - f(img - d, Em)) / (2 * h),
+                                             rel=1e-4, abs=1e-7)
+    d = np.zeros_like(Em)
+    d[1, 3, 0] = h
+    assert v.dL_dE[1, 3, 0] == pytest.approx((f(img, Em + d) - f(img, Em - d)) / (2 * h),
+                                             rel=1e-4, abs=1e-9)
+
+
+def test_defect_contrast_by_hand():
+    """L_dc = 1/a + b/a^2 with a, b the mean |differences| inside and outside the prior;
+    brightening the marks outside the prior makes it worse, the paper's L_grad better."""
+    from scratchlight.objectives import defect_contrast_objective
+
+    Y = np.zeros((4, 4))
+    Y[1, 1] = 0.2          # a 'defect' inside the prior
+    Y[1, 3] = 0.1          # a 'feed mark' outside it
+    M = np.zeros((4, 4), bool)
+    M[:3, :3] = True       # the surface; column 3 and row 3 are off it
+    prior = np.zeros((4, 4), bool)
+    prior[1, 0:2] = True
+    prior[0, 1] = True
+    v = defect_contrast_objective(np.repeat(Y[..., None], 3, 2), np.zeros((2, 4, 1)), M, prior,
+                                  lam=0.0, eps=0.0)
+    g = np.zeros((4, 4))
+    g[:-1] += np.abs(Y[1:] - Y[:-1])
+    g[:, :-1] += np.abs(Y[:, 1:] - Y[:, :-1])
+    a, b = g[prior].mean(), g[M & ~prior].mean()
+    assert v.l_grad == pytest.approx(1 / a + b / a ** 2, rel=1e-12)
+    brighter = Y.copy()
+    brighter[1, 3] = 0.4
+    w = defect_contrast_objective(np.repeat(brighter[..., None], 3, 2), np.zeros((2, 4, 1)), M,
+                                  prior, lam=0.0)
+    assert w.l_grad > v.l_grad
+    with pytest.raises(ValueError):
+        defect_contrast_objective(np.repeat(Y[..., None], 3, 2), np.zeros((2, 4, 1)), M, M)

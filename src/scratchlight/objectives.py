@@ -10,6 +10,16 @@ The paper's objective (SPEC section A, eqs. 1-3)::
     L_l2   = mean(E**2)                         (l2_target='env', the paper's choice)
            = sum(M * Y**2) / sum(M)             (l2_target='image', the ablation)
 
+The defect-aimed variant (:func:`defect_contrast_objective`) takes a prior region P of
+where defects are (the scratch map or a user region) inside the surface M and replaces
+L_grad by::
+
+    L_dc = 1 / a + b / a^2,   a = mean_{P} g + eps,   b = mean_{M - P} g
+
+with g = |dY/di| + |dY/dj|: it is the paper's L_grad on P when the rest of the surface is
+flat, and it grows with the gradients outside P relative to those inside, so the light is
+not rewarded for brightening feed marks at the defects' expense.
+
 Y is the luminance of the linear render (Rec. 709 weights), i is the image row. ``eps``
 keeps the gradient of the reciprocal finite when the image is flat. The object mask must
 not include the last row or column (scene.build guarantees it), so every difference that
@@ -21,11 +31,12 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["LUMINANCE_WEIGHTS", "L2_TARGETS", "ObjectiveValue", "luminance",
-           "gradient_l1", "scratch_objective"]
+__all__ = ["LUMINANCE_WEIGHTS", "L2_TARGETS", "OBJECTIVES", "ObjectiveValue", "luminance",
+           "gradient_l1", "scratch_objective", "defect_contrast_objective"]
 
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
 L2_TARGETS = ("env", "image", "none")
+OBJECTIVES = ("gradient", "defect-contrast")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,18 +99,27 @@ def scratch_objective(image: np.ndarray, envmap: np.ndarray, mask: np.ndarray,
             inside M) or 'none'.
         eps: added to the denominator of L_grad.
     """
+    image, E, Y, M = _inputs(image, envmap, mask, lam, l2_target)
+    n = float(M.sum())
+    S, dS_dY = gradient_l1(Y, M)
+    l_grad = n / (S + eps)
+    dL_dY = -n / (S + eps) ** 2 * dS_dY
+    return _with_l2(image, E, Y, M, l_grad, dL_dY, S / n, lam, l2_target)
+
+
+def _inputs(image, envmap, mask, lam, l2_target):
     if lam < 0:
         raise ValueError(f"lam must be >= 0, got {lam}")
     if l2_target not in L2_TARGETS:
         raise ValueError(f"l2_target must be one of {L2_TARGETS}, got {l2_target!r}")
     image = np.asarray(image, np.float64)
-    E = np.asarray(envmap, np.float64)
     Y = luminance(image)
-    M = _check_mask(mask, Y.shape)
+    return image, np.asarray(envmap, np.float64), Y, _check_mask(mask, Y.shape)
+
+
+def _with_l2(image, E, Y, M, l_grad, dL_dY, mean_gradient, lam, l2_target) -> ObjectiveValue:
+    """Add the L2 term (on E, on the image inside M, or none) to a gradient term."""
     n = float(M.sum())
-    S, dS_dY = gradient_l1(Y, M)
-    l_grad = n / (S + eps)
-    dL_dY = -n / (S + eps) ** 2 * dS_dY
     dL_dE = np.zeros_like(E)
     if l2_target == "env":
         l_l2 = float(np.mean(E ** 2))
@@ -112,4 +132,33 @@ def scratch_objective(image: np.ndarray, envmap: np.ndarray, mask: np.ndarray,
     dL_dI = dL_dY[..., None] * LUMINANCE_WEIGHTS if image.ndim == 3 else dL_dY
     loss = l_grad + (lam * l_l2 if l2_target != "none" else 0.0)
     return ObjectiveValue(loss=float(loss), l_grad=float(l_grad), l_l2=float(l_l2),
-                          mean_gradient=S / n, dL_dI=dL_dI, dL_dE=dL_dE)
+                          mean_gradient=float(mean_gradient), dL_dI=dL_dI, dL_dE=dL_dE)
+
+
+def defect_contrast_objective(image: np.ndarray, envmap: np.ndarray, mask: np.ndarray,
+                              prior: np.ndarray, lam: float = 30.0, l2_target: str = "env",
+                              eps: float = 1e-8) -> ObjectiveValue:
+    """The defect-aimed loss L_dc + lam L_l2 (module docstring) for a linear render.
+
+    Args:
+        image, envmap, lam, l2_target, eps: as for :func:`scratch_objective`.
+        mask: (h, w) bool, the surface M (the object mask).
+        prior: (h, w) bool, where defects are expected (P, within M); both P and M - P must
+            hold pixels.
+    Returns the ObjectiveValue with ``l_grad`` = L_dc and ``mean_gradient`` the mean of g
+    over the whole of M.
+    """
+    image, E, Y, M = _inputs(image, envmap, mask, lam, l2_target)
+    P = np.asarray(prior, bool) & (M > 0)
+    rest = (M > 0) & ~P
+    if not P.any() or not rest.any():
+        raise ValueError("the defect prior must cover some, but not all, of the surface")
+    S_in, dS_in = gradient_l1(Y, P)
+    S_out, dS_out = gradient_l1(Y, rest)
+    n_in, n_out = float(P.sum()), float(rest.sum())
+    a = S_in / n_in + eps
+    b = S_out / n_out
+    l_dc = 1.0 / a + b / a ** 2
+    dL_dY = (-1.0 / a ** 2 - 2.0 * b / a ** 3) * dS_in / n_in + dS_out / (n_out * a ** 2)
+    return _with_l2(image, E, Y, M, l_dc, dL_dY, (S_in + S_out) / (n_in + n_out), lam,
+                    l2_target)

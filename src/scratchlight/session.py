@@ -271,7 +271,8 @@ class Session:
                              l2_target=light.l2_target, lr=optimizer.lr,
                              iterations=optimizer.iterations, seed=seed, progress=self.progress,
                              callback=on_step, adam=prev.adam if prev else None,
-                             first_iteration=prev.iterations_done if prev else 0)
+                             first_iteration=prev.iterations_done if prev else 0,
+                             objective=self.objective_function(light, self.mask))
         if prev is not None:
             res.loss, res.l_grad, res.l_l2 = prev.loss + res.loss, prev.l_grad + res.l_grad, prev.l_l2 + res.l_l2
             res.time_s += prev.time_s
@@ -300,14 +301,26 @@ class Session:
         return self._judge.render_progressive(envmap, spp, seed=seed,
                                               progress=label if self.progress else False)
 
+    def objective_function(self, light: LightConfig, mask: np.ndarray) -> Callable:
+        """``f(image, E) -> ObjectiveValue`` of ``light.objective`` for the region ``mask``:
+        the paper's L_grad over it, or the defect-aimed contrast of it against the rest of
+        the surface."""
+        from .objectives import defect_contrast_objective, scratch_objective
+
+        lam, target = light.effective_lam, light.l2_target
+        if light.objective == "defect-contrast":
+            if not (self.object_mask & ~mask).any():
+                raise InputError("light.mask", "defect-contrast needs a region smaller than the "
+                                               "surface (the rest is what it is compared with)")
+            surface = self.object_mask
+            return lambda image, E: defect_contrast_objective(image, E, surface, mask, lam, target)
+        return lambda image, E: scratch_objective(image, E, mask, lam=lam, l2_target=target)
+
     def judge(self, image: np.ndarray, envmap: np.ndarray, light: LightConfig | None = None,
               mask: np.ndarray | None = None) -> dict[str, float]:
         """The objective's terms of a (final) render: loss, l_grad, l_l2, mean_gradient."""
-        from .objectives import scratch_objective
-
         light = LightConfig() if light is None else light
-        obj = scratch_objective(image, envmap, self.mask if mask is None else mask,
-                                lam=light.effective_lam, l2_target=light.l2_target)
+        obj = self.objective_function(light, self.mask if mask is None else mask)(image, envmap)
         return {"loss": obj.loss, "l_grad": obj.l_grad, "l_l2": obj.l_l2,
                 "mean_gradient": obj.mean_gradient}
 

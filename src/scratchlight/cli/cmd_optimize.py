@@ -36,6 +36,10 @@ def add_arguments(p):
     o.add_argument("--l2-target", choices=("env", "image", "none"), default="env",
                    help="L2 term on the envmap (default, the paper's), the image, or none")
     o.add_argument("--lam", type=float, help="L2 weight (default 30 gray, 10 rgb)")
+    o.add_argument("--objective", choices=("gradient", "defect-contrast"), default="gradient",
+                   help="gradient: the paper's L_grad over the mask (default); "
+                        "defect-contrast: gradients inside the mask (the prior of where "
+                        "defects are) relative to the rest of the surface")
     a = p.add_argument_group("optimizer")
     a.add_argument("--lr", type=float, default=0.02, help="Adam learning rate (0.02)")
     a.add_argument("--iterations", type=int, default=100, help="Adam steps (100)")
@@ -69,7 +73,8 @@ def config_from_args(args):
         init=args.init if args.init.split(":")[0] in INIT_KINDS else os.path.abspath(args.init),
         mask=args.mask if args.mask in ("object", "scratch") else os.path.abspath(args.mask),
         scratch_kernel=args.scratch_kernel, scratch_patch=args.scratch_patch,
-        scratch_threshold=args.scratch_threshold, l2_target=args.l2_target, lam=args.lam)
+        scratch_threshold=args.scratch_threshold, l2_target=args.l2_target, lam=args.lam,
+        objective=args.objective)
     optimizer = OptimizerConfig(lr=args.lr, iterations=args.iterations, spp=args.spp,
                                 final_spp=args.final_spp, engine=args.engine)
     cfg = OptimizeConfig(surface=surface, scene=spec, light=light, optimizer=optimizer,

@@ -50,6 +50,10 @@ class LightConfig:
     """L2 term on the envmap (env, the paper's), on the image (image), or none."""
     lam: float | None = None
     """Weight of the L2 term; None = 30 for gray, 10 for rgb (the paper's values)."""
+    objective: str = "gradient"
+    """gradient: the paper's L_grad over the mask; defect-contrast: the gradients inside
+    the mask (scratch map or a region, the prior of where defects are) relative to the
+    rest of the surface."""
 
     @property
     def effective_lam(self) -> float:
@@ -65,7 +69,7 @@ class LightConfig:
 
     def validate(self) -> None:
         """Raise InputError naming the field (``light.<name>``) for an unusable value."""
-        from ..objectives import L2_TARGETS
+        from ..objectives import L2_TARGETS, OBJECTIVES
 
         h, w = self.envmap_size
         checks = [
@@ -73,6 +77,10 @@ class LightConfig:
             (self.l2_target in L2_TARGETS, "light.l2_target",
              f"must be one of {', '.join(L2_TARGETS)}, got {self.l2_target!r}"),
             (self.lam is None or self.lam >= 0, "light.lam", f"must be >= 0, got {self.lam}"),
+            (self.objective in OBJECTIVES, "light.objective",
+             f"must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"),
+            (self.objective != "defect-contrast" or self.mask != "object", "light.objective",
+             "defect-contrast needs a prior of where defects are: --mask scratch or a region"),
             (h >= 4 and w >= 8, "light.envmap_size", f"must be at least 4 x 8, got {h} x {w}"),
             (self.scratch_kernel >= 1, "light.scratch_kernel", "must be at least 1"),
             (self.scratch_patch >= 1, "light.scratch_patch", "must be at least 1"),
@@ -203,7 +211,8 @@ OPTION_FIELDS: dict[str, str] = {
     "camera_target": "scene.camera.target", "width": "scene.width", "height": "scene.height",
     "max_depth": "scene.max_depth",
     **{k: f"light.{k}" for k in ("color", "envmap_size", "init", "mask", "scratch_kernel",
-                                  "scratch_patch", "scratch_threshold", "l2_target", "lam")},
+                                  "scratch_patch", "scratch_threshold", "l2_target", "lam",
+                                  "objective")},
     **{k: f"optimizer.{k}" for k in ("lr", "iterations", "spp", "final_spp", "engine")},
     "seed": "seed", "device": "device",
 }

@@ -52,6 +52,7 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
                    seed: int = 0, progress: bool = False,
                    callback: Callable[[int, np.ndarray, float], bool | None] | None = None,
                    adam: Adam | None = None, first_iteration: int = 0,
+                   objective: Callable | None = None,
                    ) -> OptimizationResult:
     """Optimize the light E for scratch visibility.
 
@@ -67,6 +68,8 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
             the run there (the result then holds the best map, like Ctrl-C).
         adam, first_iteration: resume a run: the optimizer state of the run so far and the
             number of its iterations (the next seeds follow on from there).
+        objective: ``objective(image, E) -> ObjectiveValue`` replacing the paper's
+            ``scratch_objective(image, E, mask, lam, l2_target)`` (e.g. the defect-aimed one).
     """
     from tqdm.auto import tqdm
 
@@ -81,7 +84,8 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
     try:
         for k in bar:
             image = engine.render(E.astype(np.float32), seed=iteration_seed(seed, k), grad=True)
-            obj = scratch_objective(image, E, mask, lam=lam, l2_target=l2_target)
+            obj = (scratch_objective(image, E, mask, lam=lam, l2_target=l2_target)
+                   if objective is None else objective(image, E))
             grad = engine.backprop(obj.dL_dI) + obj.dL_dE
             if not np.isfinite(obj.loss) or not np.isfinite(grad).all():
                 raise FloatingPointError(f"non-finite loss or gradient at iteration {k}")

@@ -25,6 +25,14 @@ defects: it holds the Monte Carlo noise *and* the machining texture (feed marks,
 the defect must be told apart from - the observer knows the signal, not the background
 (background known statistically). A defect longer than a window is covered by several
 windows, whose evidence adds as independent looks: d'_defect = sqrt(sum d'_window^2).
+The observer sees the image as a display shows it (``display=True``, the default): the
+luminance clipped at 1 (display white), sRGB-encoded and quantized to 8 bits, in code
+values / 255, with an internal noise of half a code value (sigma_int = 0.5 / 255) added to
+every pixel's variance (observer internal noise, Burgess & Colborne, JOSA A 5, 1988). A
+light that leaves the surface black cannot score: signals below a code value vanish, and
+no background is so quiet that any difference becomes certain. ``display=False`` gives
+the ideal observer on the linear radiance instead.
+
 The signal is estimated from the renders, so its own Monte Carlo noise would add to s.s;
 the seeds are split in two halves whose independent estimates s_a, s_b enter the
 numerators as s_a.s_b (NPW) and s_a,v^T K_v^-1 s_b,v (CHO), unbiased for s.s and
@@ -40,9 +48,19 @@ from scipy import ndimage, special
 from ..objectives import luminance
 
 __all__ = ["laguerre_gauss_channels", "npw_dprime", "cho_dprime", "defect_windows",
-           "background_windows", "detectability"]
+           "background_windows", "display_values", "detectability", "INTERNAL_NOISE"]
 
 _EIGHT = np.ones((3, 3), bool)
+INTERNAL_NOISE = 0.5 / 255  # observer internal noise, in display code values / 255
+
+
+def display_values(image: np.ndarray) -> np.ndarray:
+    """(h, w) what a display shows of a linear image (h, w, 3) or luminance (h, w): the
+    luminance clipped to [0, 1], sRGB-encoded, quantized to 8 bits, as code values / 255."""
+    from ..io.images import linear_to_srgb
+
+    Y = luminance(image) if np.ndim(image) == 3 else np.asarray(image, np.float64)
+    return np.round(linear_to_srgb(np.clip(Y, 0.0, 1.0)) * 255.0) / 255.0
 
 
 def laguerre_gauss_channels(size: int, width: float, count: int = 5) -> np.ndarray:
@@ -62,7 +80,7 @@ def laguerre_gauss_channels(size: int, width: float, count: int = 5) -> np.ndarr
 
 
 def npw_dprime(signal: np.ndarray, background: np.ndarray,
-               independent: np.ndarray | None = None) -> float:
+               independent: np.ndarray | None = None, internal_noise: float = 0.0) -> float:
     """d' of the non-prewhitening matched filter.
 
     Args:
@@ -71,19 +89,22 @@ def npw_dprime(signal: np.ndarray, background: np.ndarray,
         independent: a second estimate of s from independent renders; the numerator is
             then s1.s2, whose expectation is s.s (s.s of one noisy estimate is biased up by
             its noise variance).
-    Returns (s.s) / std(background @ s), clipped at 0; 0 for a zero signal.
+        internal_noise: sigma of white observer noise added to every pixel.
+    Returns (s.s) / sqrt(var(background @ s) + internal_noise^2 s.s), clipped at 0; 0 for a
+    zero signal.
     """
     s = np.asarray(signal, np.float64)
     b = np.asarray(background, np.float64)
     ss = float(s @ (s if independent is None else np.asarray(independent, np.float64)))
     if ss <= 0.0:
         return 0.0
-    sd = float(np.std(b @ s, ddof=1))
+    sd = math.sqrt(float(np.var(b @ s, ddof=1)) + internal_noise ** 2 * float(s @ s))
     return ss / sd if sd > 0 else math.inf
 
 
 def cho_dprime(signal: np.ndarray, background: np.ndarray, channels: np.ndarray,
-               independent: np.ndarray | None = None, eps: float = 1e-12) -> float:
+               independent: np.ndarray | None = None, internal_noise: float = 0.0,
+               eps: float = 1e-12) -> float:
     """d' of the channelized Hotelling observer: sqrt(s_v^T K_v^-1 s_v).
 
     Args:
@@ -91,6 +112,7 @@ def cho_dprime(signal: np.ndarray, background: np.ndarray, channels: np.ndarray,
         channels: (c, d) channel profiles U (m should be several times c).
         independent: a second, independent estimate of the signal (as for
             :func:`npw_dprime`): d'^2 = s1_v^T K_v^-1 s2_v, clipped at 0.
+        internal_noise: sigma of white observer noise per pixel (adds sigma^2 U U^T to K_v).
         eps: relative ridge on K_v, so a channel without background variance cannot make
             the inverse blow up.
     """
@@ -98,7 +120,7 @@ def cho_dprime(signal: np.ndarray, background: np.ndarray, channels: np.ndarray,
     sv = U @ np.asarray(signal, np.float64)
     sv2 = sv if independent is None else U @ np.asarray(independent, np.float64)
     v = np.asarray(background, np.float64) @ U.T
-    K = np.atleast_2d(np.cov(v, rowvar=False))
+    K = np.atleast_2d(np.cov(v, rowvar=False)) + internal_noise ** 2 * (U @ U.T)
     K = K + eps * max(float(np.trace(K)) / len(K), 1e-300) * np.eye(len(K))
     return float(math.sqrt(max(float(sv2 @ np.linalg.solve(K, sv)), 0.0)))
 
@@ -150,7 +172,8 @@ def background_windows(images: list[np.ndarray], usable: np.ndarray, size: int,
 
 def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarray,
                   window: int = 16, guard: int = 3, channels: int = 5,
-                  channel_width: float | None = None, min_background: int = 30) -> dict:
+                  channel_width: float | None = None, min_background: int = 30,
+                  display: bool = True) -> dict:
     """d' of the NPW and CHO observers for every defect, and overall.
 
     Args:
@@ -162,13 +185,17 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
         guard: background windows keep this many pixels (chessboard) away from defects.
         channels, channel_width: Laguerre-Gauss channels (width a, default window / 3).
         min_background: fewest background windows for a covariance estimate.
+        display: the observer sees 8-bit sRGB display values with internal noise (module
+            docstring); False: the linear luminance, no internal noise.
 
     Returns ``{"npw": {"overall", "min", "per_defect"}, "cho": {...}, "defects",
     "windows", "background_windows", "note"}``; the d' values are None (with a ``note``) when
     there are no visible defects or too few background windows.
     """
-    Yw = [luminance(i) if np.ndim(i) == 3 else np.asarray(i, np.float64) for i in images_with]
-    Yo = [luminance(i) if np.ndim(i) == 3 else np.asarray(i, np.float64) for i in images_without]
+    view = display_values if display else (
+        lambda i: luminance(i) if np.ndim(i) == 3 else np.asarray(i, np.float64))
+    Yw, Yo = [view(i) for i in images_with], [view(i) for i in images_without]
+    sigma_int = INTERNAL_NOISE if display else 0.0
     if len(Yw) != len(Yo) or len(Yw) < 2:
         raise ValueError("need the same number (>= 2) of renders with and without the defects")
     mask = np.asarray(mask, bool)
@@ -177,7 +204,9 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
     bg = background_windows(Yo, mask & ~near, window)
     empty = {"overall": None, "min": None, "per_defect": []}
     result = {"npw": dict(empty), "cho": dict(empty), "defects": 0, "windows": 0,
-              "background_windows": int(len(bg)), "window_px": window, "note": ""}
+              "background_windows": int(len(bg)), "window_px": window,
+              "observer_sees": "display (8-bit sRGB, internal noise)" if display else "linear luminance",
+              "note": ""}
     centres = defect_windows(truth, window)
     result["defects"] = len(centres)
     if not centres:
@@ -203,10 +232,10 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
             s, sa, sb = signal[sl].ravel(), half_a[sl].ravel(), half_b[sl].ravel()
             n_windows += 1
             # template s (all seeds); numerator s_a.s_b from the independent halves
-            d_npw = npw_dprime(s, bg)
+            d_npw = npw_dprime(s, bg, internal_noise=sigma_int)
             ss = float(s @ s)
             acc["npw"] += (d_npw * max(float(sa @ sb), 0.0) / ss) ** 2 if ss > 0 else 0.0
-            acc["cho"] += cho_dprime(sa, bg, U, independent=sb) ** 2
+            acc["cho"] += cho_dprime(sa, bg, U, independent=sb, internal_noise=sigma_int) ** 2
         for k in per:
             per[k].append(math.sqrt(acc[k]))
     result["windows"] = n_windows
