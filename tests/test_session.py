@@ -161,3 +161,21 @@ def test_unknown_config_field_is_one_line_error(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and "light.lamda" in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_defect_contrast_objective_runs_and_is_judged_the_same_way(session):
+    region = np.zeros(session.object_mask.shape, bool)
+    region[10:22, :] = True
+    session.set_mask(region)
+    light = LightConfig(envmap_size=(8, 16), mask="region", objective="defect-contrast")
+    run = session.optimize(light, OptimizerConfig(iterations=6, spp=4))
+    assert run.loss[-1] < run.loss[0]
+    img = session.render_final(run.envmap, spp=8)
+    from scratchlight.objectives import defect_contrast_objective
+
+    expected = defect_contrast_objective(img, run.envmap, session.object_mask, session.mask,
+                                         lam=30.0).loss
+    assert session.judge(img, run.envmap, light)["loss"] == pytest.approx(expected)
+    with pytest.raises(InputError) as e:
+        LightConfig(objective="defect-contrast").validate()   # no prior: mask=object
+    assert e.value.path == "light.objective"
