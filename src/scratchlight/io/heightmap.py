@@ -108,6 +108,6 @@ def read_heightmap(path: str | os.PathLike) -> HeightMap:
     except (OSError, ValueError, KeyError, IndexError, EOFError, OverflowError) as e:
         text = str(e).strip().splitlines()
         raise InputError(path, f"cannot read {ext} file: {text[0] if text else type(e).__name__}") from None
-    for problem in hm.warnings:
-        warnings.warn(InputWarning(path, problem), stacklevel=2)
+    if hm.warnings:  # one line for all of them
+        warnings.warn(InputWarning(path, "; ".join(hm.warnings)), stacklevel=2)
     return hm
