@@ -106,10 +106,10 @@ def inflate_exactly(path: str, streams, size: int, what: str) -> bytes:
     if len(out) != size:
         raise InputError(path, f"{what} inflates to {len(out):,} bytes; the header's grid "
                                f"needs {size:,}")
-    return bytes(out)
+    return out
 
 
-def read_member_exactly(path: str, archive, member: str, size: int, what: str) -> bytes:
+def read_member_exactly(path: str, archive, member: str, size: int, what: str) -> bytearray:
     """Read zip ``member`` of ``archive`` (a ZipFile) that must hold exactly ``size`` bytes.
 
     The size the archive declares is checked before anything is inflated, and at most
@@ -119,9 +119,18 @@ def read_member_exactly(path: str, archive, member: str, size: int, what: str) -
     if info.file_size != size:
         raise InputError(path, f"{what} {member!r} holds {info.file_size:,} bytes; the "
                                f"header's grid needs exactly {size:,}")
+    out = bytearray(size)
+    view = memoryview(out)
+    got = 0
     with archive.open(member) as f:
-        raw = f.read(size + 1)
-    if len(raw) != size:
-        raise InputError(path, f"{what} {member!r} inflates to {len(raw):,} bytes although "
-                               f"the archive declares {size:,} (damaged archive)")
-    return raw
+        while got < size:
+            chunk = f.read(min(size - got, 1 << 24))
+            if not chunk:
+                break
+            view[got:got + len(chunk)] = chunk
+            got += len(chunk)
+        extra = f.read(1) if got == size else b""
+    if got != size or extra:
+        raise InputError(path, f"{what} {member!r} does not inflate to the {size:,} bytes "
+                               "the archive declares (damaged archive)")
+    return out
