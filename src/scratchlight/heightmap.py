@@ -8,6 +8,7 @@ metres. Missing points (voids of an optical scan) are NaN in ``heights`` and Fal
 from __future__ import annotations
 
 import dataclasses
+from typing import Mapping
 
 import numpy as np
 
@@ -25,6 +26,10 @@ class HeightMap:
         valid: (ny, nx) bool, True where a height was measured.
         source: where the map came from (a path, or a description).
         truth: optional (ny, nx) bool ground-truth defect mask (synthetic surfaces).
+        provenance: where the values came from, e.g. ``{"spacing": "file header",
+            "heights": "default (metres)"}`` (kinds: file header, sidecar, file format,
+            default).
+        warnings: problems noticed while reading that did not stop it (one sentence each).
     """
 
     heights: np.ndarray
@@ -33,6 +38,8 @@ class HeightMap:
     valid: np.ndarray
     source: str = ""
     truth: np.ndarray | None = None
+    provenance: Mapping[str, str] = dataclasses.field(default_factory=dict, compare=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def shape(self) -> tuple[int, int]:

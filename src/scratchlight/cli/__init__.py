@@ -3,16 +3,24 @@
 Each sub-command lives in its own module ``cmd_<name>.py`` that defines ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; they are found automatically.
 User mistakes (InputError) print one line and exit with code 2; the library names a
-config field (``light.lam``), which is shown as its flag (``--lam``).
+config field (``light.lam``), which is shown as its flag (``--lam``). So do option values
+that are not finite numbers (``--lr inf``), files that cannot be written (an ``--out``
+inside a file) and inputs too large for the memory. Warnings about inputs
+(``InputWarning``, e.g. a spacing assumed by default) print one line each,
+``scratchlight: warning: <file>: <problem>``. A closed output pipe (``info | head -1``)
+ends the command quietly.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import math
+import os
 import pkgutil
 import sys
+import warnings
 
-from ..errors import InputError
+from ..errors import InputError, InputWarning
 
 __all__ = ["main", "build_parser"]
 
@@ -40,16 +48,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_finite_options(args) -> None:
+    """Refuse option values like ``inf`` and ``nan``, which argparse's float accepts."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InputError("--" + name.replace("_", "-"), f"must be a finite number, got {value}")
+
+
+def _show_input_warning(message, category, filename, lineno, file=None, line=None,
+                        _default=warnings.showwarning):
+    if issubclass(category, InputWarning):
+        print(f"scratchlight: warning: {message}", file=sys.stderr)
+    else:
+        _default(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", InputWarning)
+            warnings.showwarning = _show_input_warning
+            _check_finite_options(args)
+            code = int(args._run(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+            return code
     except InputError as e:
         from .common import flag_for_field
 
         where = flag_for_field(e.path)
         print(f"scratchlight: error: {where + ': ' if where else ''}{e.problem}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("scratchlight: error: not enough memory for this input (see the point limit "
+              "SCRATCHLIGHT_MAX_POINTS and the size options)", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader of our output went away (``info | head -1``): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except OSError as e:
+        if e.filename is None:
+            raise
+        print(f"scratchlight: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scratchlight: interrupted", file=sys.stderr)

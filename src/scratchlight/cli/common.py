@@ -11,7 +11,7 @@ from ..errors import InputError
 __all__ = [
     "flag_for_field", "surface_config_from_args", "add_config_option", "config_path_for",
     "add_heightmap_options", "add_scene_options", "add_run_options",
-    "scene_spec_from_args", "parse_resolution", "parse_exaggeration", "parse_floats",
+    "scene_spec_from_args", "parse_resolution", "parse_crop", "parse_exaggeration", "parse_floats",
     "check_output_path", "light_source_from_args",
 ]
 
@@ -24,6 +24,17 @@ def parse_floats(text: str, n: int, option: str) -> tuple[float, ...]:
     if len(vals) != n or not all(np.isfinite(vals)):
         raise InputError(option, f"expected {n} finite comma-separated numbers, got {text!r}")
     return vals
+
+
+def parse_crop(text: str) -> tuple[int, int, int, int]:
+    """'X0,Y0,NX,NY' -> four whole numbers (cells); fractions are refused, not truncated."""
+    vals = parse_floats(text, 4, "--crop")
+    if any(v != int(v) for v in vals):
+        raise InputError("--crop", f"expected 4 whole numbers X0,Y0,NX,NY (cells), got {text!r}")
+    x0, y0, nx, ny = (int(v) for v in vals)
+    if x0 < 0 or y0 < 0 or nx < 3 or ny < 3:
+        raise InputError("--crop", f"needs X0, Y0 >= 0 and NX, NY >= 3, got {text!r}")
+    return x0, y0, nx, ny
 
 
 def parse_exaggeration(text) -> float | str:
@@ -49,6 +60,10 @@ def parse_resolution(text: str) -> tuple[int, int]:
         parts = parts * 2
     if len(parts) != 2 or min(parts) < 8:
         raise InputError("--resolution", f"expected N or WxH with sides >= 8, got {text!r}")
+    if max(parts) > 8192:
+        raise InputError("--resolution", f"sides must be at most 8192 pixels, got {text!r} "
+                                         f"(about {parts[0] * parts[1] * 256 / 2**30:.0f} GiB "
+                                         "per render pass)")
     return parts[0], parts[1]
 
 
@@ -102,9 +117,7 @@ def surface_config_from_args(args):
 
     if not getattr(args, "heightmap", None):
         raise InputError("heightmap", "give a height map file (or --config FILE)")
-    crop = None
-    if getattr(args, "crop", None):
-        crop = tuple(int(v) for v in parse_floats(args.crop, 4, "--crop"))
+    crop = parse_crop(args.crop) if getattr(args, "crop", None) else None
     return SurfaceConfig(path=os.path.abspath(args.heightmap),
                          max_size=getattr(args, "max_size", 1024),
                          level=not getattr(args, "no_level", False), crop=crop)

@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import InputError
 from ._units import metres_per, to_metres
 from ..heightmap import HeightMap
+from .guards import check_point_count
 from .heightmap import check_heightmap
 
 __all__ = ["FIELDS_EXTENSIONS", "fields_available", "read_with_surfacetopography",
@@ -42,14 +43,15 @@ def _first_line(e: Exception) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 
-def _open(st, path: str):
-    """SurfaceTopography's reader for ``path``: the formats of its extension first (for a
-    precise error), then detection by content."""
+def _open(st, path: str, format_hint: str | None = None):
+    """SurfaceTopography's reader for ``path``: ``format_hint`` or the formats of its
+    extension first (for a precise error), then detection by content."""
     from SurfaceTopography.IO import readers
 
     ext = os.path.splitext(path)[1].lower().lstrip(".")
-    formats = [r._format for r in readers
-               if ext in (e.lower() for e in getattr(r, "_file_extensions", ()))]
+    formats = [format_hint] if format_hint else [
+        r._format for r in readers
+        if ext in (e.lower() for e in getattr(r, "_file_extensions", ()))]
     errors = []
     for fmt in formats:
         try:
@@ -64,9 +66,10 @@ def _open(st, path: str):
         raise InputError(path, "SurfaceTopography recognises no height-map format in it") from None
 
 
-def read_with_surfacetopography(path: str | os.PathLike) -> HeightMap:
+def read_with_surfacetopography(path: str | os.PathLike, format_hint: str | None = None) -> HeightMap:
     """Read any areal topography SurfaceTopography understands: heights (ny, nx) float64 in
-    metres, dx/dy in metres. Its default channel is read."""
+    metres, dx/dy in metres. Its default channel is read; ``format_hint`` names its
+    format (e.g. 'ps') when the extension is ambiguous."""
     path = os.fspath(path)
     try:
         import SurfaceTopography as st
@@ -74,12 +77,14 @@ def read_with_surfacetopography(path: str | os.PathLike) -> HeightMap:
         raise InputError(path, "reading this format needs the optional SurfaceTopography "
                                "package (pip install SurfaceTopography)") from None
     try:
-        reader = _open(st, path)
+        reader = _open(st, path, format_hint)
         channel = reader.default_channel
         if channel.dim != 2:
             raise InputError(path, "holds a line scan, not an areal height map")
         if channel.physical_sizes is None:
             raise InputError(path, "the file does not state its lateral size")
+        nx, ny = channel.nb_grid_pts
+        check_point_count(path, nx, ny)
         topo = reader.topography(channel_index=channel.index)
     except InputError:
         raise
@@ -95,7 +100,9 @@ def read_with_surfacetopography(path: str | os.PathLike) -> HeightMap:
     sx, sy = topo.physical_sizes
     dx = to_metres(float(sx) / nx, factor)  # its size is points x spacing
     dy = to_metres(float(sy) / ny, factor)
-    return check_heightmap(to_metres(h.T, factor), dx, dy, source=path, valid=valid.T)
+    where = f"file header (read by SurfaceTopography {st.__version__}, unit {topo.unit})"
+    return check_heightmap(to_metres(h.T, factor), dx, dy, source=path, valid=valid.T,
+                           provenance={"spacing": where, "heights": where})
 
 
 def register_fields_readers(readers: dict) -> None:

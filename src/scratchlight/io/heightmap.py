@@ -3,44 +3,74 @@ reader that picks a file format by extension."""
 from __future__ import annotations
 
 import os
-from typing import Callable
+import warnings
+from typing import Callable, Mapping
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InputWarning
 from ..heightmap import HeightMap
+from .guards import check_point_count, check_regular_file, format_bytes
 
-__all__ = ["read_heightmap", "READERS", "check_heightmap"]
+__all__ = ["read_heightmap", "READERS", "check_heightmap", "MAX_ABS_HEIGHT_M",
+           "SPACING_RANGE_M", "default_spacing_warning"]
+
+MAX_ABS_HEIGHT_M = 1e3
+"""Heights beyond +-1 km are no surface measurement: a wrong unit or a damaged file."""
+SPACING_RANGE_M = (1e-12, 1e3)
+"""Spacings outside 1 pm .. 1 km are refused for the same reason."""
 
 
-def check_heightmap(heights, dx, dy, source: str = "", valid=None, truth=None) -> HeightMap:
+def default_spacing_warning(spacing_m: float) -> str:
+    """The warning of a reader that had to assume the spacing."""
+    return (f"the file states no spacing; {spacing_m * 1e6:g} um assumed (sizes, slopes and "
+            "renders depend on it: give the spacing in the file's header or a sidecar)")
+
+
+def check_heightmap(heights, dx, dy, source: str = "", valid=None, truth=None,
+                    provenance: Mapping[str, str] | None = None,
+                    warnings: tuple[str, ...] | list[str] = ()) -> HeightMap:
     """Validate raw arrays and build a HeightMap; raise InputError naming ``source``.
 
-    Rejects non-2-D data, grids smaller than 3 x 3, non-positive or non-finite spacing,
-    infinite heights and maps where every point is missing.
+    ``heights`` in metres, ``dx``/``dy`` in metres. Rejects non-2-D data, grids smaller
+    than 3 x 3 or above the point limit, spacings that are not finite or outside
+    ``SPACING_RANGE_M``, infinite heights or heights beyond ``MAX_ABS_HEIGHT_M``, and maps
+    where every point is missing. ``provenance`` and ``warnings`` are kept on the map.
     """
-    h = np.asarray(heights, dtype=np.float64)
+    h = np.asarray(heights)
     if h.ndim != 2:
         raise InputError(source, f"height data must be 2-D, got shape {h.shape}")
     if h.shape[0] < 3 or h.shape[1] < 3:
         raise InputError(source, f"grid {h.shape[1]} x {h.shape[0]} is smaller than 3 x 3")
+    check_point_count(source, h.shape[1], h.shape[0])
     for name, v in (("dx", dx), ("dy", dy)):
         if not np.isfinite(v) or v <= 0:
             raise InputError(source, f"spacing {name} must be positive, got {v}")
-    h = h.copy()
+        if not SPACING_RANGE_M[0] <= v <= SPACING_RANGE_M[1]:
+            raise InputError(source, f"spacing {name} = {v:g} m is outside "
+                                     f"{SPACING_RANGE_M[0]:g} .. {SPACING_RANGE_M[1]:g} m "
+                                     "(a wrong unit or a damaged header)")
+    h = np.array(h, dtype=np.float64)  # always a copy
     if np.isinf(h).any():
         raise InputError(source, "height data contains infinite values")
     v = np.isfinite(h)
     if valid is not None:
         v &= np.asarray(valid, dtype=bool)
     h[~v] = np.nan
+    with np.errstate(invalid="ignore"):
+        too_large = np.abs(h) > MAX_ABS_HEIGHT_M
+    if too_large.any():
+        worst = float(np.nanmax(np.abs(h)))
+        raise InputError(source, f"heights reach {worst:.3g} m, beyond +-{MAX_ABS_HEIGHT_M:g} m: "
+                                 "a wrong height unit or a damaged file")
     if not v.any():
         raise InputError(source, "every point of the height map is missing")
     if truth is not None:
         truth = np.asarray(truth, dtype=bool)
         if truth.shape != h.shape:
             raise InputError(source, f"truth mask shape {truth.shape} differs from heights {h.shape}")
-    return HeightMap(heights=h, dx=float(dx), dy=float(dy), valid=v, source=str(source), truth=truth)
+    return HeightMap(heights=h, dx=float(dx), dy=float(dy), valid=v, source=str(source),
+                     truth=truth, provenance=dict(provenance or {}), warnings=tuple(warnings))
 
 
 # Extension (lower case, with dot) -> reader(path) -> HeightMap. Filled in by the format modules.
@@ -52,7 +82,10 @@ def read_heightmap(path: str | os.PathLike) -> HeightMap:
 
     Supported: .npy, .npz, .tif/.tiff, .x3p, .sur, .csv/.txt/.asc (see ``READERS``), and
     many instrument formats when SurfaceTopography is installed (``io.fields``).
-    Raises InputError (one line, naming the file) for a missing, unknown or corrupt file.
+    Raises InputError (one line, naming the file) for a missing, unknown or corrupt file,
+    for anything but a regular file, and for a grid above the point limit
+    (``io.guards``). What the reader noticed but accepted (``HeightMap.warnings``, e.g. a
+    spacing assumed by default) is issued as an ``InputWarning`` after a successful read.
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
@@ -64,11 +97,17 @@ def read_heightmap(path: str | os.PathLike) -> HeightMap:
                                    "package (pip install SurfaceTopography)")
         raise InputError(path, f"unknown height-map extension {ext or '(none)'!r}; "
                                f"supported: {', '.join(sorted(READERS))}")
-    if not os.path.isfile(path):
-        raise InputError(path, "no such file")
+    check_regular_file(path)
     try:
-        return READERS[ext](path)
+        hm = READERS[ext](path)
     except InputError:
         raise
-    except (OSError, ValueError, KeyError, IndexError, EOFError) as e:
-        raise InputError(path, f"cannot read {ext} file: {e}") from None
+    except MemoryError:
+        size = os.path.getsize(path)
+        raise InputError(path, f"not enough memory to read this {format_bytes(size)} file") from None
+    except (OSError, ValueError, KeyError, IndexError, EOFError, OverflowError) as e:
+        text = str(e).strip().splitlines()
+        raise InputError(path, f"cannot read {ext} file: {text[0] if text else type(e).__name__}") from None
+    if hm.warnings:  # one line for all of them
+        warnings.warn(InputWarning(path, "; ".join(hm.warnings)), stacklevel=2)
+    return hm

@@ -17,17 +17,24 @@ dx and dy in their step units, converted to metres. A point is missing when it h
 non-measured marker: ``zmin - 2`` when the special-points flag is set (the MountainsMap
 convention), or the smallest value of the integer type. The inversion flag is not applied.
 Only the first object of a multi-object file is read.
+
+The header is checked against the data before anything is trusted: the point count
+(offset 116) must equal xres x yres, and the point data must hold exactly that many values
+(uncompressed: up to the next object's header or the end of the file; compressed: the
+streams must inflate to exactly that size, and nothing is inflated beyond it). A grid
+above the point limit is refused before it is read.
 """
 from __future__ import annotations
 
+import os
 import struct
-import zlib
 
 import numpy as np
 
 from ..errors import InputError
 from ._units import metres_per, to_metres
 from ..heightmap import HeightMap
+from .guards import check_point_count, inflate_exactly
 from .heightmap import READERS, check_heightmap
 
 __all__ = ["read_sur", "SUR_HEADER_SIZE"]
@@ -60,40 +67,70 @@ def _string(raw: bytes) -> str:
     return raw.split(b"\x00", 1)[0].decode("latin-1").strip()
 
 
+def _unit_name(h: dict, axis: str) -> str:
+    return _string(h[f"{axis}_step_unit"]) or _string(h[f"{axis}_length_unit"])
+
+
 def _unit_factor(path: str, h: dict, axis: str) -> float:
-    unit = _string(h[f"{axis}_step_unit"]) or _string(h[f"{axis}_length_unit"])
+    unit = _unit_name(h, axis)
     factor = metres_per(unit)
     if factor is None:
         raise InputError(path, f"unknown {axis} unit {unit!r} in the header")
     return factor
 
 
-def _decompress(path: str, blob: bytes) -> bytes:
+def _decompress(path: str, blob: bytes, need: int) -> bytes:
+    """Point data of a DSCOMPRESSED file: exactly ``need`` bytes, never more inflated."""
     try:
         (count,) = struct.unpack_from("<I", blob, 0)
+        if 4 + 8 * count > len(blob):
+            raise struct.error
         sizes = struct.unpack_from(f"<{2 * count}I", blob, 4)
     except struct.error:
-        raise InputError(path, "compressed point data is truncated") from None
-    pos, out = 4 + 8 * count, []
+        raise InputError(path, "compressed point data is truncated (stream table)") from None
+    declared = sum(sizes[0::2])
+    if declared != need:
+        raise InputError(path, f"compressed point data declares {declared:,} bytes; the "
+                               f"header's grid needs {need:,}")
+    pos, streams = 4 + 8 * count, []
     for k in range(count):
-        zipped = blob[pos:pos + sizes[2 * k + 1]]
-        pos += sizes[2 * k + 1]
-        try:
-            out.append(zlib.decompress(zipped))
-        except zlib.error as e:
-            raise InputError(path, f"compressed point data is corrupt or truncated ({e})") from None
-    return b"".join(out)
+        end = pos + sizes[2 * k + 1]
+        if end > len(blob):
+            raise InputError(path, f"compressed point data is truncated (stream {k})")
+        streams.append(blob[pos:end])
+        pos = end
+    return inflate_exactly(path, streams, need, "compressed point data")
+
+
+def _uncompressed(path: str, blob: bytes, h: dict, need: int) -> bytes:
+    """Point data of an uncompressed file: exactly ``need`` bytes, followed by nothing or
+    (in a multi-object file) the next object's header."""
+    if len(blob) < need:
+        raise InputError(path, f"point data is truncated: {len(blob):,} bytes, the "
+                               f"{h['xres']} x {h['yres']} grid of int{h['bits']} needs {need:,}")
+    rest = blob[need:]
+    if rest and not (h["n_objects"] > 1 and rest[:12] in _SIGNATURES):
+        raise InputError(path, f"point data holds {len(blob):,} bytes, but the "
+                               f"{h['xres']} x {h['yres']} grid of int{h['bits']} needs "
+                               f"{need:,}: the header does not describe this data")
+    return blob[:need]
 
 
 def read_sur(path: str) -> HeightMap:
     """Read a Digital Surf .sur file: heights (ny, nx) float64 in metres, dx/dy in metres."""
     with open(path, "rb") as f:
-        blob = f.read()
-    if len(blob) < SUR_HEADER_SIZE:
-        if blob[:12] in _SIGNATURES:
-            raise InputError(path, f"header is truncated ({len(blob)} of 512 bytes)")
-        raise InputError(path, "not a Digital Surf file (no 'DIGITAL SURF' signature)")
-    h = dict(zip(_FIELDS, _HEADER.unpack_from(blob, 0)))
+        head = f.read(SUR_HEADER_SIZE)
+        if len(head) < SUR_HEADER_SIZE:
+            if head[:12] in _SIGNATURES:
+                raise InputError(path, f"header is truncated ({len(head)} of 512 bytes)")
+            raise InputError(path, "not a Digital Surf file (no 'DIGITAL SURF' signature)")
+        h = dict(zip(_FIELDS, _HEADER.unpack_from(head, 0)))
+        if h["signature"] in _SIGNATURES and h["xres"] > 0 and h["yres"] > 0:
+            check_point_count(path, h["xres"], h["yres"])
+        # the file is read only once its grid is known to be within the limit
+        blob = head + f.read()
+    if len(blob) != os.path.getsize(path):
+        raise InputError(path, "the file changed while it was read")
     if h["signature"] not in _SIGNATURES:
         raise InputError(path, "not a Digital Surf file (no 'DIGITAL SURF' signature)")
     if h["object_type"] in _NOT_SURFACES:
@@ -106,14 +143,18 @@ def read_sur(path: str) -> HeightMap:
         raise InputError(path, f"header declares an empty grid ({nx} x {ny})")
     dtype = _DTYPES[h["bits"]]
     n = nx * ny
+    if h["n_points"] != n:
+        raise InputError(path, f"header declares {h['n_points']:,} points but a grid of "
+                               f"{nx} x {ny} = {n:,}: the header is inconsistent")
     need = n * dtype.itemsize
     start = SUR_HEADER_SIZE + h["comment_size"] + h["private_size"]
-    data = blob[start:]
+    if start > len(blob):
+        raise InputError(path, f"comment and private zones ({start - SUR_HEADER_SIZE:,} bytes) "
+                               "run past the end of the file")
     if h["signature"] == b"DSCOMPRESSED":
-        data = _decompress(path, data)
-    if len(data) < need:
-        raise InputError(path, f"point data is truncated: {len(data)} bytes, the {nx} x {ny} "
-                               f"grid of int{h['bits']} needs {need}")
+        data = _decompress(path, blob[start:], need)
+    else:
+        data = _uncompressed(path, blob[start:], h, need)
     raw = np.frombuffer(data, dtype=dtype, count=n)
     missing = raw == np.iinfo(dtype).min
     if h["special_points"] == 1:
@@ -124,8 +165,10 @@ def read_sur(path: str) -> HeightMap:
     heights = to_metres(raw.astype(np.float64) * h["dz"] + h["z_offset"], fz)
     dx = to_metres(h["dx"], _unit_factor(path, h, "x"))
     dy = to_metres(h["dy"], _unit_factor(path, h, "y"))
+    provenance = {"spacing": f"file header (x/y steps in {_unit_name(h, 'x')})",
+                  "heights": f"file header (z step {h['dz']:g} {_unit_name(h, 'z')})"}
     return check_heightmap(heights.reshape(ny, nx), dx, dy, source=path,
-                           valid=~missing.reshape(ny, nx))
+                           valid=~missing.reshape(ny, nx), provenance=provenance)
 
 
 READERS[".sur"] = read_sur

@@ -1,7 +1,13 @@
 """TIFF height maps (``.tif``, ``.tiff``), read with ``tifffile``.
 
-The first page must hold one channel: an integer (8/16/32/64-bit) or a float image.
-Row i of the file is row i of the map (along y), column j is along x.
+The first page must hold one channel: an integer (16/32/64-bit; 8-bit only with a
+sidecar ``z_scale``) or a float image. Palette, RGB and other colour images are refused:
+they are pictures, not heights. A Park Systems TIFF (private tag 50432), whose first page
+is a preview while the heights sit in private tags, is read with the optional
+SurfaceTopography package (or refused, naming it). Row i of the file is row i of the map
+(along y), column j is along x. Before decoding, the image size is checked against the
+point limit and every strip or tile against the file (``tiff_checks``): truncated files,
+damaged compressed data and decompression bombs are refused without using memory.
 
 Heights:
 - float images are in metres; NaN marks a missing point;
@@ -15,7 +21,8 @@ Spacing (metres), the first that applies:
    XResolution/YResolution tags (pixels per unit);
 3. XResolution/YResolution with ResolutionUnit inch or centimetre (or tifffile's
    millimetre/micrometre extensions);
-4. ``DEFAULT_SPACING_M`` = 1 um.
+4. ``DEFAULT_SPACING_M`` = 1 um, with a warning (so is the 1 nm count of integer images
+   without a sidecar ``z_scale``).
 
 The JSON sidecar has the same name with ``.json`` instead of ``.tif``/``.tiff``
 (``scan.tif`` -> ``scan.json``) and overrides what the file says. Its keys, all optional:
@@ -27,14 +34,18 @@ defaults to ``dx``), ``z_scale`` (metres per stored value; default 1 for float i
 from __future__ import annotations
 
 import json
+import lzma
 import os
+import struct
+import zlib
 
 import numpy as np
 
 from ..errors import InputError
 from ._units import metres_per, parse_length
 from ..heightmap import HeightMap
-from .heightmap import READERS, check_heightmap
+from .heightmap import READERS, check_heightmap, default_spacing_warning
+from .tiff_checks import PARK_SYSTEMS_MAGIC_TAG, check_height_page, check_segments, tifffile_log
 
 __all__ = ["read_tiff", "sidecar_path", "DEFAULT_SPACING_M", "DEFAULT_INTEGER_Z_SCALE"]
 
@@ -118,21 +129,64 @@ def _gdal_nodata(page) -> float | None:
         return None
 
 
-def read_tiff(path: str) -> HeightMap:
-    """Read a single-channel TIFF: heights (ny, nx) float64 in metres, dx/dy in metres."""
+def _decode_first_page(path: str, side: dict):
+    """(pixels, spacing from tags or None, GDAL nodata or None, tifffile's log messages),
+    or a HeightMap when the file is a vendor format read by SurfaceTopography."""
     import tifffile
 
+    size = os.path.getsize(path)
+    with tifffile_log() as log:
+        try:
+            with tifffile.TiffFile(path) as tf:
+                if not tf.pages:
+                    raise InputError(path, "the TIFF holds no image")
+                page = tf.pages.first if hasattr(tf.pages, "first") else tf.pages[0]
+                if PARK_SYSTEMS_MAGIC_TAG in page.tags:
+                    return _read_vendor_tiff(path, "Park Systems")
+                if not hasattr(page, "photometric"):
+                    raise InputError(path, "the first page is not an image")
+                check_height_page(path, page)
+                if int(page.bitspersample) == 8 and "z_scale" not in side:
+                    raise InputError(path, "an 8-bit grey image: a picture rather than height "
+                                           "data (256 levels); to read it as heights, give "
+                                           f"z_scale in the sidecar {sidecar_path(path)}")
+                check_segments(path, tf.filehandle, page, size)
+                data = page.asarray()
+                spacing = _spacing_from_tags(tf, page)
+                nodata = _gdal_nodata(page)
+        except tifffile.TiffFileError as e:
+            raise InputError(path, f"not a valid TIFF file ({_first_line(e)})") from None
+        except InputError:
+            raise
+        except (ValueError, RuntimeError, zlib.error, lzma.LZMAError, EOFError, OSError,
+                KeyError, IndexError, TypeError, struct.error) as e:
+            raise InputError(path, f"cannot decode the TIFF image ({_first_line(e)})") from None
+    return data, spacing, nodata, list(log)
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _read_vendor_tiff(path: str, vendor: str) -> HeightMap:
+    """A vendor TIFF whose heights sit in private tags: read by SurfaceTopography."""
+    from .fields import fields_available, read_with_surfacetopography
+
+    if not fields_available():
+        raise InputError(path, f"a {vendor} TIFF: its heights sit in private tags behind a "
+                               "preview image; reading them needs the optional "
+                               "SurfaceTopography package (pip install SurfaceTopography)")
+    return read_with_surfacetopography(path, format_hint="ps")
+
+
+def read_tiff(path: str) -> HeightMap:
+    """Read a single-channel TIFF: heights (ny, nx) float64 in metres, dx/dy in metres."""
     side = _read_sidecar(path)
-    try:
-        with tifffile.TiffFile(path) as tf:
-            if not tf.pages:
-                raise InputError(path, "the TIFF holds no image")
-            page = tf.pages.first if hasattr(tf.pages, "first") else tf.pages[0]
-            data = page.asarray()
-            spacing = _spacing_from_tags(tf, page)
-            nodata = _gdal_nodata(page)
-    except tifffile.TiffFileError as e:
-        raise InputError(path, f"not a valid TIFF file ({e})") from None
+    decoded = _decode_first_page(path, side)
+    if isinstance(decoded, HeightMap):
+        return decoded
+    data, spacing, nodata, log = decoded
     data = np.asarray(data)
     if data.ndim == 3 and 1 in (data.shape[0], data.shape[-1]):
         data = data.reshape(data.shape[1:] if data.shape[0] == 1 else data.shape[:-1])
@@ -143,15 +197,31 @@ def read_tiff(path: str) -> HeightMap:
     integer = data.dtype.kind in "ui"
     nodata = side.get("nodata", nodata)
     missing = np.zeros(data.shape, bool) if nodata is None else (data == nodata)
-    z_scale = side.get("z_scale", DEFAULT_INTEGER_Z_SCALE if integer else 1.0)
+    problems = [f"tifffile reported: {log[0]}"] if log else []
+    side_name = os.path.basename(sidecar_path(path))
+    if "z_scale" in side:
+        z_scale, z_where = side["z_scale"], f"sidecar {side_name} (z_scale)"
+    elif integer:
+        z_scale, z_where = DEFAULT_INTEGER_Z_SCALE, "default (integer counts of 1 nm)"
+        problems.append("integer pixels with no z_scale: taken as counts of 1 nm (give "
+                        f"z_scale in the sidecar {side_name})")
+    else:
+        z_scale, z_where = 1.0, "file format (float pixels: metres)"
     heights = data.astype(np.float64) * z_scale + side.get("z_offset", 0.0)
-    dx, dy = spacing if spacing else (DEFAULT_SPACING_M, DEFAULT_SPACING_M)
+    if spacing:
+        (dx, dy), where = spacing, "file header (TIFF resolution tags)"
+    else:
+        dx = dy = DEFAULT_SPACING_M
+        where = "default (1 um; the file states no spacing)"
     if "dx" in side:
-        dx = side["dx"]
+        dx, where = side["dx"], f"sidecar {side_name}"
         dy = side.get("dy", dx)
     elif "dy" in side:
-        dy = side["dy"]
-    return check_heightmap(heights, dx, dy, source=path, valid=~missing)
+        dy, where = side["dy"], f"sidecar {side_name}"
+    if where.startswith("default"):
+        problems.insert(0, default_spacing_warning(DEFAULT_SPACING_M))
+    return check_heightmap(heights, dx, dy, source=path, valid=~missing, warnings=problems,
+                           provenance={"spacing": where, "heights": z_where})
 
 
 READERS[".tif"] = read_tiff

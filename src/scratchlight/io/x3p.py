@@ -16,8 +16,11 @@ What the reader accepts beyond a textbook file:
 - point data inline in ``main.xml`` (``DataList``/``Datum``; an empty Datum is missing);
 - a multi-layer grid (SizeZ > 1): the first layer is read.
 
-A corrupt zip or XML, a missing data member, data shorter than the declared grid and axes
-given per point (axis type A for x or y) raise InputError.
+A corrupt zip or XML, a missing data member, point data whose byte count differs from
+SizeX x SizeY x SizeZ values of the declared type (a changed data type, a wrong size),
+a grid above the point limit, a main.xml over ``MAX_MAIN_XML_BYTES`` or with a DTD, and
+axes given per point (axis type A for x or y) raise InputError. Nothing is inflated beyond
+the size the header implies, so a decompression bomb costs no memory.
 """
 from __future__ import annotations
 
@@ -30,9 +33,13 @@ import numpy as np
 
 from ..errors import InputError
 from ..heightmap import HeightMap
+from .guards import check_point_count, read_member_exactly
 from .heightmap import READERS, check_heightmap
 
-__all__ = ["read_x3p", "X3P_DTYPES"]
+__all__ = ["read_x3p", "X3P_DTYPES", "MAX_MAIN_XML_BYTES"]
+
+MAX_MAIN_XML_BYTES = 64 * 1024 * 1024
+"""Largest main.xml read (inline DataList files of a million points stay far below)."""
 
 # ISO 5436-2 data type letter -> little-endian NumPy dtype (openGPS: signed integers).
 X3P_DTYPES = {"I": np.dtype("<i2"), "L": np.dtype("<i4"), "F": np.dtype("<f4"), "D": np.dtype("<f8")}
@@ -101,25 +108,43 @@ def _member(path: str, names: list[str], base: str, link: str, what: str) -> str
     return min(candidates, key=len)
 
 
-def _read_points(path, z, names, base, record3, n_values, dtype, letter):
-    """Raw point values (float64, length n_values) from the binary member or the DataList."""
+def _read_main_xml(path: str, z, main: str):
+    """The parsed root of ``main`` (bounded in size; DTDs and entities are refused)."""
+    size = z.getinfo(main).file_size
+    if size > MAX_MAIN_XML_BYTES:
+        raise InputError(path, f"main.xml declares {size:,} bytes, more than the "
+                               f"{MAX_MAIN_XML_BYTES:,} an X3P header needs")
+    with z.open(main) as f:
+        text = f.read(MAX_MAIN_XML_BYTES + 1)
+    if len(text) > MAX_MAIN_XML_BYTES:
+        raise InputError(path, "main.xml inflates beyond its declared size (damaged archive)")
+    if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
+        raise InputError(path, "main.xml contains a DTD or entity declarations, which X3P "
+                               "does not use")
+    try:
+        return ET.fromstring(text)
+    except ET.ParseError as e:
+        raise InputError(path, f"corrupt main.xml: {e}") from None
+
+
+def _read_points(path, z, names, base, record3, n_values, n_layers, dtype, letter):
+    """Raw point values (float64, length n_values: the first layer) from the binary member
+    or the DataList. The binary member must hold exactly n_values x n_layers values."""
     link = _text(path, record3, "DataLink", "PointDataLink", default=None)
     if link is not None:
         member = _member(path, names, base, link, "point data file")
-        raw = z.read(member)
-        need = n_values * dtype.itemsize
-        if len(raw) < need:
-            raise InputError(path, f"point data {member!r} is truncated: {len(raw)} bytes, "
-                                   f"the declared grid needs {need} ({n_values} values of type "
-                                   f"{letter})")
+        need = n_values * n_layers * dtype.itemsize
+        raw = read_member_exactly(path, z, member, need,
+                                  f"point data ({n_values * n_layers:,} values of type "
+                                  f"{letter}):")
         return np.frombuffer(raw, dtype=dtype, count=n_values).astype(np.float64)
     data_list = _child(record3, "DataList")
     if data_list is None:
         raise InputError(path, "main.xml has neither Record3/DataLink nor Record3/DataList")
     datums = [c for c in data_list if _local(c.tag) == "Datum"]
-    if len(datums) < n_values:
-        raise InputError(path, f"DataList is truncated: {len(datums)} values, the declared grid "
-                               f"needs {n_values}")
+    if len(datums) != n_values * n_layers:
+        raise InputError(path, f"DataList holds {len(datums)} values, the declared grid "
+                               f"needs {n_values * n_layers}")
     out = np.full(n_values, np.nan)
     for k, d in enumerate(datums[:n_values]):
         text = (d.text or "").strip()
@@ -131,16 +156,15 @@ def _read_points(path, z, names, base, record3, n_values, dtype, letter):
     return out
 
 
-def _read_valid_bits(path, z, names, base, record3, n_values):
+def _read_valid_bits(path, z, names, base, record3, n_values, n_layers):
+    """The first layer's valid bits (one per point, least significant first), or None."""
     link = _text(path, record3, "DataLink", "ValidPointsLink", default=None)
     if link is None:
         return None
     member = _member(path, names, base, link, "valid-points file")
-    raw = np.frombuffer(z.read(member), dtype=np.uint8)
-    if raw.size * 8 < n_values:
-        raise InputError(path, f"valid-points file {member!r} is truncated: {raw.size} bytes, "
-                               f"the declared grid needs {(n_values + 7) // 8}")
-    return np.unpackbits(raw, bitorder="little")[:n_values].astype(bool)
+    need = (n_values * n_layers + 7) // 8
+    raw = read_member_exactly(path, z, member, need, "valid-points file")
+    return np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")[:n_values].astype(bool)
 
 
 def read_x3p(path: str) -> HeightMap:
@@ -149,10 +173,7 @@ def read_x3p(path: str) -> HeightMap:
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
             main = _find_main_xml(path, names)
-            try:
-                root = ET.fromstring(z.read(main))
-            except ET.ParseError as e:
-                raise InputError(path, f"corrupt main.xml: {e}") from None
+            root = _read_main_xml(path, z, main)
             record1, record3 = _child(root, "Record1"), _child(root, "Record3")
             if record1 is None or record3 is None:
                 raise InputError(path, "main.xml has no Record1 or no Record3; not an X3P file")
@@ -178,18 +199,22 @@ def read_x3p(path: str) -> HeightMap:
             nz = _number(path, record3, "MatrixDimension", "SizeZ", default=1, kind=int)
             if nx < 1 or ny < 1 or nz < 1:
                 raise InputError(path, f"main.xml declares an empty grid ({nx} x {ny} x {nz})")
+            check_point_count(path, nx, ny * nz, "grid (SizeX x SizeY x SizeZ)")
             n = nx * ny
             base = posixpath.dirname(main)
-            values = _read_points(path, z, names, base, record3, n, X3P_DTYPES[letter], letter)
-            bits = _read_valid_bits(path, z, names, base, record3, n)
+            values = _read_points(path, z, names, base, record3, n, nz, X3P_DTYPES[letter],
+                                  letter)
+            bits = _read_valid_bits(path, z, names, base, record3, n, nz)
     except zipfile.BadZipFile as e:
         raise InputError(path, f"not a valid X3P file (corrupt zip archive: {e})") from None
     except (zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
         raise InputError(path, f"corrupt X3P archive: {e}") from None
     heights = z_off + z_inc * values
     valid = np.isfinite(heights) if bits is None else np.isfinite(heights) & bits
+    provenance = {"spacing": "file header (main.xml CX/CY Increment, metres)",
+                  "heights": f"file header (main.xml CZ: type {letter}, metres)"}
     return check_heightmap(heights.reshape(ny, nx), dx, dy, source=path,
-                           valid=valid.reshape(ny, nx))
+                           valid=valid.reshape(ny, nx), provenance=provenance)
 
 
 READERS[".x3p"] = read_x3p

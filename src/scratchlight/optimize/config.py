@@ -15,6 +15,7 @@ them, and the CLI maps a field back to its flag for error messages.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from ..config import config_from_dict, config_to_dict, read_config, replace_field
@@ -76,12 +77,15 @@ class LightConfig:
             (self.color in ("gray", "rgb"), "light.color", f"must be gray or rgb, got {self.color!r}"),
             (self.l2_target in L2_TARGETS, "light.l2_target",
              f"must be one of {', '.join(L2_TARGETS)}, got {self.l2_target!r}"),
-            (self.lam is None or self.lam >= 0, "light.lam", f"must be >= 0, got {self.lam}"),
+            (self.lam is None or 0 <= self.lam < math.inf, "light.lam",
+             f"must be a finite number >= 0, got {self.lam}"),
             (self.objective in OBJECTIVES, "light.objective",
              f"must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"),
             (self.objective != "defect-contrast" or self.mask != "object", "light.objective",
              "defect-contrast needs a prior of where defects are: --mask scratch or a region"),
             (h >= 4 and w >= 8, "light.envmap_size", f"must be at least 4 x 8, got {h} x {w}"),
+            (h <= 1024 and w <= 2048, "light.envmap_size",
+             f"must be at most 1024 x 2048, got {h} x {w}"),
             (self.scratch_kernel >= 1, "light.scratch_kernel", "must be at least 1"),
             (self.scratch_patch >= 1, "light.scratch_patch", "must be at least 1"),
             (0 <= self.scratch_threshold <= 1, "light.scratch_threshold", "must be in [0, 1]"),
@@ -109,7 +113,7 @@ class OptimizerConfig:
     def validate(self) -> None:
         """Raise InputError naming the field (``optimizer.<name>``) for an unusable value."""
         checks = [
-            (self.lr > 0, "optimizer.lr", f"must be positive, got {self.lr}"),
+            (0 < self.lr < math.inf, "optimizer.lr", f"must be a finite positive number, got {self.lr}"),
             (self.iterations >= 1, "optimizer.iterations", f"must be at least 1, got {self.iterations}"),
             (self.spp >= 1, "optimizer.spp", f"must be at least 1, got {self.spp}"),
             (self.final_spp >= 1, "optimizer.final_spp", f"must be at least 1, got {self.final_spp}"),

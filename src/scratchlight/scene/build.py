@@ -65,6 +65,12 @@ class SceneSpec:
              "scene.exaggeration", f"must be a positive number or 'auto', got {self.exaggeration!r}"),
             (min(self.width, self.height) >= 8, "scene.width",
              f"image sides must be >= 8, got {self.width} x {self.height}"),
+            (max(self.width, self.height) <= MAX_IMAGE_SIDE, "scene.width",
+             f"image sides must be <= {MAX_IMAGE_SIDE}, got {self.width} x {self.height} "
+             f"(about {self.width * self.height * 256 / 2**30:.0f} GiB per render pass)"),
+            (all(np.isfinite(v) for v in (cam.elevation_deg, cam.azimuth_deg, cam.fov_deg,
+                                          *cam.target, *(cam.origin or ()))),
+             "scene.camera", "camera angles and positions must be finite numbers"),
             (self.max_depth >= 2, "scene.max_depth", f"must be at least 2, got {self.max_depth}"),
             (cam.preset in CAMERA_PRESETS, "scene.camera.preset",
              f"must be one of {', '.join(CAMERA_PRESETS)}, got {cam.preset!r}"),
@@ -78,6 +84,10 @@ class SceneSpec:
         for ok, field, problem in checks:
             if not ok:
                 raise InputError(field, problem)
+
+
+MAX_IMAGE_SIDE = 8192
+"""Largest image side in pixels (a render pass keeps ~256 bytes per pixel)."""
 
 
 @dataclasses.dataclass

@@ -28,11 +28,16 @@ class SurfaceConfig:
         """Raise InputError naming the field (``surface.<name>``) for an unusable value."""
         if not self.path:
             raise InputError("surface.path", "no height-map file given")
-        if self.max_size < 0:
-            raise InputError("surface.max_size", f"must be >= 0, got {self.max_size}")
+        if not (self.max_size == 0 or self.max_size >= 3):
+            raise InputError("surface.max_size", f"must be 0 (keep every point) or at least 3, "
+                                                 f"got {self.max_size}")
         if self.crop is not None:
             if len(self.crop) != 4 or any(int(v) != v for v in self.crop):
                 raise InputError("surface.crop", f"expected 4 integers X0,Y0,NX,NY, got {self.crop}")
+            x0, y0, nx, ny = self.crop
+            if x0 < 0 or y0 < 0 or nx < 3 or ny < 3:
+                raise InputError("surface.crop", "needs X0, Y0 >= 0 and NX, NY >= 3, got "
+                                                 f"{','.join(str(v) for v in self.crop)}")
 
 
 def load_surface(cfg: SurfaceConfig,

@@ -51,6 +51,53 @@ def crop(hm: HeightMap, x0: int, y0: int, nx: int, ny: int) -> HeightMap:
     return hm.replace(heights=hm.heights[s].copy(), valid=hm.valid[s].copy(), truth=truth)
 
 
+def _edge_weights(kernel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Weights the 'nearest' boundary gives the first and the last sample at each of ``n``
+    outputs: the kernel mass that falls before index 0 and after index n - 1."""
+    r = kernel.size // 2
+    i = np.arange(n)
+    cum = np.concatenate([[0.0], np.cumsum(kernel)])  # cum[m] = weight of offsets < m - r
+    left = cum[np.clip(r - i, 0, kernel.size)]
+    right = 1.0 - cum[np.clip(r + n - i, 0, kernel.size)]
+    return left, right
+
+
+def _blur_axis_wide(h: np.ndarray, kernel: np.ndarray, axis: int) -> np.ndarray:
+    """Gaussian ``kernel`` along ``axis`` with 'nearest' edges, for a kernel too wide for
+    direct convolution: a dense matrix on a short axis, FFT on a long one."""
+    from scipy.signal import fftconvolve
+
+    a = np.moveaxis(h, axis, 0)
+    n, r = a.shape[0], kernel.size // 2
+    left, right = _edge_weights(kernel, n)
+    if n <= 256:
+        offsets = np.arange(n)[None, :] - np.arange(n)[:, None]  # j - i
+        m = np.where(np.abs(offsets) <= r, kernel[np.clip(offsets + r, 0, kernel.size - 1)], 0.0)
+        out = m @ a
+    else:
+        out = fftconvolve(a, kernel[:, None], mode="full", axes=0)[r:r + n]
+    out = out + left[:, None] * a[:1] + right[:, None] * a[-1:]
+    return np.moveaxis(out, 0, axis)
+
+
+def _gaussian_blur(h: np.ndarray, sigma: float) -> np.ndarray:
+    """``ndimage.gaussian_filter(h, sigma, mode="nearest")``, also fast when the kernel is
+    very wide (a long grid shrunk a lot, e.g. 3 x 3,000,000 points): such an axis is
+    filtered with the same kernel by a dense matrix (short axis) or FFT (long axis)."""
+    out = np.asarray(h, dtype=np.float64)
+    radius = int(4.0 * sigma + 0.5)  # gaussian_filter's default truncate=4
+    if sigma <= 0:
+        return out.copy()
+    if radius <= 64:
+        return ndimage.gaussian_filter(out, sigma=sigma, mode="nearest")
+    x = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (x / sigma) ** 2)
+    kernel /= kernel.sum()
+    for axis in (0, 1):
+        out = _blur_axis_wide(out, kernel, axis)
+    return out
+
+
 def resample(hm: HeightMap, max_size: int) -> HeightMap:
     """Shrink the grid so neither side exceeds ``max_size`` points, keeping the physical extent.
 
@@ -70,7 +117,7 @@ def resample(hm: HeightMap, max_size: int) -> HeightMap:
     new_ny = min(max_size, max(3, int(round((ny - 1) / factor)) + 1))
     new_nx = min(max_size, max(3, int(round((nx - 1) / factor)) + 1))
     sigma = (factor - 1) / 2
-    smooth = ndimage.gaussian_filter(hm.heights, sigma=sigma, mode="nearest")
+    smooth = _gaussian_blur(hm.heights, sigma)
     yi = np.linspace(0, ny - 1, new_ny)
     xi = np.linspace(0, nx - 1, new_nx)
     coords = np.meshgrid(yi, xi, indexing="ij")

@@ -1,0 +1,136 @@
+"""Checks every reader makes before it trusts a file: what kind of file it is, how many
+points its header declares, and how many bytes a compressed stream may inflate to.
+
+The point limit protects the machine from a small file that declares (or inflates to) a
+huge grid: reading is refused before anything of that size is allocated. It is
+``DEFAULT_MAX_POINTS`` unless the environment variable ``SCRATCHLIGHT_MAX_POINTS`` says
+otherwise.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import zlib
+
+from ..errors import InputError
+
+__all__ = ["DEFAULT_MAX_POINTS", "BYTES_PER_POINT", "max_points", "check_point_count",
+           "check_regular_file", "format_bytes", "inflate_exactly", "read_member_exactly"]
+
+DEFAULT_MAX_POINTS = 100_000_000
+"""At most this many grid points (10,000 x 10,000) unless SCRATCHLIGHT_MAX_POINTS is set."""
+BYTES_PER_POINT = 48
+"""Memory (bytes) that reading and preparing one grid point takes at its peak: float64
+heights and their filled and levelled copies, the valid mask, nearest-neighbour indices."""
+
+
+def max_points() -> int:
+    """The largest grid (in points) a reader accepts: SCRATCHLIGHT_MAX_POINTS or the default."""
+    text = os.environ.get("SCRATCHLIGHT_MAX_POINTS", "").strip()
+    if not text:
+        return DEFAULT_MAX_POINTS
+    try:
+        value = int(float(text))
+    except ValueError:
+        raise InputError("SCRATCHLIGHT_MAX_POINTS", f"must be a whole number, got {text!r}") from None
+    if value < 9:
+        raise InputError("SCRATCHLIGHT_MAX_POINTS", f"must be at least 9, got {text!r}")
+    return value
+
+
+def format_bytes(n: float) -> str:
+    """1536 -> '1.5 KiB'; binary prefixes up to TiB."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def check_point_count(path: str, nx: int, ny: int, what: str = "grid") -> None:
+    """Refuse a declared grid of ``nx`` x ``ny`` points above the point limit, before any
+    allocation, saying how much memory it would need."""
+    n = int(nx) * int(ny)
+    limit = max_points()
+    if n > limit:
+        raise InputError(path, f"the {what} of {nx} x {ny} = {n:,} points would need about "
+                               f"{format_bytes(n * BYTES_PER_POINT)} of memory; the limit is "
+                               f"{limit:,} points (set SCRATCHLIGHT_MAX_POINTS to change it)")
+
+
+def check_regular_file(path: str) -> None:
+    """Refuse anything but an existing regular file (links are followed), naming what it is."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError(path, "is a broken symbolic link") from None
+        raise InputError(path, "no such file") from None
+    except NotADirectoryError:
+        raise InputError(path, "no such file (a folder on the path is a file)") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    except OSError as e:
+        raise InputError(path, f"cannot access it ({e.strerror or e})") from None
+    mode = st.st_mode
+    if stat.S_ISREG(mode):
+        if not os.access(path, os.R_OK):
+            raise InputError(path, "permission denied (the file is not readable)")
+        return
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+             (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"))
+    kind = next((name for test, name in kinds if test(mode)), "not a regular file")
+    raise InputError(path, f"is {kind}, not a height-map file")
+
+
+def inflate_exactly(path: str, streams, size: int, what: str) -> bytes:
+    """Inflate zlib ``streams`` (an iterable of bytes) to exactly ``size`` bytes in all.
+
+    Never holds more than ``size + 1`` inflated bytes: data that would inflate beyond the
+    size the header implies (a decompression bomb, a header that understates the grid) and
+    data that inflates to less are refused.
+    """
+    out = bytearray()
+    for k, data in enumerate(streams):
+        d = zlib.decompressobj()
+        try:
+            out += d.decompress(data, size + 1 - len(out))
+        except zlib.error as e:
+            raise InputError(path, f"{what}: compressed stream {k} is corrupt ({e})") from None
+        if len(out) > size or d.unconsumed_tail:
+            raise InputError(path, f"{what} inflates to more than the {size:,} bytes the "
+                                   "header's grid needs")
+        if not d.eof:
+            raise InputError(path, f"{what}: compressed stream {k} is truncated")
+    if len(out) != size:
+        raise InputError(path, f"{what} inflates to {len(out):,} bytes; the header's grid "
+                               f"needs {size:,}")
+    return out
+
+
+def read_member_exactly(path: str, archive, member: str, size: int, what: str) -> bytearray:
+    """Read zip ``member`` of ``archive`` (a ZipFile) that must hold exactly ``size`` bytes.
+
+    The size the archive declares is checked before anything is inflated, and at most
+    ``size + 1`` bytes are inflated whatever it declares.
+    """
+    info = archive.getinfo(member)
+    if info.file_size != size:
+        raise InputError(path, f"{what} {member!r} holds {info.file_size:,} bytes; the "
+                               f"header's grid needs exactly {size:,}")
+    out = bytearray(size)
+    view = memoryview(out)
+    got = 0
+    with archive.open(member) as f:
+        while got < size:
+            chunk = f.read(min(size - got, 1 << 24))
+            if not chunk:
+                break
+            view[got:got + len(chunk)] = chunk
+            got += len(chunk)
+        extra = f.read(1) if got == size else b""
+    if got != size or extra:
+        raise InputError(path, f"{what} {member!r} does not inflate to the {size:,} bytes "
+                               "the archive declares (damaged archive)")
+    return out
