@@ -117,8 +117,9 @@ def read_member_exactly(path: str, archive, member: str, size: int, what: str) -
     """
     info = archive.getinfo(member)
     if info.file_size != size:
-        raise InputError(path, f"{what} {member!r} holds {info.file_size:,} bytes; the "
-                               f"header's grid needs exactly {size:,}")
+        how = "truncated" if info.file_size < size else "too long"
+        raise InputError(path, f"{what} {member!r} is {how}: it holds {info.file_size:,} bytes; "
+                               f"the header's grid needs exactly {size:,}")
     out = bytearray(size)
     view = memoryview(out)
     got = 0

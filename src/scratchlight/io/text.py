@@ -207,6 +207,11 @@ def _height_scale(path: str, header: Header, z_unit: str | None):
     return 1.0, "default (metres)"
 
 
+def _either(a: float | None, b: float | None) -> float | None:
+    """``a`` unless it is absent (None), else ``b``; a stated 0 stays 0, to be refused."""
+    return b if a is None else a
+
+
 def _grid_spacing(path: str, header: Header, esri: dict, shape, xy_unit: str):
     """(dx, dy, provenance); (None, None, ...) when nothing states a spacing."""
     ny, nx = shape
@@ -215,13 +220,13 @@ def _grid_spacing(path: str, header: Header, esri: dict, shape, xy_unit: str):
     if "dx" in own or "dy" in own:
         dx = length(path, f"line {own['dx'][0]}", own["dx"][1], xy_unit) if "dx" in own else None
         dy = length(path, f"line {own['dy'][0]}", own["dy"][1], xy_unit) if "dy" in own else None
-        found.append((dx or dy, dy or dx, "file header (dx, dy)"))
+        found.append((_either(dx, dy), _either(dy, dx), "file header (dx, dy)"))
     if "width" in header.gwy or "height" in header.gwy:
         w = header.gwy.get("width")
         h = header.gwy.get("height")
         dx = length(path, f"line {w[0]}", w[1], xy_unit) / nx if w else None
         dy = length(path, f"line {h[0]}", h[1], xy_unit) / ny if h else None
-        found.append((dx or dy, dy or dx, "file header (Width / Height of the grid)"))
+        found.append((_either(dx, dy), _either(dy, dx), "file header (Width / Height of the grid)"))
     if "pixel size" in header.koala:
         ln, value = header.koala["pixel size"]
         p = length(path, f"line {ln}", value, xy_unit)
@@ -230,7 +235,7 @@ def _grid_spacing(path: str, header: Header, esri: dict, shape, xy_unit: str):
         cell = length(path, "cellsize", esri["cellsize"], xy_unit) if "cellsize" in esri else None
         dx = length(path, "dx", esri["dx"], xy_unit) if "dx" in esri else cell
         dy = length(path, "dy", esri["dy"], xy_unit) if "dy" in esri else cell
-        found.append((dx or dy, dy or dx, "ESRI header (cellsize, dx, dy)"))
+        found.append((_either(dx, dy), _either(dy, dx), "ESRI header (cellsize, dx, dy)"))
     if not found:
         return None, None, None
     dx, dy, where = found[0]
@@ -274,7 +279,9 @@ def read_text(path: str) -> HeightMap:
                         + "; ".join(header.not_understood[:3]))
     states_grid = header.states_grid() or bool(esri)
     ncols, nrows = grid.shape[1], grid.shape[0]
-    if not states_grid and (ncols == 2 or (ncols == 3 and (names or nrows >= _MIN_POINTS))):
+    # two rows of two numbers are a grid too small to use, not a profile of two points
+    line_scan = ncols == 2 and nrows >= 3
+    if not states_grid and (line_scan or (ncols == 3 and (names or nrows >= _MIN_POINTS))):
         if ncols == 2 or len(names[0] if names else "xyz") == 2:
             raise InputError(path, "2 columns: a line scan (x, z profile), not an areal "
                                    "height map")
