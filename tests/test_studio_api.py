@@ -210,6 +210,7 @@ def test_camera_change_rebuilds_and_keeps_painted_cells(env):
     c, sid = env["client"], env["sid"]
     png, _ = _disc_png((TINY, TINY), (24, 24), 10)
     c.post(f"/api/s/{sid}/mask", content=png)
+    first = c.app.state.studio.registry.get(sid).session
     r = c.post(f"/api/s/{sid}/camera", json={"camera": "oblique", "azimuth": 30, "elevation": 60,
                                               "resolution": 40})
     assert r.status_code == 202
@@ -222,8 +223,9 @@ def test_camera_change_rebuilds_and_keeps_painted_cells(env):
     for bad in ({"elevation": 100}, {"camera": "fisheye"}, {"resolution": 4}, {"azimuth": "x"}):
         r = c.post(f"/api/s/{sid}/camera", json=bad)
         assert r.status_code == 400, bad
-    r = c.post(f"/api/s/{sid}/camera", json={"resolution": TINY})
+    r = c.post(f"/api/s/{sid}/camera", json={"azimuth": 0, "elevation": 45, "resolution": TINY})
     assert wait_job(c, sid)["state"] == "done"
+    assert c.app.state.studio.registry.get(sid).session is first  # the earlier view's scene was kept
 
 
 def test_path_escapes_are_refused(env, tmp_path):

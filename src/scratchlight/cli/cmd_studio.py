@@ -75,7 +75,7 @@ def run(args) -> int:
         import webbrowser
 
         webbrowser.open(url)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets",
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", ws="websockets-sansio",
                                            lifespan="on", ws_max_size=4 << 20))
     server.run(sockets=[sock])
     return 0

@@ -80,13 +80,7 @@ class SessionRegistry:
 
     @staticmethod
     def _close(ws: StudioSession) -> None:
-        ws.closed = True
-        ws.stop_event.set()
-        with ws.lock:
-            ws.engine = None
-            if ws.session is not None and not ws.optimizing:
-                ws.session.drop_engines()
-            ws.session = None if not ws.optimizing else ws.session
+        ws.close()
 
     def close_all(self) -> None:
         with self._lock:

@@ -72,8 +72,12 @@ async def index(request):
     return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
 
 
+async def favicon(request):
+    return Response(status_code=204)
+
+
 def page_routes():
-    return [Route("/", index)]
+    return [Route("/", index), Route("/favicon.ico", favicon)]
 
 
 # ---------------------------------------------------------------------- server-wide

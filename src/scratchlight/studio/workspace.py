@@ -94,6 +94,8 @@ def describe_heightmap(hm, name: str) -> dict:
 class StudioSession:
     """The state of one page (module docstring)."""
 
+    KEEP_VIEWS = 2  # scenes of earlier camera views kept for an instant return
+
     def __init__(self, sid: str, settings: StudioSettings, view: ViewSettings | None = None):
         self.id = sid
         self.settings = settings
@@ -114,6 +116,7 @@ class StudioSession:
         self.optimizing = False
         self.run_inputs: dict = {}
         self.closed = False
+        self._views: dict = {}  # (path, view) -> Session of views left, without matrices
 
     # ------------------------------------------------------------------ building
     def load(self, path: str, name: str, view: ViewSettings, job=None) -> dict:
@@ -125,21 +128,30 @@ class StudioSession:
         if self.optimizing:
             raise InputError("surface", "stop the optimization first")
         report = job.report if job is not None else (lambda *a, **k: None)
-        report(0.05, "reading and building the scene")
+        key = (str(path), view)
         raw = []
-        session = Session(SurfaceConfig(path=str(path), max_size=self.settings.max_size),
-                          view.scene_spec(), device=self.settings.device,
-                          envmap=constant_envmap(0.5, self.settings.envmap_shape),
-                          before_prepare=lambda hm: raw.append(hm) or hm)
+        if key in self._views:  # a view seen before: its scene is kept, T is in the disk cache
+            session = self._views.pop(key)
+        else:
+            report(0.05, "reading and building the scene")
+            session = Session(SurfaceConfig(path=str(path), max_size=self.settings.max_size),
+                              view.scene_spec(), device=self.settings.device,
+                              envmap=constant_envmap(0.5, self.settings.envmap_shape),
+                              before_prepare=lambda hm: raw.append(hm) or hm)
         report(0.2, "building the transport matrix")
         engine = session.engine("transport", self.settings.relight_spp, 0, self.settings.envmap_shape,
                                 progress=lambda d, t: report(0.2 + 0.8 * d / t,
                                                              f"building the transport matrix ({d}/{t})"))
-        same_surface = path == self.surface_path and self.session is not None \
-            and self.session.heightmap.shape == session.heightmap.shape
+        same_surface = str(path) == self.surface_path and self.session is not None
         with self.lock:
             if self.session is not None:
                 self.session.drop_engines()
+                if same_surface:  # keep the scene of the view being left
+                    self._views[(self.surface_path, self.view)] = self.session
+                    while len(self._views) > self.KEEP_VIEWS:
+                        self._views.pop(next(iter(self._views)))
+            if not same_surface:
+                self._views.clear()
             self.session, self.engine, self.view = session, engine, view
             if not same_surface:
                 self.info = describe_heightmap(raw[0], name)
@@ -167,6 +179,18 @@ class StudioSession:
             self.engine = None
             self.session.drop_engines()
             return True
+
+    def close(self) -> None:
+        """Stop any run and free the surface (an optimizing thread keeps its session until
+        it ends)."""
+        self.closed = True
+        self.stop_event.set()
+        with self.lock:
+            self.engine = None
+            self._views.clear()
+            if self.session is not None and not self.optimizing:
+                self.session.drop_engines()
+                self.session = None
 
     # ------------------------------------------------------------------ light
     def set_light(self, E: np.ndarray) -> None:

@@ -80,7 +80,7 @@ export class LightEditor {
         const ph = 2 * Math.PI * (j + 0.5) / W;
         const d = [Math.sin(th) * Math.cos(ph), Math.sin(th) * Math.sin(ph), Math.cos(th)];
         const a = Math.acos(Math.min(1, Math.max(-1, d[0] * d0[0] + d[1] * d0[1] + d[2] * d0[2])));
-        const v = this.intensity * Math.exp(-(a / width) ** 2);
+        const v = this.intensity * Math.exp(-((a / width) ** 2));
         for (let k = 0; k < C; k++) this.values[(i * W + j) * C + k] = v * (C === 3 ? this.color[k] : 1);
       }
     }

@@ -223,7 +223,7 @@ function onStream(m) {
     say(`optimizing (${m.engine} engine, ${m.iterations} iterations)`, true);
   } else if (m.type === "step") {
     state.losses.push(...m.losses); state.iterations.push(...m.iterations);
-    light.set(m.envmap); showRender(m.image); drawLoss();
+    light.set(m.envmap); showRender(m.image); drawLoss(); state.frames = (state.frames || 0) + 1;
     $("loss-info").textContent = `iteration ${m.iteration}: loss ${m.loss.toPrecision(5)}`;
   } else if (m.type === "done") {
     light.set(m.envmap); showRender(m.image);
@@ -231,6 +231,7 @@ function onStream(m) {
     const first = m.loss[0], best = m.best_loss;
     $("loss-info").textContent = `${m.iterations_done} iterations in total, loss ${first.toPrecision(5)} -> best ${best.toPrecision(5)}` + (m.stopped ? " (stopped: best map kept)" : "");
     say(`optimization ${m.stopped ? "stopped" : "finished"} in ${m.seconds} s`, true);
+    state.lastDone = { seconds: m.seconds, frames: m.frames, iterations: m.loss.length };
     state.done = (state.done || 0) + 1;
     loadCompare();
   } else if (m.type === "error") {
