@@ -132,8 +132,13 @@ def main(argv=None) -> int:
                 page.check("#compare-toggle")
                 page.fill("#compare-slider", "50")
                 page.dispatch_event("#compare-slider", "input")
+                page.evaluate("document.getElementById('controls').scrollTop = 0")
                 page.wait_for_timeout(500)
                 page.screenshot(path=args.screenshot)
+                from PIL import Image
+
+                with Image.open(args.screenshot) as im:  # a small file for the README
+                    im.convert("RGB").quantize(colors=128).save(args.screenshot, optimize=True)
             browser.close()
     finally:
         proc.terminate()
