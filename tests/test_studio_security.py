@@ -108,3 +108,30 @@ def test_file_names_and_bodies(tmp_path):
         with pytest.raises(InputError):
             resolve_data_file(tmp_path, bad)
     assert check_file_name("scan 1.x3p") == "scan 1.x3p"
+
+
+def test_studio_sits_on_top_of_the_session():
+    """studio may import the session and what is below it; only the command line imports it."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "scratchlight"
+    above = {"cli", "study", "fit", "renders", "studio"}
+    for path in src.rglob("*.py"):
+        parts = path.relative_to(src).parts
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or not node.module and not node.level:
+                continue
+            module = (node.module or "").split(".")
+            if node.level:  # relative: resolve the first name inside scratchlight
+                base = list(parts[:-1])[:len(parts) - node.level]
+                target = (base + module)[:1] if base or module[0] else []
+            elif module[0] == "scratchlight":
+                target = module[1:2]
+            else:
+                continue
+            name = target[0] if target else ""
+            if parts[0] == "studio":
+                assert name not in above - {"studio"}, f"{path.name} imports {name}"
+            elif parts[0] != "cli":
+                assert name != "studio", f"{'/'.join(parts)} imports the studio"
