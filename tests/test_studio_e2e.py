@@ -31,19 +31,22 @@ def server(tmp_path):
     data = make_data_dir(tmp_path / "data")
     env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                SCRATCHLIGHT_CACHE=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    log = open(tmp_path / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "scratchlight.cli", "studio", "--data", str(data),
                              "--port", "0", "--out", str(tmp_path / "out"), "--resolution", "48"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     line = proc.stdout.readline()
     if not line.startswith("scratchlight studio: http://127.0.0.1:"):
         proc.kill()
-        pytest.fail(f"server did not start: {line!r} {proc.stderr.read()[-2000:]}")
+        log.close()
+        pytest.fail(f"server did not start: {line!r} {(tmp_path / 'server.log').read_text()[-2000:]}")
     yield line.split(": ", 1)[1].strip()
     proc.terminate()
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         proc.kill()
+    log.close()
 
 
 def _pixels(page) -> list[int]:
