@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One-time set-up for scratchlight: system libLLVM for Dr.Jit's CPU backend, a virtual
-# environment in .venv with pinned dependencies, and the package itself (editable).
+# One-time set-up for scratchlight: system libLLVM for Dr.Jit's CPU backend, Debian's
+# chromium (the studio's browser test), a virtual environment in .venv with pinned
+# dependencies, and the package itself (editable).
 # Safe to run again: every step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,17 @@ if ! have_llvm16; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libllvm19 >/dev/null
 fi
+
+# --- studio (issue 13): Debian's chromium for the browser test of `scratchlight studio`.
+# Playwright drives this system browser (its own browser download is not used).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+    echo "[setup] installing Debian's chromium (the studio's end-to-end test runs in it)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+# --- end studio
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating $VENV"

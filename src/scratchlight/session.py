@@ -193,11 +193,13 @@ class Session:
 
     # ------------------------------------------------------------------ engines
     def engine(self, name: str = "ad", spp: int = 16, seed: int = 0,
-               envmap_shape: tuple[int, int] | None = None):
+               envmap_shape: tuple[int, int] | None = None,
+               progress: Callable[[int, int], None] | None = None):
         """The engine ``name`` ('ad' or 'transport') at ``spp``, built on first use and kept.
 
         ``envmap_shape``: the (H, W) texels of the lights it will see; a transport matrix
         is built for one texel grid (default: the scene's).
+        ``progress``: ``progress(done, total)`` while a transport matrix is being built.
         """
         from .engines import make_engine
 
@@ -209,10 +211,18 @@ class Session:
             scene = self.scene if shape == tuple(self.scene.envmap_shape) else \
                 dataclasses.replace(self.scene, envmap_shape=shape)
             try:
-                self._engines[key] = make_engine(name, scene, spp=spp, seed=seed)
+                options = {"progress": progress} if name == "transport" and progress else {}
+                self._engines[key] = make_engine(name, scene, spp=spp, seed=seed, **options)
             except ValueError as e:
                 raise InputError("optimizer.engine", str(e)) from None
         return self._engines[key]
+
+    def drop_engines(self) -> int:
+        """Forget the engines built so far, freeing their memory (a transport matrix comes
+        back from the on-disk cache on next use); returns how many were dropped."""
+        n = len(self._engines)
+        self._engines.clear()
+        return n
 
     def initial_envmap(self, light: LightConfig | None = None, seed: int = 0) -> np.ndarray:
         """The initial map of ``light.init``, (H, W, C) float32 in [0, 1]."""

@@ -223,6 +223,8 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
     ~100 bytes per path of a chunk with 'sparse') plus a copy of T while the chunks are
     joined.
     ``pixels_per_chunk`` overrides the chunk size (tests).
+    ``progress``: True or a label for a progress bar, or a callable ``progress(done, total)``
+    called after each chunk (an interactive page's progress bar).
     """
     import mitsuba as mi  # noqa: F401  (the variant is set by build_scene)
     from tqdm.auto import tqdm
@@ -249,8 +251,9 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
     starts = list(range(0, n_pix, per_chunk))
     counts, indices, values = [], [], []
     block = _DenseBlock(per_chunk * HW) if method == "dense" else None
+    report = progress if callable(progress) else None
     bar = tqdm(starts, desc=progress if isinstance(progress, str) else "transport",
-               unit="chunk", disable=not progress, leave=False)
+               unit="chunk", disable=not progress or report is not None, leave=False)
     for k, p0 in enumerate(bar):
         m = min(per_chunk, n_pix - p0)
         cells, vals = _trace_chunk(mscene, p0, m, spp, _chunk_seed(seed, k), w, h,
@@ -260,6 +263,8 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
         counts.append(np.bincount(rows, minlength=m))
         indices.append((cells - rows * HW).astype(np.int32))
         values.append(vals)
+        if report is not None:
+            report(k + 1, len(starts))
     bar.close()
     del block
     counts = np.concatenate(counts)

@@ -31,7 +31,8 @@ class TransportEngine:
     ``engines.base.Engine`` protocol, as ADEngine).
 
     ``TransportEngine(scene, spp, seed, cache_dir, progress, decorrelate)`` loads its
-    matrices from the cache or builds them at once.
+    matrices from the cache or builds them at once (``progress``: False, True, a label, or
+    a callable ``progress(done, total)`` over all chunks of the build).
 
     L_grad rewards Monte Carlo noise (SPEC), and T's noise is frozen: a gradient T^T dL/dI
     taken with the very T whose noise shaped dL/dI would steer the light towards a noisier,
@@ -65,9 +66,13 @@ class TransportEngine:
         label = "transport" if progress is True else progress
         t0 = time.perf_counter()
         if self.decorrelate:
+            def half_progress(k):
+                if callable(label):  # progress(done, total) over both halves
+                    return lambda done, total: label(k * total + done, 2 * total)
+                return f"{label} {k + 1}/2" if label else False
+
             built = [load_or_build_transport(scene, spp=self.spp, seed=half_seed(self.seed, k),
-                                             cache_dir=cache_dir,
-                                             progress=f"{label} {k + 1}/2" if label else False)
+                                             cache_dir=cache_dir, progress=half_progress(k))
                      for k in (0, 1)]
             self.halves = (built[0][0], built[1][0])
             self.from_cache = built[0][1] and built[1][1]

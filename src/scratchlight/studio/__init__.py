@@ -1,0 +1,13 @@
+"""The studio: a local web page over the session (``scratchlight studio``).
+
+The page shows a surface, lets the user paint the light and a region of interest, and
+streams the paper's optimization live. The server is a thin caller of
+:class:`scratchlight.Session`: ``workspace`` (one page's state), ``runs`` (optimize,
+evaluate, export), ``registry`` (bounded sessions), ``worker`` (the Mitsuba thread and
+jobs), ``security`` (token, origin, paths, upload limits), ``imaging`` and ``lights``
+(what goes over the wire), ``routes`` and ``stream`` (HTTP and WebSocket), ``app`` (the
+whole). Nothing but the command line imports it.
+"""
+from .app import Studio, StudioConfig, create_app
+
+__all__ = ["Studio", "StudioConfig", "create_app"]

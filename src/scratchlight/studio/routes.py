@@ -1,0 +1,347 @@
+"""The page and the JSON API. Every handler is a thin call of the session's steps.
+
+Errors come back as ``{"error": "one line"}``: 400 for bad input (the readers' and the
+configs' own messages, files named by name), 404 for an unknown or evicted session, 409
+while the session is busy or not ready, 413 for an oversized upload.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+import anyio
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..errors import InputError
+from .imaging import decode_mask_png, encode_png, envmap_from_json, envmap_to_json, mask_png, png_data_url
+from .lights import PRESETS, preset_light
+from .security import TooLarge, read_body
+from .worker import Busy, public_error
+from .workspace import NotReady, ViewSettings
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+__all__ = ["api_routes", "page_routes"]
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def api(handler):
+    """Resolve ``{sid}`` to its session and turn errors into JSON answers."""
+    @functools.wraps(handler)
+    async def wrapped(request):
+        studio = request.app.state.studio
+        try:
+            ws = None
+            if "sid" in request.path_params:
+                try:
+                    ws = studio.registry.get(request.path_params["sid"])
+                except KeyError:
+                    return _error(404, "unknown or expired session; reload the page")
+            return await handler(request, studio, ws)
+        except InputError as e:
+            return _error(400, public_error(e))
+        except (NotReady, Busy) as e:
+            return _error(409, str(e))
+        except TooLarge:
+            return _error(413, f"upload larger than {studio.config.max_upload_bytes / 2 ** 20:g} MiB")
+    return wrapped
+
+
+async def _json(request) -> dict:
+    body = await read_body(request, 1 << 20)
+    if not body:
+        return {}
+    import json
+
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InputError("request", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InputError("request", "expected a JSON object")
+    return data
+
+
+# ---------------------------------------------------------------------- page
+async def index(request):
+    return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
+
+
+async def favicon(request):
+    return Response(status_code=204)
+
+
+def page_routes():
+    return [Route("/", index), Route("/favicon.ico", favicon)]
+
+
+# ---------------------------------------------------------------------- server-wide
+@api
+async def config(request, studio, ws):
+    return JSONResponse({"surfaces": studio.surfaces(), "presets": list(PRESETS),
+                         "envmap_shape": list(studio.settings.envmap_shape),
+                         "resolution": studio.config.resolution,
+                         "max_upload_bytes": studio.config.max_upload_bytes,
+                         "max_sessions": studio.config.max_sessions})
+
+
+@api
+async def new_session(request, studio, ws):
+    ws = studio.registry.create()
+    return JSONResponse(ws.status(), status_code=201)
+
+
+@api
+async def session_status(request, studio, ws):
+    return JSONResponse(ws.status())
+
+
+@api
+async def close_session(request, studio, ws):
+    studio.registry.remove(ws.id)
+    return JSONResponse({"closed": ws.id})
+
+
+# ---------------------------------------------------------------------- surface and camera
+def _load_job(studio, ws, path, name, view):
+    job = studio.start_job(ws, "load", lambda job: ws.load(str(path), name, view, job))
+    return JSONResponse({"job": job.to_json()}, status_code=202)
+
+
+@api
+async def open_surface(request, studio, ws):
+    data = await _json(request)
+    name = data.get("name")
+    path = studio.surface_path(name)
+    return _load_job(studio, ws, path, name, ViewSettings.from_json(data.get("view") or {}, ws.view))
+
+
+@api
+async def upload_surface(request, studio, ws):
+    from ..io import READERS, read_heightmap
+
+    name = request.query_params.get("name", "")
+    data = await read_body(request, studio.config.max_upload_bytes)
+    if not data:
+        raise InputError(name or "upload", "the file is empty")
+    path = studio.store_upload(data, name, tuple(READERS))
+    try:
+        await anyio.to_thread.run_sync(read_heightmap, str(path))  # the readers' own checks
+    except InputError as e:
+        path.unlink(missing_ok=True)
+        raise InputError(name, e.problem) from None
+    return _load_job(studio, ws, path, name, ws.view)
+
+
+@api
+async def set_camera(request, studio, ws):
+    view = ViewSettings.from_json(await _json(request), ws.view)
+    if ws.surface_path is None:
+        raise NotReady("load a surface first")
+    return _load_job(studio, ws, ws.surface_path, ws.surface_name, view)
+
+
+@api
+async def job_status(request, studio, ws):
+    return JSONResponse({"job": ws.job.to_json() if ws.job else None})
+
+
+# ---------------------------------------------------------------------- light
+async def _relight_png(studio, ws, E=None) -> tuple[bytes, float]:
+    if ws.engine is None and ws.session is not None and (ws.job is None or ws.job.finished):
+        await studio.worker.run(ws.ensure_engine)  # matrices were released: from the cache
+        studio.registry.enforce_matrices()
+
+    def work():
+        t0 = time.perf_counter()
+        png = encode_png(ws.relight(E))
+        return png, (time.perf_counter() - t0) * 1e3
+
+    return await anyio.to_thread.run_sync(work)
+
+
+@api
+async def relight(request, studio, ws):
+    E = envmap_from_json(await _json(request), studio.settings.envmap_shape)
+    ws.set_light(E)
+    png, ms = await _relight_png(studio, ws)
+    return Response(png, media_type="image/png", headers={"x-relight-ms": f"{ms:.1f}",
+                                                          "cache-control": "no-store"})
+
+
+@api
+async def render_png(request, studio, ws):
+    png, ms = await _relight_png(studio, ws)
+    return Response(png, media_type="image/png", headers={"x-relight-ms": f"{ms:.1f}",
+                                                          "cache-control": "no-store"})
+
+
+@api
+async def get_light(request, studio, ws):
+    return JSONResponse(envmap_to_json(ws.light))
+
+
+@api
+async def light_preset(request, studio, ws):
+    data = await _json(request)
+    name, channels = data.get("name"), 3 if data.get("color") == "rgb" else 1
+    if name == "specular":
+        E = await studio.worker.run(preset_light, name, studio.settings.envmap_shape, channels, ws._require())
+    else:
+        E = preset_light(name, studio.settings.envmap_shape, channels)
+    ws.set_light(E)
+    return JSONResponse(envmap_to_json(E))
+
+
+@api
+async def upload_light(request, studio, ws):
+    from ..io import ENVMAP_EXTENSIONS
+    from ..optimize.init import initial_envmap
+
+    name = request.query_params.get("name", "")
+    channels = 3 if request.query_params.get("color") == "rgb" else 1
+    data = await read_body(request, studio.config.max_upload_bytes)
+    if not data:
+        raise InputError(name or "upload", "the file is empty")
+    path = studio.store_upload(data, name, ENVMAP_EXTENSIONS)
+    try:  # as `optimize --init FILE` reads it: resampled, gray by CIE L*
+        E = await studio.worker.run(initial_envmap, str(path), studio.settings.envmap_shape, channels)
+    except InputError as e:
+        path.unlink(missing_ok=True)
+        raise InputError(name, e.problem) from None
+    ws.set_light(E)
+    ws.run_inputs["light_file"] = str(path)
+    return JSONResponse(envmap_to_json(E))
+
+
+# ---------------------------------------------------------------------- region of interest
+@api
+async def paint_mask(request, studio, ws):
+    session = ws._require()
+    data = await read_body(request, 8 << 20)
+    M = decode_mask_png(data, tuple(session.scene.image_shape))
+    return JSONResponse(await anyio.to_thread.run_sync(ws.paint_mask, M))
+
+
+@api
+async def mask_mode(request, studio, ws):
+    data = await _json(request)
+    return JSONResponse(await anyio.to_thread.run_sync(ws.set_mask_mode, data.get("mode")))
+
+
+@api
+async def mask_image(request, studio, ws):
+    return Response(mask_png(ws._require().mask), media_type="image/png",
+                    headers={"cache-control": "no-store"})
+
+
+@api
+async def roi_download(request, studio, ws):
+    png = mask_png(ws.roi_on_grid())
+    name = f"{(ws.surface_name or 'surface').rsplit('.', 1)[0]}-roi.png"
+    return Response(png, media_type="image/png",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
+@api
+async def roi_upload(request, studio, ws):
+    ws._require()
+    data = await read_body(request, studio.config.max_upload_bytes)
+    name = request.query_params.get("name") or "roi.png"
+    path = studio.store_upload(data, name, (".png",))
+    try:
+        summary = await anyio.to_thread.run_sync(ws.load_roi, str(path))
+    except InputError as e:
+        raise InputError(name, e.problem) from None
+    return JSONResponse(summary)
+
+
+# ---------------------------------------------------------------------- optimize, compare, export
+@api
+async def stop(request, studio, ws):
+    ws.stop_event.set()
+    return JSONResponse({"stopping": ws.optimizing})
+
+
+@api
+async def compare(request, studio, ws):
+    run = ws._require().run
+    if run is None:
+        raise InputError("compare", "optimize first")
+    before, _ = await _relight_png(studio, ws, run.initial_envmap)
+    after, _ = await _relight_png(studio, ws, run.envmap)
+    return JSONResponse({"before": png_data_url(before), "after": png_data_url(after),
+                         "initial_envmap": envmap_to_json(run.initial_envmap),
+                         "envmap": envmap_to_json(run.envmap)})
+
+
+@api
+async def evaluate(request, studio, ws):
+    from .runs import evaluate_lights
+
+    data = await _json(request)
+    try:
+        spp, seeds = int(data.get("spp", 64)), int(data.get("seeds", 2))
+    except (TypeError, ValueError):
+        raise InputError("evaluate", "spp and seeds must be integers") from None
+    if not (1 <= spp <= 4096 and 1 <= seeds <= 16):
+        raise InputError("evaluate", "spp must be in [1, 4096] and seeds in [1, 16]")
+    ws._require()
+    job = studio.start_job(ws, "evaluate", lambda job: evaluate_lights(ws, spp, seeds, job))
+    return JSONResponse({"job": job.to_json()}, status_code=202)
+
+
+@api
+async def export(request, studio, ws):
+    from .runs import export_results
+
+    ws._require()
+
+    def work(job):
+        ws.run_inputs["export"] = str(export_results(ws, studio.out_dir, job))
+        return {"download": f"/api/s/{ws.id}/export.zip"}
+
+    job = studio.start_job(ws, "export", work)
+    return JSONResponse({"job": job.to_json()}, status_code=202)
+
+
+@api
+async def export_zip(request, studio, ws):
+    path = ws.run_inputs.get("export")
+    if not path:
+        raise NotReady("export first")
+    name = path.rsplit("/", 1)[-1]
+    return FileResponse(path, media_type="application/zip", filename=name)
+
+
+def api_routes():
+    s = "/api/s/{sid}"
+    return [
+        Route("/api/config", config),
+        Route("/api/sessions", new_session, methods=["POST"]),
+        Route(s, session_status), Route(s, close_session, methods=["DELETE"]),
+        Route(f"{s}/surface", open_surface, methods=["POST"]),
+        Route(f"{s}/upload", upload_surface, methods=["POST"]),
+        Route(f"{s}/camera", set_camera, methods=["POST"]),
+        Route(f"{s}/job", job_status),
+        Route(f"{s}/relight", relight, methods=["POST"]),
+        Route(f"{s}/render.png", render_png),
+        Route(f"{s}/light", get_light),
+        Route(f"{s}/light/preset", light_preset, methods=["POST"]),
+        Route(f"{s}/light/upload", upload_light, methods=["POST"]),
+        Route(f"{s}/mask", paint_mask, methods=["POST"]),
+        Route(f"{s}/mask/mode", mask_mode, methods=["POST"]),
+        Route(f"{s}/mask.png", mask_image),
+        Route(f"{s}/roi.png", roi_download),
+        Route(f"{s}/roi", roi_upload, methods=["POST"]),
+        Route(f"{s}/stop", stop, methods=["POST"]),
+        Route(f"{s}/compare", compare),
+        Route(f"{s}/evaluate", evaluate, methods=["POST"]),
+        Route(f"{s}/export", export, methods=["POST"]),
+        Route(f"{s}/export.zip", export_zip),
+    ]

@@ -1,0 +1,215 @@
+"""Optimize, judge and export from the page, through the session's own steps.
+
+``plan_run`` turns the page's options into the session's ``LightConfig`` and
+``OptimizerConfig`` and the initial map (on the Mitsuba thread: the transport engine of
+the run is built there, and the ``specular`` map traces rays); ``execute_run`` is
+``Session.optimize`` with the page's stop flag in its callback. ``export_results`` is
+``Session.save`` into a folder under the studio's output folder, with a ``run.json`` that
+``scratchlight optimize --config`` replays: the painted region is saved beside it as a PNG
+in the height map's grid and a painted initial light as an EXR, and the config names both.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
+
+__all__ = ["RunPlan", "parse_run_options", "plan_run", "execute_run", "evaluate_lights",
+           "export_results", "INIT_CHOICES"]
+
+INIT_CHOICES = ("constant", "random", "specular", "current", "file")
+
+# page option -> (type, lower bound, upper bound)
+_NUMBERS = {"lam": (float, 0.0, 1e6), "iterations": (int, 1, 5000), "spp": (int, 1, 256),
+            "final_spp": (int, 1, 4096), "lr": (float, 1e-6, 1.0), "seed": (int, 0, 2 ** 31 - 1),
+            "constant": (float, 0.0, 1.0)}
+
+
+@dataclasses.dataclass
+class RunPlan:
+    light: LightConfig
+    optimizer: OptimizerConfig
+    seed: int
+    envmap: np.ndarray | None
+    resume: bool
+
+
+def _number(options: dict, name: str, default):
+    value = options.get(name, default)
+    if value is None or value == "":
+        return default
+    kind, lo, hi = _NUMBERS[name]
+    try:
+        v = kind(value) if kind is float else int(str(value))
+    except (TypeError, ValueError):
+        raise InputError(name, f"must be a{'n integer' if kind is int else ' number'}, got {value!r}") from None
+    if (kind is float and not math.isfinite(v)) or not lo <= v <= hi:
+        raise InputError(name, f"must be in [{lo:g}, {hi:g}], got {value!r}")
+    return v
+
+
+def parse_run_options(options: dict, previous: OptimizeConfig | None = None) -> dict:
+    """Validated page options (lam, iterations, init, constant, color, l2_target, engine,
+    spp, final_spp, lr, seed) with defaults; InputError names the option."""
+    if not isinstance(options, dict):
+        raise InputError("options", "expected an object")
+    out = {"lam": _number(options, "lam", None), "iterations": _number(options, "iterations", 50),
+           "spp": _number(options, "spp", 16), "final_spp": _number(options, "final_spp", 64),
+           "lr": _number(options, "lr", 0.02), "seed": _number(options, "seed", 0),
+           "constant": _number(options, "constant", 0.5)}
+    for name, choices, default in (("color", ("gray", "rgb"), "gray"),
+                                   ("l2_target", ("env", "image", "none"), "env"),
+                                   ("engine", ("transport", "ad"), "transport"),
+                                   ("init", INIT_CHOICES, "current")):
+        value = options.get(name) or default
+        if value not in choices:
+            raise InputError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+        out[name] = value
+    return out
+
+
+def plan_run(ws, action: str, options: dict) -> RunPlan:
+    """The configs and initial map of a new run (``start``) or of more iterations of the
+    last one (``resume``: only lam, l2_target and iterations may change). Mitsuba thread."""
+    from .lights import to_channels
+
+    session = ws._require()
+    opts = parse_run_options(options)
+    shape = tuple(ws.settings.envmap_shape)
+    if action == "resume":
+        prev = session.run
+        if prev is None:
+            raise InputError("resume", "there is no run to resume; press Optimize first")
+        light = dataclasses.replace(prev.light, lam=opts["lam"] if opts["lam"] is not None else prev.light.lam,
+                                    l2_target=opts["l2_target"])
+        optimizer = dataclasses.replace(prev.optimizer, iterations=opts["iterations"])
+        envmap = None
+    else:
+        init = opts["init"]
+        light = LightConfig(color=opts["color"], envmap_size=shape, lam=opts["lam"],
+                            l2_target=opts["l2_target"],
+                            init=f"constant:{opts['constant']:g}" if init == "constant" else init)
+        optimizer = OptimizerConfig(lr=opts["lr"], iterations=opts["iterations"], spp=opts["spp"],
+                                    final_spp=opts["final_spp"], engine=opts["engine"])
+        if init == "current":
+            envmap = np.clip(to_channels(ws.light, light.channels), 0, 1)
+        elif init == "file":
+            path = ws.run_inputs.get("light_file")
+            if not path:
+                raise InputError("init", "load a light file first")
+            light = dataclasses.replace(light, init=path)
+            envmap = None
+        else:
+            envmap = None
+        light.validate()
+        optimizer.validate()
+        if envmap is None:
+            envmap = session.initial_envmap(light, opts["seed"])
+        ws.run_inputs = {**ws.run_inputs, "init": init, "init_envmap": envmap}
+    ws.run_inputs["mask_mode"] = ws.mask_mode  # the region this (part of the) run counts
+    ws.run_inputs["roi_cells"] = None if ws.roi_cells is None else ws.roi_cells.copy()
+    # the run's engine (a transport matrix per spp) is built here, on the Mitsuba thread
+    session.engine(optimizer.engine, optimizer.spp, opts["seed"] if action != "resume" else session.run.seed,
+                   shape)
+    return RunPlan(light, optimizer, opts["seed"], envmap, action == "resume")
+
+
+def execute_run(ws, plan: RunPlan, callback):
+    """``Session.optimize`` with the plan; ``callback(step)`` sees every iteration and the
+    page's stop flag ends the run (the best map is kept)."""
+    session = ws._require()
+    ws.stop_event.clear()
+
+    def on_step(step):
+        callback(step)
+        return ws.stop_event.is_set()
+
+    with ws.lock:
+        ws.optimizing = True
+    try:
+        if plan.resume:
+            return session.optimize(plan.light, plan.optimizer, resume=True, callback=on_step)
+        return session.optimize(plan.light, plan.optimizer, seed=plan.seed, envmap=plan.envmap,
+                                callback=on_step)
+    finally:
+        with ws.lock:
+            ws.optimizing = False
+
+
+def _clean(value):
+    """JSON-safe numbers (NaN and inf become None)."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def evaluate_lights(ws, spp: int, seeds: int, job=None) -> dict:
+    """``Session.evaluate`` of the last run's initial and final light (Mitsuba thread)."""
+    session = ws._require()
+    run = session.run
+    if run is None:
+        raise InputError("evaluate", "optimize first: there is no before and after yet")
+    out = {}
+    for k, (name, E) in enumerate((("before", run.initial_envmap), ("after", run.envmap))):
+        if job is not None:
+            job.report(k / 2, f"rendering '{name}' ({seeds} x {spp} spp)")
+        metrics, _ = session.evaluate(E, seeds=seeds, spp=spp)
+        out[name] = _clean(metrics)
+    return {"spp": spp, "seeds": seeds, "has_truth": session.truth_mask() is not None, **out}
+
+
+def export_results(ws, out_root: str | os.PathLike, job=None) -> Path:
+    """Write the last run's results folder and its zip; returns the zip's path."""
+    from ..io import write_png
+    from .lights import write_init_light
+
+    session = ws._require()
+    run = session.run
+    if run is None:
+        raise InputError("export", "optimize first: there is nothing to export")
+    if ws.optimizing:
+        raise InputError("export", "stop the optimization first")
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(ws.surface_name or "surface").stem)[:40]
+    root = Path(out_root) / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while (root / f"{stem}-{ws.id[:6]}-{n:03d}").exists():
+        n += 1
+    folder = root / f"{stem}-{ws.id[:6]}-{n:03d}"
+    folder.mkdir()
+    light = run.light
+    mode, cells = ws.run_inputs.get("mask_mode", "object"), ws.run_inputs.get("roi_cells")
+    if mode == "painted" and cells is not None:
+        from ..surface.prepare import resample_mask
+
+        write_png(folder / "roi.png", resample_mask(cells, session.raw_shape))
+        light = dataclasses.replace(light, mask=str((folder / "roi.png").resolve()))
+    else:
+        light = dataclasses.replace(light, mask="scratch" if mode == "scratch" else "object")
+    if ws.run_inputs.get("init") == "current":
+        write_init_light(folder / "init_light.exr", run.initial_envmap)
+        light = dataclasses.replace(light, init=str((folder / "init_light.exr").resolve()))
+    optimizer = dataclasses.replace(run.optimizer, iterations=run.iterations_done)
+    config = OptimizeConfig(surface=session.surface_config, scene=session.scene_spec, light=light,
+                            optimizer=optimizer, seed=run.seed, device=ws.settings.device)
+    if job is not None:
+        job.report(0.1, f"rendering before and after at {run.optimizer.final_spp} spp")
+    session.save(folder, config)
+    if job is not None:
+        job.report(0.95, "writing the zip")
+    archive = shutil.make_archive(str(folder), "zip", root_dir=folder)
+    return Path(archive)

@@ -1,0 +1,124 @@
+"""End to end in a real browser: `scratchlight studio` serving, headless Chromium driving.
+
+Needs Debian's chromium (scripts/setup.sh installs it) and the playwright package; the
+test is skipped without them. It opens the page, paints a region, presses Optimize, waits
+until the streamed loss has fallen, checks that the render changed, downloads the results
+zip and loads its envmap.exr, and saves a screenshot in the test's tmp folder.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from studio_helpers import make_data_dir
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture
+def server(tmp_path):
+    data = make_data_dir(tmp_path / "data")
+    env = dict(os.environ, PYTHONPATH=f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+               SCRATCHLIGHT_CACHE=str(tmp_path / "cache"), PYTHONUNBUFFERED="1")
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "scratchlight.cli", "studio", "--data", str(data),
+                             "--port", "0", "--out", str(tmp_path / "out"), "--resolution", "48"],
+                            stdout=subprocess.PIPE, stderr=log, text=True, env=env)
+    line = proc.stdout.readline()
+    if not line.startswith("scratchlight studio: http://127.0.0.1:"):
+        proc.kill()
+        log.close()
+        pytest.fail(f"server did not start: {line!r} {(tmp_path / 'server.log').read_text()[-2000:]}")
+    yield line.split(": ", 1)[1].strip()
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def _pixels(page) -> list[int]:
+    """A coarse fingerprint of the shown render (sums of 4 x 4 blocks of red)."""
+    return page.evaluate("""() => {
+        const img = document.getElementById('render'), c = document.createElement('canvas');
+        c.width = 4; c.height = 4; const g = c.getContext('2d');
+        g.drawImage(img, 0, 0, 4, 4);
+        return Array.from(g.getImageData(0, 0, 4, 4).data);
+    }""")
+
+
+def test_paint_optimize_watch_and_download(server, tmp_path):
+    from scratchlight.io import read_envmap
+
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(accept_downloads=True, viewport={"width": 1280, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server)
+            page.wait_for_function("window.studio && window.studio.ready && window.studio.renders > 0",
+                                   timeout=60_000)
+            assert "part.npz" in page.inner_text("#surface-select")
+            assert "64 x 64 points" in page.inner_text("#surface-info")
+            page.click("[data-preset=specular]")
+            page.wait_for_function("document.getElementById('message').textContent.includes('specular')")
+            page.wait_for_timeout(300)
+            before = _pixels(page)
+
+            box = page.locator("#mask-canvas").bounding_box()
+            cx, cy = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5
+            page.mouse.move(cx - 40, cy - 20)
+            page.mouse.down()
+            for k in range(8):
+                page.mouse.move(cx - 40 + 10 * k, cy - 20 + 5 * k)
+            page.mouse.up()
+            page.wait_for_function("document.querySelector('input[name=mask-mode][value=painted]').checked",
+                                   timeout=10_000)
+            painted = page.inner_text("#mask-info")
+            assert int(painted.split()[0]) < int(painted.split()[2]), painted  # a part of the surface
+
+            page.fill("#opt-iterations", "12")
+            page.select_option("#opt-init", "current")
+            page.fill("#opt-final-spp", "4")
+            page.click("#optimize")
+            page.wait_for_function("window.studio.done >= 1", timeout=60_000)
+            losses = page.evaluate("window.studio.losses")
+            assert len(losses) == 12 and min(losses[-3:]) < losses[0], losses
+            assert page.evaluate("window.studio.renders") > 3  # streamed frames were shown
+            after = _pixels(page)
+            assert sum(abs(a - b) for a, b in zip(before, after)) > 0, "the render did not change"
+
+            with page.expect_download(timeout=60_000) as download:
+                page.click("#export")
+            zpath = tmp_path / "results.zip"
+            download.value.save_as(zpath)
+            with zipfile.ZipFile(zpath) as z:
+                z.extractall(tmp_path / "results")
+            E = read_envmap(tmp_path / "results" / "envmap.exr")
+            assert E.shape == (25, 50, 3)
+
+            page.check("#compare-toggle")
+            page.set_input_files("#surface-upload", files=[{"name": "broken.x3p", "mimeType":
+                                 "application/octet-stream", "buffer": b"PK\x03\x04 corrupt"}])
+            page.wait_for_function("document.getElementById('message').textContent.includes('broken.x3p')")
+            page.screenshot(path=str(tmp_path / "studio.png"))
+            page.uncheck("#compare-toggle")
+            page.click("[data-preset=uniform]")  # the session is still usable
+            page.wait_for_function("document.getElementById('message').textContent.includes('uniform')")
+            assert not errors, errors
+        finally:
+            browser.close()
+    assert (tmp_path / "studio.png").stat().st_size > 10_000
