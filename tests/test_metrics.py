@@ -210,3 +210,39 @@ def test_cli_evaluate_with_file_truth_and_png_truth(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and "truth" in err[0] and "small.png" in err[1] and "--seeds" in err[2]
     assert not (tmp_path / "d.json").exists()
+
+
+def test_cli_evaluate_twin_gives_detectability_that_follows_the_light(tmp_path):
+    """synth --twin writes the defect-free surface; evaluate --twin measures d': about 0
+    under uniform light (scratches invisible), large under a raking light from the side the
+    scratch flanks face, and the perceived contrast agrees."""
+    import numpy as np
+
+    from scratchlight.io import write_exr
+
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert main(["synth", "--kind", "face-mill", "--size", "64", "--scratches", "3",
+                 "--scratch-width", "40", "--out", str(a), "--twin", str(b)]) == 0
+    E = np.zeros((25, 50, 3), np.float32)
+    E[7, 0] = 1.0                     # one texel 38 degrees up
+    write_exr(str(tmp_path / "raking.exr"), E)
+    common = ["--twin", str(b), "--resolution", "64", "--spp", "16", "--seeds", "4",
+              "--window", "8"]
+    d = {}
+    for name, light in (("uniform", ["--constant", "0.5"]),
+                        ("raking", ["--envmap", str(tmp_path / "raking.exr")])):
+        out = tmp_path / f"{name}.json"
+        assert main(["evaluate", str(a), *light, *common, "--out", str(out)]) == 0
+        d[name] = json.loads(out.read_text())
+    for key in ("npw", "cho"):
+        assert d["uniform"]["detectability"][key]["overall"] < 3
+        assert d["raking"]["detectability"][key]["overall"] > 10
+    assert (d["raking"]["perceived"]["perceived_contrast"]["mean"]
+            > 10 * d["uniform"]["perceived"]["perceived_contrast"]["mean"])
+    assert d["raking"]["config"]["twin"] == str(b)
+    # a twin of another grid is refused, naming it
+    c = tmp_path / "c.npz"
+    assert main(["synth", "--kind", "face-mill", "--size", "48", "--out", str(c)]) == 0
+    assert main(["evaluate", str(a), "--constant", "0.5", "--twin", str(c), "--resolution", "32",
+                 "--spp", "4", "--seeds", "2", "--out", str(tmp_path / "x.json")]) == 2
+    assert not (tmp_path / "x.json").exists()

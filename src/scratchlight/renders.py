@@ -194,7 +194,7 @@ def evaluate_light(cfg: EvaluateConfig, progress: bool = True):
     truth = None if hm.truth is None else session.scene.cell_mask_to_image(hm.truth) & session.object_mask
     metrics, images = session.evaluate(light, seeds=cfg.seeds, spp=cfg.spp, seed=cfg.seed,
                                        truth=truth, guard=cfg.guard, threshold=cfg.weber_threshold)
-    metrics.update(_perceived_over_seeds(images, session.object_mask, truth, cfg))
+    perceived = _perceived_over_seeds(images, session.object_mask, truth, cfg)
     detect = None
     if cfg.twin is not None:
         detect = _detectability(cfg, session, light, images, truth)
@@ -222,6 +222,7 @@ def evaluate_light(cfg: EvaluateConfig, progress: bool = True):
                            "viewing_distance_m": cfg.viewing_distance_m,
                            "pixel_pitch_m": cfg.pixel_pitch_m},
         "metrics": metrics,
+        "perceived": perceived,
         "detectability": detect,
         "seconds": round(time.perf_counter() - t0, 2),
     }

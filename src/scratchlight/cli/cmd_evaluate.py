@@ -73,7 +73,7 @@ def run(args) -> int:
              "clipped_fraction")
     summary = ", ".join(
         f"{k} {v['mean']:.4g}" + (f" +- {v['stderr']:.2g}" if math.isfinite(v["stderr"]) else "")
-        for k, v in report["metrics"].items() if k in shown)
+        for k, v in {**report["metrics"], **report["perceived"]}.items() if k in shown)
     d = report["detectability"]
     if d is not None:
         summary += (f", d' NPW {d['npw']['overall']:.3g}, CHO {d['cho']['overall']:.3g}"
