@@ -13,10 +13,11 @@ A layout is a CSV file with one row per channel (angles in degrees, in the part'
 Each channel's footprint F_c (its unit-radiance patch or spot projected onto the light's
 texels, ``footprint``) gives its image I_c = T F_c once, so a setting x (drive levels in
 [0, 1]) renders as sum_c x_c I_c and the scratch objective and its gradient
-dL/dx_c = <dL/dI, I_c> + <dL/dE, F_c> cost a few dot products. ``optimize_dome`` scans every
-uniform setting and every single channel (41 levels each), starts projected Adam from the
-best of them and from the light's own projection onto the channels, and keeps the best:
-the result is never worse than the best single channel or the best uniform setting.
+dL/dx_c = <dL/dI, I_c> + <dL/dE, F_c> cost a few dot products. ``optimize_dome`` finds the best
+uniform setting and the best level of every single channel (a scan of 40 levels, then
+Brent's method), starts projected Adam from the best of them and from the light's own
+projection onto the channels, and keeps the best point seen: the result is never worse
+than the best single channel or the best uniform setting.
 """
 from __future__ import annotations
 
@@ -205,12 +206,18 @@ def optimize_dome(channels: list[Channel], images: np.ndarray, feet: np.ndarray,
     def loss(x):
         return _value(x, images, feet, mask, lam, l2_target, grad=False)[0].loss
 
-    uniform = min(((float(s), loss(np.full(C, s))) for s in levels), key=lambda t: t[1])
-    singles = []
-    for c in range(C):
-        e = np.zeros(C)
-        e[c] = 1
-        singles.append(min(((float(s), loss(s * e)) for s in levels), key=lambda t: t[1]))
+    def best_level(direction):
+        """The best level s in (0, 1] of the setting s x direction: a scan, then Brent's
+        method (the loss along a ray is a / s + b s^2 for the default objective)."""
+        from scipy.optimize import minimize_scalar
+
+        scan = min(((float(s), loss(s * direction)) for s in levels), key=lambda t: t[1])
+        r = minimize_scalar(lambda s: loss(s * direction), bounds=(1e-4, 1.0), method="bounded",
+                            options={"xatol": 1e-6})
+        return (float(r.x), float(r.fun)) if r.fun < scan[1] else scan
+
+    uniform = best_level(np.ones(C))
+    singles = [best_level(np.eye(C)[c]) for c in range(C)]
     cbest = int(np.argmin([s[1] for s in singles]))
     starts = {"uniform": np.full(C, uniform[0])}
     x1 = np.zeros(C)

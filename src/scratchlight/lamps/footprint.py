@@ -82,10 +82,23 @@ def bilinear(omega: np.ndarray, shape):
     return idx, w, dw
 
 
+@functools.lru_cache(maxsize=128)
+def _cached_samples(kind, shape, *params):
+    lamp = Lamp(kind).with_params(params)
+    omega, g, d_omega, d_weights = lamp_samples(lamp)
+    return (omega, g, d_omega, d_weights) + bilinear(omega, shape)
+
+
+def _samples(lamp: Lamp, shape):
+    """``lamp_samples`` and ``bilinear`` of a lamp, kept for the adjoint of the same
+    lamps (power excluded: neither depends on it). The arrays must not be modified."""
+    params = [float(getattr(lamp, p)) for p in PARAMS[lamp.kind] if p != "power"]
+    return _cached_samples(lamp.kind, tuple(int(v) for v in shape), *params)
+
+
 def lamp_footprint(lamp: Lamp, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) float64 footprint F of one lamp (module docstring)."""
-    omega, g, _, _ = lamp_samples(lamp)
-    idx, w, _ = bilinear(omega, shape)
+    omega, g, _, _, idx, w, _ = _samples(lamp, shape)
     H, W = shape
     acc = np.bincount(idx.ravel(), weights=(lamp.power * g[:, None] * w).ravel(),
                       minlength=H * W).reshape(H, W)
@@ -111,8 +124,7 @@ def rig_adjoint(lamps: list[Lamp], G: np.ndarray) -> list[np.ndarray]:
     Gm = (np.asarray(G, np.float64).reshape(shape) / texel_masses(shape)).ravel()
     grads = []
     for lamp in lamps:
-        omega, g, d_omega, d_weights = lamp_samples(lamp)
-        idx, w, dw = bilinear(omega, shape)
+        omega, g, d_omega, d_weights, idx, w, dw = _samples(lamp, shape)
         Gi = Gm[idx]                                   # (N, 4)
         val = np.sum(w * Gi, axis=1)                   # B(G/m)(omega_i)
         grad_omega = np.einsum("nk,nkc->nc", Gi, dw)   # its gradient in omega

@@ -64,7 +64,12 @@ class Lamp:
         return np.array([getattr(self, p) for p in PARAMS[self.kind]], np.float64)
 
     def with_params(self, values) -> "Lamp":
-        return dataclasses.replace(self, **dict(zip(PARAMS[self.kind], (float(v) for v in values))))
+        """A copy with the parameters ``values`` (in ``PARAMS`` order; without power, the
+        shape parameters only)."""
+        names = PARAMS[self.kind]
+        if len(values) == len(names) - 1:
+            names = tuple(n for n in names if n != "power")
+        return dataclasses.replace(self, **dict(zip(names, (float(v) for v in values))))
 
     @property
     def direction(self) -> np.ndarray:
