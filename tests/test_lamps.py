@@ -11,7 +11,8 @@ import pytest
 import scratchlight as sl
 from scratchlight.lamps.clusters import initial_lamps, texel_directions
 from scratchlight.lamps.exports import blender_script, euler_xyz
-from scratchlight.lamps.fit import RigBounds, fit_to_map, fit_to_objective
+from scratchlight.lamps.fit import RigBounds, fit_to_map
+from scratchlight.lamps.powers import fit_to_objective
 from scratchlight.lamps.footprint import (lamp_footprint, patch_footprint, rig_adjoint,
                                           rig_footprint, texel_masses)
 from scratchlight.lamps.geometry import PARAMS, Lamp
@@ -116,8 +117,13 @@ def test_fit_to_objective_improves_and_respects_bounds(session):
     engine = session.engine("transport", 16, 0, SHAPE)
     obj = RigObjective(LinearLight.from_engine(engine), session.mask, lam=30.0)
     bounds = RigBounds(min_elevation_deg=10.0)
-    fit = fit_to_objective(_lamps(), obj, iterations=40, lr=0.1, bounds=bounds)
-    assert fit.best_loss < fit.loss[0] and fit.best_loss == min(fit.loss)
+    # two bright lamps on the same spot: together they would exceed 1
+    lamps = _lamps() + [Lamp("disc", rad(40), rad(100), rad(20), 1.0)]
+    fit = fit_to_objective(lamps, obj, iterations=40, lr=0.1, bounds=bounds)
+    assert fit.footprint.max() <= 1.0 + 1e-6
+    assert fit.best_loss < 0.9 * fit.loss[0]
+    assert fit.best_loss == pytest.approx(min(fit.loss), rel=1e-6)
+    assert all(b <= a for a, b in zip(fit.loss, fit.loss[1:]))   # steps that do not help are not taken
     for lamp in fit.lamps:
         assert lamp.elevation_deg >= 10.0 - 1e-9
         assert rad(2) - 1e-12 <= lamp.diameter <= rad(40) + 1e-12

@@ -28,7 +28,8 @@ from ..config import config_to_dict
 from ..io import write_exr, write_json, write_png
 from ..report.figures import envmap_preview, side_by_side
 from .config import LampsConfig, read_light
-from .fit import RigBounds, fit_to_map, fit_to_objective
+from .fit import RigBounds, cap_rig, fit_to_map
+from .powers import fit_to_objective
 from .footprint import rig_footprint
 from .objective import LinearLight, RigObjective
 from .report import judge_light, recommend, write_report
@@ -53,7 +54,7 @@ def _lamp_rigs(cfg, E, objective, log):
                               math.radians(rig.min_elevation))
         copy = fit_to_map(start, E, iterations=2 * rig.iterations, lr=rig.lr,
                           bounds=dataclasses.replace(bounds, peak=None)).lamps
-        copy = [bounds.project(l, E.shape) for l in copy]
+        copy = cap_rig([bounds.project(l, E.shape) for l in copy], E.shape, bounds.peak)
         fit = fit_to_objective(copy, objective, iterations=rig.iterations, lr=rig.lr, bounds=bounds)
         fits[K] = (copy, fit)
         log(f"K = {K}: objective (transport) {fit.loss[0]:.4g} -> {fit.best_loss:.4g} "
