@@ -8,7 +8,7 @@ The geometry (direction, diameter, bar length and orientation) then takes projec
 steps along the gradient of the loss with the powers solved, J^T (dL/dF + nu)
 (``footprint.rig_adjoint``; nu the KKT multipliers of the cap's active texels), each step
 accepted only if, with the powers solved again, the loss drops (halved up to three times
-otherwise). Joint steps on geometry and power fail here: the objective always
+otherwise; the fit ends after 10 iterations in a row without a step). Joint steps on geometry and power fail here: the objective always
 wants more light, and a lamp moved onto a texel's centre must be dimmed at once.
 """
 from __future__ import annotations
@@ -93,9 +93,11 @@ def _multipliers(lamps, F, objective, peak, shape) -> np.ndarray:
 
 
 def fit_to_objective(lamps: list[Lamp], objective, iterations: int = 150, lr: float = 0.1,
-                     bounds: RigBounds = RigBounds(), callback=None) -> LampFit:
+                     bounds: RigBounds = RigBounds(), callback=None,
+                     patience: int = 10) -> LampFit:
     """Fit the lamps to the scratch objective (``objective.RigObjective``), see the module
-    docstring; ``lr`` in units of the texel spacing."""
+    docstring; ``lr`` in units of the texel spacing. Stops early after ``patience``
+    iterations in a row without an accepted step."""
     shape = objective.light.envmap_shape
     image = objective.light.image
     lamps = cap_rig([bounds.project(l, shape) for l in lamps], shape, bounds.peak)
@@ -124,7 +126,7 @@ def fit_to_objective(lamps: list[Lamp], objective, iterations: int = 150, lr: fl
 
     current, loss = solved(lamps)
     history = [loss]
-    adam = Adam(lr)
+    adam, stalled = Adam(lr), 0
     if callback is not None:
         callback(0, current, loss)
     for it in range(iterations):
@@ -141,10 +143,15 @@ def fit_to_objective(lamps: list[Lamp], objective, iterations: int = 150, lr: fl
             trial, t_loss = solved(with_geometry(x + tau * step, powers))
             if t_loss < loss:
                 current, loss = trial, t_loss
+                stalled = 0
                 break
+        else:
+            stalled += 1
         history.append(loss)
         if callback is not None:
             callback(it + 1, current, loss)
+        if stalled >= patience:
+            break
     current = cap_rig(current, shape, bounds.peak)
     F = rig_footprint(current, shape)
     return LampFit(current, F, history, objective(F, grad=False).loss)
