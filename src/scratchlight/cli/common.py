@@ -82,7 +82,7 @@ _SPECIAL_FLAGS = {
 # Top-level fields of the command configs (the rest are nested: surface.*, scene.*, ...).
 _TOP_FIELDS = ("seed", "device", "spp", "repeat", "seeds", "guard", "weber_threshold",
                "truth_from_file", "cache_dir", "final_spp", "window", "twin")
-_SECTIONS = ("surface", "scene", "light", "optimizer", "fit")
+_SECTIONS = ("surface", "scene", "light", "optimizer", "fit", "lamps")
 
 
 def flag_for_field(field: str | None) -> str | None:
