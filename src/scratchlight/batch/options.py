@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["COMMANDS", "config_for", "option_for_field", "coerce_option", "META_OPTIONS"]
+__all__ = ["COMMANDS", "config_for", "option_for_field", "coerce_option", "META_OPTIONS",
+           "command_options"]
 
 COMMANDS = ("optimize", "render", "relight", "evaluate")
 META_OPTIONS = ("command", "name")
@@ -113,6 +114,23 @@ def _to_bool(name, value) -> bool:
     if str(value).strip().lower() in ("false", "0", "no"):
         return False
     raise InputError(name, f"expected true or false, got {value!r}")
+
+
+def command_options(command: str) -> set[str]:
+    """The option names ``command`` takes (empty for an unknown command)."""
+    import dataclasses
+
+    from ..optimize.config import OPTION_FIELDS
+    from ..renders import RENDER_OPTION_FIELDS, EvaluateConfig, RelightConfig, RenderConfig
+
+    if command == "optimize":
+        return set(OPTION_FIELDS) | {"resolution", "no_level"}
+    cls = {"render": RenderConfig, "relight": RelightConfig, "evaluate": EvaluateConfig}.get(command)
+    if cls is None:
+        return set()
+    own = {f.name for f in dataclasses.fields(cls)} - {"surface", "scene", "light"}
+    return set(RENDER_OPTION_FIELDS) | own | {"resolution", "no_level"} | \
+        ({"no_cache"} if command == "relight" else set())
 
 
 def config_for(command: str, options: dict[str, Any], base_dir: str = "."):

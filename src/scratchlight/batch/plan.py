@@ -57,6 +57,7 @@ class Plan:
         light: shared-light: the light file (absolute), or None with ``reference``.
         reference: shared-light: the options of the optimize run whose light is shared.
         rows: the rows, each a dict of options (``heightmap`` resolved to absolute paths).
+        defaults: the plan's [defaults] (left out of rows whose command does not take them).
         swept: the options the sweeps vary (the plan's and the rows' own), in plan order.
         report: ``{"metric": ..., "x": ...}`` for the plot (may be empty).
     """
@@ -68,6 +69,7 @@ class Plan:
     reference: dict[str, Any] | None = None
     rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     swept: list[str] = dataclasses.field(default_factory=list)
+    defaults: dict[str, Any] = dataclasses.field(default_factory=dict)
     report: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
@@ -138,6 +140,7 @@ def _from_toml(path: str, text: str) -> Plan:
     seen = set()
     if isinstance(defaults.get("heightmap"), str):
         defaults["heightmap"] = _abs(base, defaults["heightmap"])
+    plan.defaults = defaults
     for k, row in enumerate(rows):
         row = dict(row)
         own = row.pop("sweep", {})

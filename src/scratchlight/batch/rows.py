@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import config_to_dict
 from ..errors import InputError
-from .options import META_OPTIONS, config_for, option_for_field
+from .options import META_OPTIONS, command_options, config_for, option_for_field
 
 __all__ = ["Row", "make_rows", "row_names", "file_digest", "CONFIG_FILES", "error_line"]
 
@@ -100,14 +100,20 @@ def row_key(command: str, config: dict) -> str:
 
 
 def make_rows(options_list: list[dict], base_dir: str, defaults: dict | None = None,
-              names: list[str] | None = None) -> list[Row]:
+              names: list[str] | None = None, plan_defaults: dict | None = None) -> list[Row]:
     """Rows for the plan's option dictionaries; ``defaults`` (the batch's ``--seed``,
-    ``--device``) apply where a row does not set the option. Bad options give a row with
-    ``error`` set, never an exception."""
+    ``--device``) apply where a row does not set the option. An option that came from the
+    plan's ``[defaults]`` (same value) and that the row's command does not take is left out
+    (defaults serve rows of every command); any other unknown option fails its row. Bad
+    options give a row with ``error`` set, never an exception."""
     names = names or row_names(options_list)
+    plan_defaults = plan_defaults or {}
     rows = []
     for name, opts in zip(names, options_list):
         command = str(opts.get("command", "optimize"))
+        takes = command_options(command)
+        opts = {k: v for k, v in opts.items() if k in takes or k in META_OPTIONS
+                or k not in plan_defaults or plan_defaults[k] != v}
         merged = {**(defaults or {}), **opts}
         row = Row(name=name, command=command, options=dict(opts))
         try:
@@ -135,26 +141,34 @@ def _fmt(value) -> str:
 
 
 def row_names(options_list: list[dict]) -> list[str]:
-    """Folder names: a row's ``name``, else the height map's stem followed by the options
-    that differ between rows (``fm-1_lam=30``); repeats get ``-2``, ``-3``, ...
+    """Folder names: a row's ``name``, else the height map's stem (and the command, when the
+    plan has several), followed by the options that differ between the rows sharing that
+    start (``fm-1_lam=30``); repeats get ``-2``, ``-3``, ...
 
     Raises InputError('name') when two rows are given the same ``name``.
     """
-    keys = sorted({k for o in options_list for k in o} - set(META_OPTIONS) - {"heightmap"})
-    varying = [k for k in keys if len({repr(o.get(k)) for o in options_list}) > 1]
     commands = {str(o.get("command", "optimize")) for o in options_list}
     given = [o["name"] for o in options_list if "name" in o]
     if len(set(map(str, given))) != len(given):
         dup = next(n for n in given if given.count(n) > 1)
         raise InputError("name", f"two rows are named {dup!r}")
+
+    def start(opts) -> str:
+        stem = os.path.splitext(os.path.basename(str(opts.get("heightmap", "row"))))[0]
+        return "_".join([stem] + ([str(opts.get("command", "optimize"))] if len(commands) > 1 else []))
+
+    groups: dict[str, list[dict]] = {}
+    for opts in options_list:
+        groups.setdefault(start(opts), []).append(opts)
     names, used = [], {_slug(n) for n in given}
     for opts in options_list:
         if "name" in opts:
             names.append(_slug(opts["name"]))
             continue
-        stem = os.path.splitext(os.path.basename(str(opts.get("heightmap", "row"))))[0]
-        parts = [stem] + ([str(opts.get("command", "optimize"))] if len(commands) > 1 else [])
-        parts += [f"{k}={_fmt(opts[k])}" for k in varying if k in opts]
+        group = groups[start(opts)]
+        keys = sorted({k for o in group for k in o} - set(META_OPTIONS) - {"heightmap"})
+        varying = [k for k in keys if len({repr(o.get(k)) for o in group}) > 1]
+        parts = [start(opts)] + [f"{k}={_fmt(opts[k])}" for k in varying if k in opts]
         base = _slug("_".join(parts))
         name, k = base, 2
         while name in used:

@@ -143,7 +143,8 @@ class _Batch:
         plan, options = self.plan, [dict(o) for o in self.plan.rows]
         light, problem = plan.light, None
         if plan.reference is not None:
-            ref = make_rows([plan.reference], plan.base_dir, self.defaults, ["reference"])[0]
+            ref = make_rows([plan.reference], plan.base_dir, self.defaults, ["reference"],
+                            plan.defaults)[0]
             self.execute([ref], label="reference")
             rec = self.records["reference"]
             light = os.path.join(self.out, "reference", "envmap.exr") if rec["status"] == "ok" else None
@@ -153,7 +154,7 @@ class _Batch:
                 opts.setdefault("command", "evaluate")
                 if light:
                     opts["envmap"] = light
-        rows = make_rows(options, plan.base_dir, self.defaults, self.names)
+        rows = make_rows(options, plan.base_dir, self.defaults, self.names, plan.defaults)
         for row in rows:
             if plan.mode == "shared-light" and row.command == "optimize":
                 row.error, row.config = "command: a shared-light plan runs render, relight or evaluate", None
