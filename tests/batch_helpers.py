@@ -62,3 +62,8 @@ def check_folder(out_dir, complete_rows):
         meta = json.load(open(os.path.join(out_dir, name, "row.json")))
         assert meta["name"] == name
     return entries
+
+
+def die(task):
+    """A worker function that kills its own process (for the executors' retry tests)."""
+    os.kill(os.getpid(), signal.SIGKILL)

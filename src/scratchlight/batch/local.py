@@ -40,7 +40,9 @@ class LocalExecutor:
 
     name = "process pool"
 
-    def __init__(self, workers: int | None = None, retries: int = 2, env: dict | None = None):
+    def __init__(self, workers: int | None = None, retries: int = 2, env: dict | None = None,
+                 target=run_row):
+        self.target = target  # the function run on each task (``worker.run_row``)
         self.workers = int(workers or default_workers())
         self.retries = int(retries)
         self.env = dict(env or {})
@@ -61,7 +63,7 @@ class LocalExecutor:
                 self._pool = self._new_pool()
             while pending and len(running) < self.workers and not broken:
                 task = pending.popleft()
-                running[self._pool.submit(run_row, task)] = task
+                running[self._pool.submit(self.target, task)] = task
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 task = running.pop(fut)
