@@ -99,3 +99,31 @@ heightmap = ["parts/fm-1.npz", "parts/fm-2.npz", "parts/corrupt.npz"]
     # the rerun does no work: the failure on the same bytes is reported, not retried
     rc = main(["batch", str(tmp_path / "plan.toml"), "--out", str(out), "--quiet", "--seed", "3"])
     assert "0 run now, 3 from an earlier run), 1 failed" in capsys.readouterr().out
+
+
+def test_a_row_travels_back_when_the_worker_cannot_see_the_folder(tmp_path):
+    """A worker on another node (here: a token the worker cannot find) builds the row in
+    its own temporary folder and returns the files; the driver writes the row's folder,
+    the same files the command writes."""
+    from scratchlight.batch.folders import commit_row, completed, prepare_out
+    from scratchlight.batch.rows import make_rows
+    from scratchlight.batch.worker import run_row
+
+    make_parts(tmp_path)
+    row = make_rows([{"heightmap": "parts/fm-1.npz", "command": "render", "envmap": "light.exr",
+                      "resolution": 16, "spp": 2}], str(tmp_path))[0]
+    out = tmp_path / "out"
+    prepare_out(str(out))
+    task = {"name": row.name, "command": row.command, "config": row.config,
+            "out_dir": str(out), "token": "token-of-another-batch", "env": {}}
+    result = run_row(task)
+    assert result["status"] == "ok" and "path" not in result
+    assert set(result["files"]) == {"render.png", "render.exr", "render.run.json"}
+    commit_row(str(out), row, result, {"name": row.name, "key": row.key})
+    assert completed(str(out), row)
+    assert sorted(os.listdir(out / row.name)) == ["render.exr", "render.png", "render.run.json",
+                                                  "row.json"]
+    # the folder is visible: the worker builds in DIR/.work and the driver renames it
+    token = prepare_out(str(out))
+    shared = run_row({**task, "token": token})
+    assert os.path.dirname(shared["path"]) == str(out / ".work")

@@ -109,7 +109,14 @@ def load_plan(path: str | os.PathLike) -> Plan:
 
 # ------------------------------------------------------------------------------ TOML
 def _from_toml(path: str, text: str) -> Plan:
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise InputError(path, "TOML plans need Python >= 3.11 or the tomli package "
+                                   "(pip install tomli); CSV plans work anyway") from None
 
     try:
         doc = tomllib.loads(text)

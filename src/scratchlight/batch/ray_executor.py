@@ -42,7 +42,7 @@ class RayExecutor:
     still running; ``close()`` shuts down a Ray instance this executor started."""
 
     def __init__(self, address: str | None = None, workers: int | None = None,
-                 retries: int = 2, gpus_per_row: float = 1.0):
+                 retries: int = 2, gpus_per_row: float = 1.0, target=run_row):
         try:
             import ray
         except ImportError:
@@ -62,7 +62,7 @@ class RayExecutor:
                 ray.init(address=address, **kwargs)
             self.started = True
         self.name = "ray " + (address or "local")
-        self._remote = ray.remote(run_row)
+        self._remote = ray.remote(target)  # the function run on each task (``worker.run_row``)
         self._refs: dict = {}
 
     def run(self, tasks: list[dict]) -> Iterator[tuple[dict, dict]]:
