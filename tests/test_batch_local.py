@@ -43,7 +43,7 @@ def test_ctrl_c_leaves_only_complete_rows(tmp_path):
     make_parts(tmp_path, n=3)
     (tmp_path / "plan.csv").write_text(
         "heightmap,resolution,iterations,spp,final_spp\n"
-        + "".join(f"parts/fm-{k}.npz,24,40,2,4\n" for k in (1, 2, 3)))
+        + "".join(f"parts/fm-{k}.npz,24,20,2,4\n" for k in (1, 2, 3)))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": SRC, "SCRATCHLIGHT_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "scratchlight.cli", "batch",
@@ -123,7 +123,9 @@ def test_a_row_travels_back_when_the_worker_cannot_see_the_folder(tmp_path):
     assert completed(str(out), row)
     assert sorted(os.listdir(out / row.name)) == ["render.exr", "render.png", "render.run.json",
                                                   "row.json"]
-    # the folder is visible: the worker builds in DIR/.work and the driver renames it
+    # where the folder is visible, the worker builds in DIR/.work (the driver renames it)
+    from scratchlight.batch.worker import work_folder
+
     token = prepare_out(str(out))
-    shared = run_row({**task, "token": token})
-    assert os.path.dirname(shared["path"]) == str(out / ".work")
+    folder, shared = work_folder({**task, "token": token})
+    assert shared and os.path.dirname(folder) == str(out / ".work")

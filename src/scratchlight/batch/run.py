@@ -117,6 +117,8 @@ class _Batch:
                               "token": self.token, "env": env})
         if not tasks:
             return
+        if self.executor is None:  # started only when there is work (Ray takes seconds)
+            self.executor = _executor(self.settings)
         bar = BatchProgress(len(tasks), self.settings.progress, label)
         try:
             for task, result in self.executor.run(tasks):
@@ -194,7 +196,6 @@ def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | 
         raise InputError(plan.path, "a row may not be named 'reference' with a [reference] part")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(out_dir, "exists and is not a folder")
-    batch.executor = _executor(settings)
     interrupted = False
     try:
         batch.token = prepare_out(out_dir)
@@ -202,9 +203,11 @@ def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | 
         batch.execute(rows)
     except KeyboardInterrupt:
         interrupted = True
-        batch.executor.abort()
+        if batch.executor is not None:
+            batch.executor.abort()
     finally:
-        batch.executor.close()
+        if batch.executor is not None:
+            batch.executor.close()
         clean_work(out_dir)
     order = ["reference", *batch.names]
     records = [batch.records[n] for n in order if n in batch.records]
@@ -213,7 +216,8 @@ def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | 
                          seconds=time.perf_counter() - t0, interrupted=interrupted)
     from .report import write_report
 
-    write_report(out_dir, plan, settings, result, batch.executor.name)
+    where = batch.executor.name if batch.executor is not None else "no worker (nothing to run)"
+    write_report(out_dir, plan, settings, result, where)
     if interrupted:
         raise KeyboardInterrupt
     return result

@@ -20,12 +20,12 @@ import tempfile
 import time
 from typing import Any
 
-__all__ = ["run_row", "WORK", "run_command"]
+__all__ = ["run_row", "WORK", "run_command", "work_folder"]
 
 WORK = ".work"
 
 
-def _work_folder(task: dict) -> tuple[str, bool]:
+def work_folder(task: dict) -> tuple[str, bool]:
     """(folder, shared): a new work folder for the row, inside DIR/.work when the driver's
     token file is visible from here."""
     work_root = os.path.join(task["out_dir"], WORK)
@@ -82,7 +82,7 @@ def run_row(task: dict[str, Any]) -> dict[str, Any]:
     os.environ.update(task.get("env") or {})
     t0 = time.perf_counter()
     info = {"host": socket.gethostname(), "pid": os.getpid()}
-    folder, shared = _work_folder(task)
+    folder, shared = work_folder(task)
     try:
         doc = run_command(task["command"], task["config"], folder)
     except KeyboardInterrupt:
