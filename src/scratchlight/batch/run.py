@@ -159,9 +159,11 @@ class _Batch:
         rows = make_rows(options, plan.base_dir, self.defaults, self.names, plan.defaults)
         for row in rows:
             if plan.mode == "shared-light" and row.command == "optimize":
-                row.error, row.config = "command: a shared-light plan runs render, relight or evaluate", None
+                row.error = "command: a shared-light plan runs render, relight or evaluate"
             elif problem and not row.error:
-                row.error, row.config = problem, None
+                row.error = problem
+            if row.error:
+                row.config, row.key = None, ""
         return rows
 
 
