@@ -148,8 +148,8 @@ def row_names(options_list: list[dict]) -> list[str]:
     Raises InputError('name') when two rows are given the same ``name``.
     """
     commands = {str(o.get("command", "optimize")) for o in options_list}
-    given = [o["name"] for o in options_list if "name" in o]
-    if len(set(map(str, given))) != len(given):
+    given = [_slug(o["name"]) for o in options_list if "name" in o]
+    if len(set(given)) != len(given):
         dup = next(n for n in given if given.count(n) > 1)
         raise InputError("name", f"two rows are named {dup!r}")
 
@@ -160,7 +160,7 @@ def row_names(options_list: list[dict]) -> list[str]:
     groups: dict[str, list[dict]] = {}
     for opts in options_list:
         groups.setdefault(start(opts), []).append(opts)
-    names, used = [], {_slug(n) for n in given}
+    names, used = [], set(given)
     for opts in options_list:
         if "name" in opts:
             names.append(_slug(opts["name"]))
