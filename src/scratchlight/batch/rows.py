@@ -115,7 +115,7 @@ def make_rows(options_list: list[dict], base_dir: str, defaults: dict | None = N
         opts = {k: v for k, v in opts.items() if k in takes or k in META_OPTIONS
                 or k not in plan_defaults or plan_defaults[k] != v}
         merged = {**(defaults or {}), **opts}
-        row = Row(name=name, command=command, options=dict(opts))
+        row = Row(name=name, command=command, options=dict(merged))
         try:
             cfg = config_for(command, merged, base_dir)
             row.config = config_to_dict(cfg)
