@@ -120,14 +120,18 @@ def default_plot(records: list[dict], swept: list[str], metric: str | None = Non
                  x: str | None = None) -> tuple[str | None, str | None]:
     """(metric, option) of the plot: the given ones, else the first metric among
     loss_after, auc, mean_gradient, relight_ms, seconds that some row has, against the
-    first swept option other than the height map (or the height map)."""
+    first swept option other than the height map (or the height map); without sweeps (a
+    CSV plan), the first option that differs between rows."""
     have = set(metric_columns(records))
     if metric is None:
         metric = next((m for m in ("loss_after", "auc", "mean_gradient", "relight_ms", "seconds")
                        if m in have and any(_number(r["metrics"].get(m)) is not None
                                             for r in records)), None)
     if x is None:
-        x = next((s for s in swept if s != "heightmap"), "heightmap" if swept else None)
+        varying = [k for k in option_columns(records)
+                   if len({_label(r["options"].get(k)) for r in records}) > 1]
+        x = next((s for s in swept if s != "heightmap"), "heightmap" if swept else None) or \
+            next((k for k in varying if k != "heightmap"), "heightmap" if varying else None)
     return metric, x
 
 
