@@ -16,7 +16,8 @@ from .scene import SceneSpec
 from .surface import SurfaceConfig
 
 __all__ = ["LightSource", "RenderConfig", "RelightConfig", "EvaluateConfig", "render_light",
-           "relight_light", "evaluate_light"]
+           "relight_light", "evaluate_light", "RENDER_OPTION_FIELDS", "run_json_path",
+           "save_render", "save_relight", "save_evaluation"]
 
 
 def _scene_512() -> SceneSpec:
@@ -67,6 +68,27 @@ class RenderConfig:
     def validate(self) -> None:
         if self.spp < 1:
             raise InputError("spp", f"must be at least 1, got {self.spp}")
+
+    @classmethod
+    def from_options(cls, **options):
+        """A config from flat options, named like the command's flags without dashes
+        (``heightmap``, ``resolution``, ``material``, ``envmap``, ``constant``, ``spp``,
+        ``seeds``, ...; :data:`RENDER_OPTION_FIELDS` and the config's own fields), the rest
+        at their defaults. Values are typed (``resolution`` an int or (width, height))."""
+        from .config import replace_field
+
+        cfg = cls()
+        own = {f.name for f in dataclasses.fields(cls)} - {"surface", "scene", "light"}
+        for name, value in options.items():
+            if name == "resolution":
+                w, h = (value, value) if isinstance(value, int) else tuple(value)
+                cfg = replace_field(replace_field(cfg, "scene.width", int(w)), "scene.height", int(h))
+                continue
+            field = RENDER_OPTION_FIELDS.get(name, name if name in own else None)
+            if field is None:
+                raise InputError(name, "unknown option")
+            cfg = replace_field(cfg, field, tuple(value) if isinstance(value, list) else value)
+        return cfg
 
 
 @dataclasses.dataclass
@@ -128,6 +150,18 @@ class EvaluateConfig(RenderConfig):
             raise InputError("weber_threshold", f"must be a positive number, got {self.weber_threshold}")
         if self.guard < 0:
             raise InputError("guard", f"must be >= 0, got {self.guard}")
+
+
+def _render_option_fields() -> dict[str, str]:
+    from .optimize.config import OPTION_FIELDS
+
+    fields = {k: v for k, v in OPTION_FIELDS.items() if v.split(".")[0] in ("surface", "scene")}
+    return {**fields, "envmap": "light.envmap", "constant": "light.constant"}
+
+
+RENDER_OPTION_FIELDS: dict[str, str] = _render_option_fields()
+"""Flat option (the flag without dashes) -> dotted field of a RenderConfig, for the surface,
+scene and light; the configs' own fields (``spp``, ``seed``, ``seeds``, ...) are options too."""
 
 
 def _session(cfg: RenderConfig, before_prepare=None, progress: bool = True):
@@ -267,3 +301,59 @@ def _detectability(cfg: EvaluateConfig, session, light, images, truth) -> dict:
                for k in range(cfg.seeds)]
     return detectability(images, without, truth, session.object_mask, window=cfg.window,
                          guard=max(cfg.guard, 3))
+
+
+# ---------------------------------------------------------------------- output files
+def run_json_path(out: str) -> str:
+    """Where a command whose output is the file ``out`` saves its config: OUT.run.json."""
+    import os
+
+    return os.path.splitext(out)[0] + ".run.json"
+
+
+def save_render(cfg: RenderConfig, out_png: str, exr: str | None = None, progress: bool = True):
+    """``scratchlight render``: render ``cfg`` and write ``out_png`` (tone-mapped), ``exr``
+    (linear, optional) and ``OUT.run.json``; returns ``(run.json dict, session)``."""
+    from .config import config_to_dict
+    from .io import write_exr, write_json, write_png
+
+    image, session, seconds = render_light(cfg, progress=progress)
+    write_png(out_png, image)
+    if exr:
+        write_exr(exr, image)
+    doc = {"command": "render", "config": config_to_dict(cfg), "device": session.variant,
+           "seconds": seconds}
+    write_json(run_json_path(out_png), doc)
+    return doc, session
+
+
+def save_relight(cfg: RelightConfig, out_png: str, exr: str | None = None, progress: bool = True):
+    """``scratchlight relight``: T E written as ``out_png``, ``exr`` (optional) and
+    ``OUT.run.json``; returns ``(run.json dict, transport engine)``."""
+    from .backend import current_variant
+    from .config import config_to_dict
+    from .io import write_exr, write_json, write_png
+
+    image, engine, ready, times = relight_light(cfg, progress=progress)
+    write_png(out_png, image)
+    if exr:
+        write_exr(exr, image)
+    doc = {"command": "relight", "config": config_to_dict(cfg), "device": current_variant(),
+           "ready_s": ready, "relight_s": times}
+    write_json(run_json_path(out_png), doc)
+    return doc, engine
+
+
+def save_evaluation(cfg: EvaluateConfig, out_json: str, image_png: str | None = None,
+                    progress: bool = True) -> dict:
+    """``scratchlight evaluate``: the metrics written to ``out_json`` (with the config), the
+    mean render to ``image_png`` (optional); returns the JSON dictionary."""
+    from .config import config_to_dict
+    from .io import write_json, write_png
+
+    report, mean_image, _ = evaluate_light(cfg, progress=progress)
+    if image_png:
+        write_png(image_png, mean_image)
+    doc = {"command": "evaluate", "config": config_to_dict(cfg), **report}
+    write_json(out_json, doc)
+    return doc

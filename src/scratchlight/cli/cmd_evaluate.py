@@ -49,9 +49,7 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..config import config_to_dict
-    from ..io import write_json, write_png
-    from ..renders import EvaluateConfig, evaluate_light
+    from ..renders import EvaluateConfig, save_evaluation
     from .cmd_render import config_from_args
 
     check_output_path(args.out, "--out", (".json",))
@@ -63,10 +61,7 @@ def run(args) -> int:
                            twin=_abspath(args.twin), window=args.window,
                            viewing_distance_m=args.viewing_distance,
                            pixel_pitch_m=args.pixel_pitch * 1e-3)
-    report, mean_image, session = evaluate_light(cfg)
-    if args.image:
-        write_png(args.image, mean_image)
-    write_json(args.out, {"command": NAME, "config": config_to_dict(cfg), **report})
+    report = save_evaluation(cfg, args.out, args.image)
     if report["defect_pixels"] == 0:
         print("warning: no defect pixel is visible in the image; truth metrics are null")
     shown = ("auc", "cnr", "detected_fraction", "mean_gradient", "perceived_contrast",

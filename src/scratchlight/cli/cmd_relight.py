@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .common import (add_config_option, add_heightmap_options, add_run_options,
-                     add_scene_options, check_output_path, config_path_for)
+                     add_scene_options, check_output_path)
 
 NAME = "relight"
 HELP = ("render a height map under an environment map through the cached light-transport "
@@ -34,10 +34,8 @@ def add_arguments(p):
 
 
 def run(args) -> int:
-    from ..config import config_to_dict
     from ..errors import InputError
-    from ..io import write_exr, write_json, write_png
-    from ..renders import RelightConfig, relight_light
+    from ..renders import RelightConfig, save_relight
     from .cmd_render import config_from_args
 
     check_output_path(args.out, "--out", (".png",))
@@ -48,14 +46,9 @@ def run(args) -> int:
     args.constant = None
     cfg = config_from_args(args, RelightConfig, NAME, repeat=args.repeat,
                            cache_dir=args.cache_dir, use_cache=not args.no_cache)
-    image, engine, ready, times = relight_light(cfg)
-    write_png(args.out, image)
-    if args.exr:
-        write_exr(args.exr, image)
+    doc, engine = save_relight(cfg, args.out, args.exr)
+    ready, times = doc["ready_s"], doc["relight_s"]
     T = engine.T
-    write_json(config_path_for(args.out), {"command": NAME, "config": config_to_dict(cfg),
-                                           "device": _variant(),
-                                           "ready_s": ready, "relight_s": times})
     how = ("loaded from cache" if engine.from_cache
            else f"built in {T.build_seconds:.1f} s" + ("" if not cfg.use_cache else ", cached"))
     spec = engine.scene.spec

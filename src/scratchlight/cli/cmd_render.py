@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .common import (add_config_option, add_heightmap_options, add_run_options,
-                     add_scene_options, check_output_path, config_path_for, light_source_from_args,
+                     add_scene_options, check_output_path, light_source_from_args,
                      scene_spec_from_args, surface_config_from_args)
 
 NAME = "render"
@@ -39,20 +39,14 @@ def config_from_args(args, cls=None, command: str = "render", **extra):
 
 
 def run(args) -> int:
-    from ..config import config_to_dict
-    from ..io import write_exr, write_json, write_png
-    from ..renders import render_light
+    from ..renders import save_render
 
     check_output_path(args.out, "--out", (".png",))
     if args.exr:
         check_output_path(args.exr, "--exr", (".exr",))
     cfg = config_from_args(args)
-    image, session, seconds = render_light(cfg)
-    write_png(args.out, image)
-    if args.exr:
-        write_exr(args.exr, image)
-    write_json(config_path_for(args.out), {"command": NAME, "config": config_to_dict(cfg),
-                                           "device": session.variant, "seconds": seconds})
+    doc, session = save_render(cfg, args.out, args.exr)
+    seconds = doc["seconds"]
     spec = session.scene.spec
     print(f"wrote {args.out}" + (f" and {args.exr}" if args.exr else "")
           + f" ({spec.width} x {spec.height}, {cfg.spp} spp, {session.variant}, {seconds:.1f} s)")

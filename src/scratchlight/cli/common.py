@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = [
-    "flag_for_field", "surface_config_from_args", "add_config_option", "config_path_for",
+    "flag_for_field", "surface_config_from_args", "add_config_option",
     "add_heightmap_options", "add_scene_options", "add_run_options",
     "scene_spec_from_args", "parse_resolution", "parse_crop", "parse_exaggeration", "parse_floats",
     "check_output_path", "light_source_from_args",
@@ -104,11 +104,6 @@ def add_config_option(p: argparse.ArgumentParser) -> None:
                    help="repeat a run from the config it saved (run.json, OUT.run.json, the "
                         "metrics .json); every other option but --out and --device is then "
                         "ignored")
-
-
-def config_path_for(out: str) -> str:
-    """Where a command whose output is the file ``out`` saves its config: OUT.run.json."""
-    return os.path.splitext(out)[0] + ".run.json"
 
 
 def surface_config_from_args(args):

@@ -4,11 +4,19 @@ T is cached (``.npz``) under a key hashing everything it depends on: the height 
 (bytes, spacing), the scene spec, the envmap shape, spp, seed, the engine version, the
 Mitsuba version and variant. The cache folder is ``cache_dir``, else
 ``$SCRATCHLIGHT_CACHE/transport``, else ``~/.cache/scratchlight/transport``.
+
+Several processes may share the cache (a batch's workers): a matrix file is written under a
+temporary name and renamed into place (``TransportMatrix.save``), so a reader sees a whole
+file or none, and a builder holds an exclusive lock on ``T-<key>.lock`` (``flock``) while it
+builds, so a second worker that needs the same key waits for it and then loads its file
+instead of building the matrix again.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import zipfile
 
 import numpy as np
 
@@ -16,7 +24,7 @@ from ...scene.build import Scene
 from .build import build_transport
 from .matrix import TRANSPORT_VERSION, TransportMatrix
 
-__all__ = ["default_cache_dir", "transport_key", "load_or_build_transport"]
+__all__ = ["default_cache_dir", "transport_key", "load_or_build_transport", "key_lock"]
 
 
 def default_cache_dir() -> str:
@@ -58,19 +66,54 @@ def load_or_build_transport(scene: Scene, spp: int = 64, seed: int = 0,
     file that cannot be read is rebuilt and overwritten.
     """
     key = transport_key(scene, spp, seed)
-    path = None
-    if cache_dir is not False:
-        folder = default_cache_dir() if cache_dir in (None, True) else os.fspath(cache_dir)
-        path = os.path.join(folder, f"T-{key}.npz")
-        if os.path.isfile(path):
-            try:
-                T = TransportMatrix.load(path)
-                if T.key == key:
-                    return T, True
-            except (OSError, ValueError, KeyError):
-                pass
-    T = build_transport(scene, spp=spp, seed=seed, progress=progress)
-    T.key = key
-    if path is not None:
-        T.save(path)
+    if cache_dir is False:
+        T = build_transport(scene, spp=spp, seed=seed, progress=progress)
+        T.key = key
+        return T, False
+    folder = default_cache_dir() if cache_dir in (None, True) else os.fspath(cache_dir)
+    path = os.path.join(folder, f"T-{key}.npz")
+    T = _load(path, key)
+    if T is not None:
+        return T, True
+    with key_lock(path):
+        T = _load(path, key)  # built by another process while this one waited
+        if T is not None:
+            return T, True
+        T = build_transport(scene, spp=spp, seed=seed, progress=progress)
+        T.key = key
+        T.save(path)  # write-then-rename: never a half-written file under this name
     return T, False
+
+
+def _load(path: str, key: str) -> TransportMatrix | None:
+    if not os.path.isfile(path):
+        return None
+    try:
+        T = TransportMatrix.load(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # damaged: rebuilt and replaced
+    return T if T.key == key else None
+
+
+@contextlib.contextmanager
+def key_lock(path: str | os.PathLike):
+    """Hold an exclusive lock on ``path + '.lock'`` (created if needed) for the block.
+
+    A process that dies releases its lock with it. The lock file stays (removing it would
+    race with a process about to lock it). Without ``fcntl`` (Windows) the block runs
+    unlocked; the atomic rename still keeps the cache file whole.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    lock = os.fspath(path) + ".lock"
+    os.makedirs(os.path.dirname(os.path.abspath(lock)), exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

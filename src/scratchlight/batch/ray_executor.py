@@ -1,0 +1,102 @@
+"""Rows on a Ray cluster: one Ray task per row.
+
+``address`` None or 'local' starts Ray inside this process with ``workers`` CPUs (and any
+GPUs it finds); any other address (``auto``, ``ray://head:10001``, ``10.0.0.5:6379``)
+connects to an existing cluster. When Ray is already initialised (a test's cluster, a
+notebook) that connection is used and left open.
+
+Each task asks for one CPU, and for ``gpus_per_row`` GPUs when its row runs with
+``device = "cuda"`` (Ray then sets CUDA_VISIBLE_DEVICES for it). Ray reruns a task whose
+worker process dies up to ``max_retries`` times (its own fault tolerance); a row's own
+errors come back as a failed result and are not retried. Workers need scratchlight
+importable and the height maps at the same paths; results travel back to the driver when
+the batch folder is not visible to them (see ``batch.worker``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Iterator
+
+from .worker import run_row
+
+__all__ = ["RayExecutor", "worker_env"]
+
+
+def worker_env() -> dict[str, str]:
+    """Environment for Ray's worker processes: this process's PYTHONPATH (absolute), so
+    workers import the same scratchlight, and SCRATCHLIGHT_CACHE / DRJIT_LIBLLVM_PATH when
+    set."""
+    env = {}
+    if os.environ.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) for p in
+                                            os.environ["PYTHONPATH"].split(os.pathsep) if p)
+    for name in ("SCRATCHLIGHT_CACHE", "DRJIT_LIBLLVM_PATH"):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    return env
+
+
+class RayExecutor:
+    """``run(tasks)`` yields ``(task, result)`` as rows finish; ``abort()`` cancels what is
+    still running; ``close()`` shuts down a Ray instance this executor started."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None,
+                 retries: int = 2, gpus_per_row: float = 1.0, target=run_row):
+        try:
+            import ray
+        except ImportError:
+            from ..errors import InputError
+
+            raise InputError("--ray", "Ray is not installed (pip install ray)") from None
+        self.ray = ray
+        self.retries = int(retries)
+        self.gpus_per_row = float(gpus_per_row)
+        self.started = False
+        if not ray.is_initialized():
+            kwargs = dict(include_dashboard=False, logging_level=logging.WARNING,
+                          log_to_driver=False, runtime_env={"env_vars": worker_env()})
+            if address in (None, "local"):
+                ray.init(num_cpus=workers, **kwargs)
+            else:
+                ray.init(address=address, **kwargs)
+            self.started = True
+        self.name = "ray " + (address or "local")
+        self._remote = ray.remote(target)  # the function run on each task (``worker.run_row``)
+        self._refs: dict = {}
+
+    def run(self, tasks: list[dict]) -> Iterator[tuple[dict, dict]]:
+        ray = self.ray
+        for task in tasks:
+            opts = {"num_cpus": 1, "max_retries": self.retries}
+            if task.get("device") == "cuda":
+                opts["num_gpus"] = self.gpus_per_row
+            self._refs[self._remote.options(**opts).remote(task)] = task
+        while self._refs:
+            done, _ = ray.wait(list(self._refs), num_returns=1, timeout=0.5)
+            for ref in done:
+                task = self._refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.TaskCancelledError:
+                    continue
+                except ray.exceptions.RayError as e:  # the worker died retries + 1 times
+                    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    result = {"status": "failed", "attempts": self.retries + 1,
+                              "error": f"the worker process died {self.retries + 1} times "
+                                       f"running this row ({type(e).__name__}: {first[:200]})"}
+                yield task, result
+
+    def abort(self) -> None:
+        """Cancel every row still queued or running (force: their workers are killed)."""
+        for ref in list(self._refs):
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:  # already finished or lost
+                pass
+        self._refs.clear()
+
+    def close(self) -> None:
+        if self.started and self.ray.is_initialized():
+            self.ray.shutdown()
+            self.started = False

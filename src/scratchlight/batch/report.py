@@ -1,0 +1,73 @@
+"""The batch's own files: ``batch.json``, ``summary.csv``, ``plot.png``, ``index.html``,
+and ``lights/`` (previews of the given lights of render, relight and evaluate rows)."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+
+from ..io import write_json
+from .page import write_index
+from .summary import default_plot, write_plot, write_summary_csv
+
+__all__ = ["write_report"]
+
+
+def _light_previews(out_dir: str, records: list[dict], base_dir: str) -> None:
+    """Give each ok row that rendered a given envmap file a thumbnail of it."""
+    from ..io import read_envmap
+    from ..report.figures import write_envmap_preview
+
+    made: dict[str, str | None] = {}
+    for rec in records:
+        path = rec["options"].get("envmap") if rec["status"] == "ok" else None
+        if rec["command"] == "optimize" or not isinstance(path, str):
+            continue
+        path = os.path.normpath(os.path.join(base_dir, path))
+        if path not in made:
+            made[path] = None
+            try:
+                digest = hashlib.sha256(path.encode()).hexdigest()[:8]
+                rel = f"lights/{os.path.splitext(os.path.basename(path))[0]}-{digest}.png"
+                write_envmap_preview(os.path.join(out_dir, rel), read_envmap(path))
+                made[path] = rel
+            except Exception:  # a light that cannot be previewed only loses its thumbnail
+                pass
+        if made[path]:
+            rec["images"]["light"] = made[path]
+
+
+def write_report(out_dir: str, plan, settings, result, executor: str) -> None:
+    """Write the batch's summary files for ``result`` (a ``run.BatchResult``)."""
+    records = result.records
+    _light_previews(out_dir, records, plan.base_dir)
+    write_summary_csv(os.path.join(out_dir, "summary.csv"), records)
+    metric, x = default_plot(records, plan.swept, settings.plot_metric or plan.report.get("metric"),
+                             settings.plot_x or plan.report.get("x"))
+    links = {"summary.csv": "summary.csv", "batch.json": "batch.json"}
+    plotted = bool(metric and x) and write_plot(os.path.join(out_dir, "plot.png"), records, metric, x)
+    if plotted:
+        links["plot"] = "plot.png"
+    elif os.path.exists(os.path.join(out_dir, "plot.png")):
+        os.remove(os.path.join(out_dir, "plot.png"))
+    ok = sum(r["status"] == "ok" for r in records)
+    notes = [f"plan {plan.path} ({plan.mode}); {len(records)} rows: {ok} complete "
+             f"({result.reused} from an earlier run), {result.failed} failed; "
+             f"{result.seconds:.1f} s on {executor}"]
+    if plotted:
+        notes.append(f"plot: {metric} against {x}")
+    if result.interrupted:
+        notes.append("interrupted: rows that had not finished are absent")
+    write_index(os.path.join(out_dir, "index.html"), records, f"batch {os.path.basename(out_dir)}",
+                notes, links)
+    write_json(os.path.join(out_dir, "batch.json"), {
+        "plan": plan.path, "mode": plan.mode, "light": plan.light, "reference": plan.reference,
+        "swept": plan.swept, "settings": dataclasses.asdict(settings), "executor": executor,
+        "seconds": result.seconds, "interrupted": result.interrupted,
+        "counts": {"rows": len(records), "ok": ok, "ran": result.ran, "reused": result.reused,
+                   "failed": result.failed},
+        "plot": {"metric": metric, "x": x} if plotted else None,
+        "rows": [{k: r.get(k) for k in ("name", "command", "status", "error", "key", "options",
+                                         "metrics", "seconds", "attempts", "reused")}
+                 for r in records],
+    })

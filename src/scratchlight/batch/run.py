@@ -1,0 +1,225 @@
+"""Running a plan: rows to configs, skip what is done, run the rest, write the report.
+
+``run_batch(plan, out_dir, BatchSettings(...))`` is the ``batch`` command. Rows run on a
+local process pool (default), on Ray started in this process (``ray="local"``) or on an
+existing Ray cluster (``ray=ADDRESS``). In shared-light mode the reference part (if any) is
+optimized first, as a row of its own (``DIR/reference``), and its ``envmap.exr`` becomes the
+light of every other row.
+
+The batch folder holds one folder per completed row (the command's own output plus
+``row.json``), ``batch.json`` (every row's status, error, timing, the settings),
+``summary.csv``, ``index.html`` and ``plot.png``. Ctrl-C stops the workers; the folder then
+holds only complete rows and the report of those.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from typing import Any
+
+from ..errors import InputError
+from ..io import write_json
+from .folders import clean_work, commit_row, completed, prepare_out
+from .plan import Plan
+from .rows import Row, make_rows, row_names
+
+__all__ = ["BatchSettings", "BatchResult", "run_batch"]
+
+
+@dataclasses.dataclass
+class BatchSettings:
+    """How a batch runs (not what it runs: that is the plan)."""
+
+    workers: int | None = None
+    """Worker processes (local pool) or CPUs of a Ray started here; default: the machine's."""
+    ray: str | None = None
+    """None: local process pool; 'local': Ray in this process; else a Ray cluster address."""
+    retries: int = 2
+    """Extra attempts for a row whose worker process dies."""
+    seed: int | None = None
+    """Seed of every row that sets none (None: the commands' default, 0)."""
+    device: str | None = None
+    """Device of every row that sets none (auto, cpu, cuda)."""
+    gpus_per_row: float = 1.0
+    """GPUs a Ray task asks for when its row runs on cuda."""
+    cache_dir: str | None = None
+    """Transport-matrix cache root for the workers ($SCRATCHLIGHT_CACHE); None: theirs."""
+    fresh: bool = False
+    """Rerun every row, even those already complete."""
+    retry_failed: bool = False
+    """Rerun rows that failed on their input in an earlier run although nothing changed
+    (by default they are reported failed again without running)."""
+    progress: bool = True
+    plot_metric: str | None = None
+    plot_x: str | None = None
+
+
+@dataclasses.dataclass
+class BatchResult:
+    records: list[dict[str, Any]]
+    ran: int
+    reused: int
+    failed: int
+    seconds: float
+    interrupted: bool = False
+
+
+def _executor(settings: BatchSettings):
+    if settings.ray:
+        from .ray_executor import RayExecutor
+
+        return RayExecutor(settings.ray, settings.workers, settings.retries, settings.gpus_per_row)
+    from .local import LocalExecutor, default_workers
+
+    workers = settings.workers or default_workers(settings.device or "cpu")
+    env = {"SCRATCHLIGHT_CACHE": settings.cache_dir} if settings.cache_dir else {}
+    return LocalExecutor(workers, settings.retries, env)
+
+
+class _Batch:
+    def __init__(self, plan: Plan, out_dir: str, settings: BatchSettings):
+        self.plan, self.out, self.settings = plan, out_dir, settings
+        self.defaults = {k: v for k, v in (("seed", settings.seed), ("device", settings.device))
+                         if v is not None}
+        self.records: dict[str, dict] = {}
+        self.ran = self.reused = self.failed = 0
+        self.token = ""
+        self.executor = None
+        self.names: list[str] = []
+        self.failed_before = _earlier_failures(out_dir) if not (settings.fresh or
+                                                                settings.retry_failed) else {}
+
+    def record(self, row: Row, status: str, **extra) -> None:
+        from .summary import row_record
+
+        self.records[row.name] = row_record(self.out, row, status, key=row.key, **extra)
+        self.failed += status != "ok"
+
+    def execute(self, rows: list[Row], label: str = "batch") -> None:
+        """Run the rows that are neither bad nor already complete."""
+        from .progress import BatchProgress
+
+        tasks, by_name = [], {r.name: r for r in rows}
+        for row in rows:
+            if row.error:
+                self.record(row, "failed")
+            elif not self.settings.fresh and completed(self.out, row):
+                self.reused += 1
+                self.record(row, "ok", reused=True)
+            elif row.key and self.failed_before.get(row.name, {}).get("key") == row.key:
+                self.record(row, "failed", error=self.failed_before[row.name]["error"],
+                            reused=True)  # the same input fails the same way
+            else:
+                env = {"SCRATCHLIGHT_CACHE": self.settings.cache_dir} if self.settings.cache_dir else {}
+                tasks.append({"name": row.name, "command": row.command, "config": row.config,
+                              "key": row.key, "device": row.device, "out_dir": self.out,
+                              "token": self.token, "env": env})
+        if not tasks:
+            return
+        if self.executor is None:  # started only when there is work (Ray takes seconds)
+            self.executor = _executor(self.settings)
+        bar = BatchProgress(len(tasks), self.settings.progress, label)
+        try:
+            for task, result in self.executor.run(tasks):
+                row = by_name[task["name"]]
+                if result.get("status") == "ok":
+                    meta = {"name": row.name, "key": row.key, "command": row.command,
+                            "options": row.options, "seconds": result.get("seconds"),
+                            "host": result.get("host"), "pid": result.get("pid"),
+                            "device": result.get("device"), "plan": self.plan.path,
+                            "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                    commit_row(self.out, row, result, meta)
+                    self.ran += 1
+                    self.record(row, "ok", seconds=result.get("seconds"))
+                else:
+                    self.record(row, "failed", error=result.get("error"),
+                                attempts=result.get("attempts"))
+                rec = self.records[row.name]
+                bar.row_finished(row.name, rec["status"] == "ok", rec["error"])
+        finally:
+            bar.close()
+
+    def rows(self) -> list[Row]:
+        """The plan's rows; in shared-light mode after the reference row has run."""
+        plan, options = self.plan, [dict(o) for o in self.plan.rows]
+        light, problem = plan.light, None
+        if plan.reference is not None:
+            ref = make_rows([plan.reference], plan.base_dir, self.defaults, ["reference"],
+                            plan.defaults)[0]
+            self.execute([ref], label="reference")
+            rec = self.records["reference"]
+            light = os.path.join(self.out, "reference", "envmap.exr") if rec["status"] == "ok" else None
+            problem = None if light else f"the reference row failed: {rec['error']}"
+        if plan.mode == "shared-light":
+            for opts in options:
+                opts.setdefault("command", "evaluate")
+                if light:
+                    opts["envmap"] = light
+        rows = make_rows(options, plan.base_dir, self.defaults, self.names, plan.defaults)
+        for row in rows:
+            if plan.mode == "shared-light" and row.command == "optimize":
+                row.error = "command: a shared-light plan runs render, relight or evaluate"
+            elif problem and not row.error:
+                row.error = problem
+            if row.error:
+                row.config, row.key = None, ""
+        return rows
+
+
+def _earlier_failures(out_dir: str) -> dict[str, dict]:
+    """Rows of an earlier run of this folder that failed on their input (not because their
+    worker died), by name: ``{"key", "error"}``."""
+    import json
+
+    try:
+        with open(os.path.join(out_dir, "batch.json")) as f:
+            rows = json.load(f).get("rows", [])
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {r["name"]: r for r in rows if isinstance(r, dict) and r.get("status") == "failed"
+            and r.get("key") and not r.get("attempts") and r.get("name")}
+
+
+def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | None = None) -> BatchResult:
+    """Run ``plan`` into ``out_dir`` (see the module docstring). A problem with the plan as
+    a whole raises ``InputError(plan file, problem)`` before anything is written; a row's own
+    problem fails only that row. Ctrl-C (KeyboardInterrupt) stops the workers, writes the
+    report of the complete rows and is raised again."""
+    settings = settings or BatchSettings()
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    t0 = time.perf_counter()
+    batch = _Batch(plan, out_dir, settings)
+    try:
+        batch.names = row_names(plan.rows)
+    except InputError as e:
+        raise InputError(plan.path, f"{e.path}: {e.problem}") from None
+    if plan.reference is not None and "reference" in batch.names:
+        raise InputError(plan.path, "a row may not be named 'reference' with a [reference] part")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(out_dir, "exists and is not a folder")
+    interrupted = False
+    try:
+        batch.token = prepare_out(out_dir)
+        rows = batch.rows()
+        batch.execute(rows)
+    except KeyboardInterrupt:
+        interrupted = True
+        if batch.executor is not None:
+            batch.executor.abort()
+    finally:
+        if batch.executor is not None:
+            batch.executor.close()
+        clean_work(out_dir)
+    order = ["reference", *batch.names]
+    records = [batch.records[n] for n in order if n in batch.records]
+    result = BatchResult(records=records, ran=batch.ran,
+                         reused=batch.reused, failed=batch.failed,
+                         seconds=time.perf_counter() - t0, interrupted=interrupted)
+    from .report import write_report
+
+    where = batch.executor.name if batch.executor is not None else "no worker (nothing to run)"
+    write_report(out_dir, plan, settings, result, where)
+    if interrupted:
+        raise KeyboardInterrupt
+    return result

@@ -1,0 +1,178 @@
+"""What a batch found: one record per row (options, metrics, images), ``summary.csv`` and
+the plot of a metric against a swept option.
+
+Metrics are read back from the rows' folders (the commands' own JSON files), so rows done
+by an earlier run of the plan count the same as new ones.
+
+| command | metrics |
+|---|---|
+| optimize | ``loss_before``, ``loss_after`` (the objective on the high-spp renders), ``loss_ratio`` (after / before), ``l_grad_*``, ``mean_gradient_*``, ``iterations_done``, ``time_s``, ``total_time_s``, ``exaggeration`` |
+| evaluate | every visibility metric's mean (``auc``, ``cnr``, ``detected_fraction``, ...) and its standard error (``auc_se``, ...), ``seconds`` |
+| render | ``seconds`` |
+| relight | ``ready_s``, ``relight_ms`` |
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from typing import Any
+
+from ..io.atomic import atomic_path
+from .rows import CONFIG_FILES, Row
+
+__all__ = ["row_record", "write_summary_csv", "write_plot", "default_plot", "option_columns",
+           "metric_columns"]
+
+IMAGES = {"optimize": (("before", "before.png"), ("after", "after.png"), ("light", "envmap.png")),
+          "evaluate": (("image", "image.png"),), "render": (("image", "render.png"),),
+          "relight": (("image", "relight.png"),)}
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _metrics(command: str, doc: dict) -> dict[str, Any]:
+    if command == "optimize":
+        b, a = doc.get("objective_before") or {}, doc.get("objective_after") or {}
+        out = {"loss_before": b.get("loss"), "loss_after": a.get("loss")}
+        if b.get("loss") and a.get("loss") is not None:
+            out["loss_ratio"] = a["loss"] / b["loss"]
+        for term in ("l_grad", "mean_gradient"):
+            out[f"{term}_before"], out[f"{term}_after"] = b.get(term), a.get(term)
+        out.update(iterations_done=doc.get("iterations_done"), time_s=doc.get("time_s"),
+                   total_time_s=doc.get("total_time_s"), exaggeration=doc.get("exaggeration_used"))
+        return out
+    if command == "evaluate":
+        out = {}
+        for name, m in (doc.get("metrics") or {}).items():
+            out[name], out[f"{name}_se"] = m.get("mean"), m.get("stderr")
+        out["seconds"] = doc.get("seconds")
+        return out
+    if command == "render":
+        return {"seconds": doc.get("seconds")}
+    times = sorted(doc.get("relight_s") or [])
+    return {"ready_s": doc.get("ready_s"),
+            "relight_ms": 1e3 * times[len(times) // 2] if times else None}
+
+
+def row_record(out_dir: str, row: Row, status: str, **extra) -> dict[str, Any]:
+    """The row as the summary and the page show it: name, command, status ('ok', 'failed'),
+    error, options, metrics (read from its folder when ok) and image paths relative to DIR."""
+    rec = {"name": row.name, "command": row.command, "status": status,
+           "error": extra.pop("error", None) or row.error, "options": row.options,
+           "metrics": {}, "images": {}, **extra}
+    if status == "ok":
+        doc = _read_json(os.path.join(out_dir, row.name, CONFIG_FILES[row.command]))
+        rec["metrics"] = {k: v for k, v in _metrics(row.command, doc).items()}
+        for label, file in IMAGES[row.command]:
+            if os.path.isfile(os.path.join(out_dir, row.name, file)):
+                rec["images"][label] = f"{row.name}/{file}"
+    return rec
+
+
+def option_columns(records: list[dict]) -> list[str]:
+    names = {k for r in records for k in r["options"]} - {"name", "command"}
+    return ["heightmap"] * ("heightmap" in names) + sorted(names - {"heightmap"})
+
+
+def metric_columns(records: list[dict]) -> list[str]:
+    cols: list[str] = []
+    for r in records:
+        cols += [k for k in r["metrics"] if k not in cols]
+    return cols
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def write_summary_csv(path: str, records: list[dict]) -> None:
+    """``summary.csv``: name, command, status, error, every option, every metric."""
+    opts, mets = option_columns(records), metric_columns(records)
+    with atomic_path(path, suffix=".csv") as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["name", "command", "status", "error", *opts, *mets])
+            for r in records:
+                w.writerow([r["name"], r["command"], r["status"], r["error"] or "",
+                            *(_cell(r["options"].get(k)) for k in opts),
+                            *(_cell(r["metrics"].get(k)) for k in mets)])
+
+
+def _number(v) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return float(v) if math.isfinite(v) else None
+
+
+def default_plot(records: list[dict], swept: list[str], metric: str | None = None,
+                 x: str | None = None) -> tuple[str | None, str | None]:
+    """(metric, option) of the plot: the given ones, else the first metric among
+    loss_after, auc, mean_gradient, relight_ms, seconds that some row has, against the
+    first swept option other than the height map (or the height map); without sweeps (a
+    CSV plan), the first option that differs between rows."""
+    have = set(metric_columns(records))
+    if metric is None:
+        metric = next((m for m in ("loss_after", "auc", "mean_gradient", "relight_ms", "seconds")
+                       if m in have and any(_number(r["metrics"].get(m)) is not None
+                                            for r in records)), None)
+    if x is None:
+        varying = [k for k in option_columns(records)
+                   if len({_label(r["options"].get(k)) for r in records}) > 1]
+        x = next((s for s in swept if s != "heightmap"), "heightmap" if swept else None) or \
+            next((k for k in varying if k != "heightmap"), "heightmap" if varying else None)
+    return metric, x
+
+
+def _label(value) -> str:
+    if isinstance(value, str) and os.path.isabs(value):
+        return os.path.splitext(os.path.basename(value))[0]
+    return _cell(value)
+
+
+def write_plot(path: str, records: list[dict], metric: str, x: str) -> bool:
+    """Plot ``metric`` against the option ``x`` for the rows that have both, one line per
+    height map (or per value of the other options); returns False when nothing to plot."""
+    from ..report.figures import pyplot
+
+    pts = [(r["options"].get(x), _number(r["metrics"].get(metric)), r) for r in records
+           if r["status"] == "ok" and x in r["options"]]
+    pts = [p for p in pts if p[1] is not None]
+    if not pts:
+        return False
+    numeric = all(_number(p[0]) is not None for p in pts)
+    cats = sorted({_label(p[0]) for p in pts}) if not numeric else []
+    others = [k for k in option_columns(records) if k != x
+              and len({_label(p[2]["options"].get(k)) for p in pts}) > 1]
+    series: dict[str, list] = {}
+    for xv, yv, r in pts:
+        key = ", ".join(f"{k}={_label(r['options'].get(k))}" for k in others) or metric
+        series.setdefault(key, []).append((float(xv) if numeric else cats.index(_label(xv)), yv))
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    for key, xy in list(series.items())[:12]:
+        xy.sort()
+        ax.plot([p[0] for p in xy], [p[1] for p in xy], "o-", label=key)
+    if not numeric:
+        ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right")
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    ax.grid(alpha=0.3)
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp)
+    plt.close(fig)
+    return True
