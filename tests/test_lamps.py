@@ -10,7 +10,7 @@ import pytest
 
 import scratchlight as sl
 from scratchlight.lamps.clusters import initial_lamps, texel_directions
-from scratchlight.lamps.exports import blender_script, euler_xyz
+from scratchlight.lamps.blender import blender_script, euler_xyz
 from scratchlight.lamps.fit import RigBounds, fit_to_map
 from scratchlight.lamps.powers import fit_to_objective
 from scratchlight.lamps.footprint import (lamp_footprint, patch_footprint, rig_adjoint,

@@ -127,7 +127,7 @@ def test_lamps_command_writes_the_rig_and_replays(part, tmp_path, capsys):
     assert main(["lamps", str(light), str(part), "--out", str(out), "--max-count", "2",
                  "--count", "2", *FAST]) == 0
     for name in ("lamps.csv", "lamps.json", "scene.xml", "surface.ply", "rig_envmap.exr",
-                 "blender_rig.py", "rig.png", "full.png", "compare.png", "report.csv",
+                 "blender_rig.py", "blender_world.exr", "rig.png", "full.png", "compare.png", "report.csv",
                  "report.png", "run.json"):
         assert (out / name).is_file(), name
     run = json.loads((out / "run.json").read_text())
@@ -154,7 +154,8 @@ def test_lamps_command_writes_the_rig_and_replays(part, tmp_path, capsys):
     assert main(["lamps", str(light), str(part), "--out", str(dome), "--dome", "ring-dome", *FAST]) == 0
     ch = list(csv.DictReader(open(dome / "channels.csv")))
     assert len(ch) == 21 and all(0 <= float(c["level"]) <= 1 for c in ch)
-    assert (dome / "scene.xml").is_file()
+    assert all((dome / f).is_file() for f in ("scene.xml", "blender_rig.py", "blender_world.exr"))
+    assert "LIGHTING = 'world'" in (dome / "blender_rig.py").read_text()
 
 
 @pytest.mark.parametrize("case", ["count", "column", "horizon", "shape", "zenith"])

@@ -11,9 +11,10 @@
 - dome mode (``lamps.dome``): optimizes the layout's channel levels (``dome.py``).
 
 The folder receives ``lamps.csv``/``lamps.json`` (or ``channels.csv``/``.json``),
-``scene.xml`` + ``surface.ply`` + ``rig_envmap.exr`` (Mitsuba), ``blender_rig.py`` (lamp
-mode), ``rig.png``/``.exr`` and ``full.png``/``.exr`` (the judged renders),
-``compare.png``, ``rig_envmap.png``, ``report.csv``/``report.png`` and ``run.json``.
+``scene.xml`` + ``surface.ply`` + ``rig_envmap.exr`` (Mitsuba), ``blender_rig.py`` +
+``blender_world.exr`` (Blender: sun lights or the rig's map as the world),
+``rig.png``/``.exr`` and ``full.png``/``.exr`` (the judged renders), ``compare.png``,
+``rig_envmap.png``, ``report.csv``/``report.png`` and ``run.json``.
 """
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ def run_lamps(cfg: LampsConfig, out_dir: str | os.PathLike, progress: bool = Tru
     from ..report.results import library_versions
     from ..session import Session
     from .dome import channel_footprints, optimize_dome, read_layout
-    from .exports import write_blender_script, write_mitsuba_scene
+    from .blender import write_blender_files
+    from .exports import write_mitsuba_scene
     from .table import camera_info, channel_rows, lamp_rows, write_table
 
     t_start = time.perf_counter()
@@ -115,8 +117,6 @@ def run_lamps(cfg: LampsConfig, out_dir: str | os.PathLike, progress: bool = Tru
                                               "objective": {k: v for k, v in judged[K].items()
                                                             if k != "image"}})
         files += ["lamps.csv", "lamps.json"]
-        files.append(write_blender_script(out_dir, lamps, camera, session.scene.spec.material,
-                                          session.scene.spec.roughness))
         title = f"{K} {cfg.lamps.kind} lamp(s)"
     else:
         feet = channel_footprints(channels, shape)
@@ -139,6 +139,10 @@ def run_lamps(cfg: LampsConfig, out_dir: str | os.PathLike, progress: bool = Tru
                     {"camera": camera, **extra, "objective": {k: v for k, v in j.items() if k != "image"}})
         files += ["channels.csv", "channels.json"]
         title = f"dome: {len(channels)} channels"
+        lamps = None
+    spec = session.scene.spec
+    files += write_blender_files(out_dir, lamps, F, camera, spec.material, spec.roughness,
+                                 spec.max_depth)
     files += write_mitsuba_scene(out_dir, session.scene, camera, F, cfg.final_spp,
                                  comment=f"scratchlight lamps: {title}; the rig as an "
                                          f"environment map on the light's {shape[0]} x "

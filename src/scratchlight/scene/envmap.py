@@ -34,7 +34,7 @@ __all__ = [
     "DEFAULT_ENVMAP_SHAPE", "EMITTER_ROTATION_AXIS", "EMITTER_ROTATION_DEG", "as_envmap",
     "constant_envmap", "rgb_channels", "envmap_rgb", "emitter_data_shape", "halo_indices",
     "expand_envmap", "expand_envmap_adjoint", "expand_envmap_drjit", "world_to_emitter",
-    "direction_to_texel", "bilinear_texels_drjit",
+    "direction_to_texel", "bilinear_lookup", "bilinear_texels_drjit",
 ]
 
 # The paper's resolution: 25 rows from zenith to nadir (7.5 degrees apart), 50 columns.
@@ -144,6 +144,26 @@ def direction_to_texel(directions: np.ndarray, shape: tuple[int, int]) -> tuple[
     col = np.floor(u * W).astype(np.int64) % W
     row = np.clip(np.rint(v * (H - 1)).astype(np.int64), 0, H - 1)
     return row, col
+
+
+def bilinear_lookup(E: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Mitsuba's radiance of the map E (H, W[, C]) towards world directions (N, 3), unit
+    vectors: the bilinear lookup of the module docstring in NumPy, (N, C) float64 (the same
+    texels and weights as ``bilinear_texels_drjit``)."""
+    E = as_envmap(E).astype(np.float64)
+    H, W = E.shape[:2]
+    d = world_to_emitter(directions)
+    u = np.arctan2(d[:, 0], -d[:, 2]) / (2 * np.pi) - 0.5 / W
+    u = (u - np.floor(u)) * W
+    v = np.arccos(np.clip(d[:, 1], -1.0, 1.0)) / np.pi * (H - 1)
+    j0f, i0f = np.floor(u), np.floor(v)
+    fu, fv = (u - j0f)[:, None], (v - i0f)[:, None]
+    j0 = np.clip(j0f.astype(np.int64), 0, W - 1)
+    j1 = (j0 + 1) % W
+    i0 = np.clip(i0f.astype(np.int64), 0, H - 1)
+    i1 = np.minimum(i0 + 1, H - 1)
+    return ((1 - fu) * (1 - fv) * E[i0, j0] + fu * (1 - fv) * E[i0, j1]
+            + (1 - fu) * fv * E[i1, j0] + fu * fv * E[i1, j1])
 
 
 def bilinear_texels_drjit(d, H: int, W: int):
