@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up for scratchlight: system libLLVM for Dr.Jit's CPU backend, Debian's
-# chromium (the studio's browser test), a virtual environment in .venv with pinned
-# dependencies, and the package itself (editable).
+# chromium (the studio's browser test) and blender (the lamp rigs' export test), a virtual
+# environment in .venv with pinned dependencies, and the package itself (editable).
 # Safe to run again: every step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,16 @@ if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 # --- end studio
+
+# --- lamp rigs: Debian's Blender, in which the tests run the exported Blender scripts and
+# compare their renders with Mitsuba's (scratchlight itself never needs it).
+if ! command -v blender >/dev/null 2>&1; then
+    echo "[setup] installing Debian's blender (the lamp rigs' Blender export is tested in it)"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq blender >/dev/null
+fi
 
 if [ ! -x "$VENV/bin/python" ]; then
     echo "[setup] creating $VENV"
