@@ -43,6 +43,9 @@ def _metric_line(rec: dict, when: str) -> str:
                      f"CNR {fmt(m['cnr'], 3)}")
     parts.append(f"grad {fmt(m['mean_gradient'], 3)}  RMS {fmt(m['rms_contrast'], 3)}  "
                  f"near white {pct(m['near_white'])}")
+    d = rec.get("dprime", {}).get(when)
+    if d:
+        parts.append(f"d' NPW {fmt(d['npw'], 3)}  CHO {fmt(d['cho'], 3)} (this seed)")
     return "\n".join(parts)
 
 
