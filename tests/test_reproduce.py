@@ -194,6 +194,9 @@ def test_dprime_of_every_figure_with_intervals(quick_report):
     base = next(e for e in entries if e["experiment"] == "base" and e["render"] == "after")
     assert f"{base['npw']['mean']:.3g} [" in summary
     html = (out / "report.html").read_text()
+    assert res["dprime_charts"]["face-mill"] == "face-mill/dprime.png"
+    assert (out / "face-mill" / "dprime.png").is_file() and "face-mill/dprime.png" in html
+    assert "(face-mill/dprime.png)" in summary
     assert html.count("d&#x27; NPW, all seeds") + html.count("d' NPW, all seeds") >= 4
     saved = json.loads((out / "results.json").read_text())
     assert saved["seeds"] == res["seeds"] and saved["dprime"]["face-mill"][0]["npw"]["n"] == 2

@@ -15,7 +15,7 @@ from .cases import default_data_dir, studio_envmap, surface_cases
 from .claims import evaluate_claims
 from .detect import add_dprime, dprime_summary
 from .experiments import FULL, QUICK, WHITE_RENDER_SEED, RunSetup, experiments_for
-from .figures import write_figures
+from .figures import dprime_chart, write_figures
 from .records import region_stats, run_record
 from .runs import run_experiment, scene_facts
 from .writing import write_report, write_results, write_summary
@@ -143,6 +143,8 @@ def reproduce(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0, en
            "seed_records": {str(s): plain(r) for s, r in zip(seed_list[1:], runs[1:])},
            "dprime": dprime_summary(cases, runs),
            "claims": claims, "figures": figures}
+    res["dprime_charts"] = {name: dprime_chart(out, name, entries)
+                            for name, entries in res["dprime"].items()}
     write_summary(out / "summary.md", res)
     write_report(out / "report.html", res)
     write_results(out / "results.json", res)

@@ -144,6 +144,8 @@ def write_summary(path: Path, res: dict) -> None:
         md.append("")
     md += ["## Detectability d' of every figure's renders (synthetic surfaces)", "",
            DPRIME_NOTE + ".", "", _md_table(DPRIME_HEADER, _dprime_rows(res)), "",
+           *[f"- [{name}: d' with error bars]({rel})" for name, rel in
+             res.get("dprime_charts", {}).items() if rel], "",
            "## Runs", "", _md_table(RUN_HEADER, _run_rows(res)), "",
            f"## Visibility metrics (high-spp renders, seed {res['seed']})", "",
            _md_table(["surface", "experiment", "render"] + [h for _, h in METRIC_COLUMNS],
@@ -278,7 +280,7 @@ def _surface_html(res: dict, case: dict) -> str:
 
 def write_report(path: Path, res: dict) -> None:
     """``report.html``: findings first, then every surface's figures with their metrics."""
-    from ..report.html import bullet_list, paragraph, section, table, write_page
+    from ..report.html import bullet_list, img, paragraph, section, table, write_page
 
     notes = res["notes"] + [n for c in res["cases"] for n in c["notes"]]
     body = [paragraph(_settings_line(res)),
@@ -298,7 +300,9 @@ def write_report(path: Path, res: dict) -> None:
     if res.get("dprime"):
         body.append(section("Detectability d' of every figure's renders",
                             paragraph(DPRIME_NOTE + ".", "note"),
-                            table(DPRIME_HEADER, _dprime_rows(res))))
+                            table(DPRIME_HEADER, _dprime_rows(res)),
+                            *[img(rel, f"d' of {name}") for name, rel in
+                              res.get("dprime_charts", {}).items() if rel]))
     body.append(section("All runs", table(RUN_HEADER, _run_rows(res))))
     write_page(path, "Reproducing the scratch-visibility paper", "\n".join(body))
 
