@@ -34,7 +34,9 @@ def test_quick_mode_writes_report_and_summary(quick_report):
     for name in ("report.html", "summary.md", "results.json", "studio.exr"):
         assert (out / name).is_file(), name
     n_runs = len(rp.EXPERIMENTS)
-    assert sum(1 for line in lines if line.startswith("[")) == n_runs  # one line per experiment
+    assert res["seeds"] == [0, 1]  # quick mode: two seeds
+    # one line per experiment and seed
+    assert sum(1 for line in lines if line.startswith("[")) == n_runs * len(res["seeds"])
     assert len(res["claims"]) == len(rp.CLAIMS)
     summary = (out / "summary.md").read_text()
     for _, fig, claim, _ in rp.CLAIMS:
@@ -55,9 +57,11 @@ def test_every_referenced_image_exists(quick_report):
 def test_summary_numbers_match_run_json(quick_report):
     out, res, _ = quick_report
     rows = _runs_table((out / "summary.md").read_text())
-    assert len(rows) == len(rp.EXPERIMENTS)
+    assert len(rows) == len(rp.EXPERIMENTS) * len(res["seeds"])
+    assert {int(r["seed"]) for r in rows} == set(res["seeds"])
     for row in rows:
         run = json.loads((out / row["folder"] / "run.json").read_text())
+        assert run["config"]["seed"] == int(row["seed"])
         for col, key in (("objective before", ("objective_before", "loss")),
                          ("objective after", ("objective_after", "loss")),
                          ("L_grad before", ("objective_before", "l_grad")),
@@ -73,11 +77,19 @@ def test_summary_numbers_match_run_json(quick_report):
 
 def test_verdicts_are_computed(quick_report):
     _, res, _ = quick_report
-    allowed = {"agrees", "differs", "partly", "not testable"}
+    allowed = {"agrees", "differs", "partly", "not testable", "inconclusive"}
     for claim in res["claims"]:
         assert claim["findings"], claim["id"]
         for f in claim["findings"]:
             assert f["verdict"] in allowed and f["evidence"]
+            if f["verdict"] != "not testable":
+                # every verdict carries a mean and a confidence interval over the seeds
+                assert f["parts"], claim["id"]
+                for p in f["parts"]:
+                    assert p["n"] == 2 and np.isfinite([p["mean"], p["lo"], p["hi"]]).all()
+                    assert p["lo"] <= p["mean"] <= p["hi"]
+                    assert "[" in f["evidence"] and "seeds" in f["evidence"]
+                assert f["verdict"] == rp.combine([p["verdict"] for p in f["parts"]])
     # the scratch map of the quick synthetic surface covers everything: nothing to test
     fig6 = next(c for c in res["claims"] if c["id"] == "mask-focuses")
     scratch = [f for f in fig6["findings"] if f["values"]["mask"] == "scratch map"]
@@ -89,9 +101,11 @@ def test_second_run_reuses_the_folders(quick_report):
     out, res, _ = quick_report
     lines = []
     again = rp.reproduce(out, quick=True, seed=0, log=lines.append)
-    assert sum("reused" in line for line in lines) == len(rp.EXPERIMENTS)
+    assert sum("reused" in line for line in lines) == len(rp.EXPERIMENTS) * len(res["seeds"])
     a = again["records"]["face-mill"]["init_specular"]["objective_after"]["loss"]
     assert a == res["records"]["face-mill"]["init_specular"]["objective_after"]["loss"]
+    # d' is read back from each run folder's cache, the same numbers
+    assert again["dprime"] == res["dprime"]
 
 
 def test_colourfulness_and_map_stats():
@@ -147,9 +161,119 @@ def test_bad_input(tmp_path, capsys):
         rp.reproduce(tmp_path / "x", quick=True, seed=-1)
     with pytest.raises(InputError):
         rp.reproduce(tmp_path / "x", quick=True, engine="nope")
+    with pytest.raises(InputError):
+        rp.reproduce(tmp_path / "x", quick=True, seeds=0)
     f = tmp_path / "file"
     f.write_text("")
     assert main(["reproduce", "--out", str(f), "--quick"]) == 2
     assert "not a folder" in capsys.readouterr().err
     assert main(["reproduce", "--out", str(tmp_path / "y"), "--quick",
                  "--data", str(tmp_path / "absent")]) == 2
+
+
+def test_dprime_of_every_figure_with_intervals(quick_report):
+    out, res, _ = quick_report
+    entries = res["dprime"]["face-mill"]
+    assert [(e["figure"], e["label"]) for e in entries] == [(f, lab) for f, lab, _, _ in
+                                                            rp.CONDITIONS]
+    assert {e["figure"] for e in entries} == {"3", "4", "6", "7"}
+    for e in entries:
+        for o in ("npw", "cho"):
+            c = e[o]
+            assert c["n"] == 2 and len(c["values"]) == 2, (e, o)
+            assert np.isfinite([c["mean"], c["lo"], c["hi"]]).all() and c["lo"] <= c["hi"]
+            assert c["mean"] >= 0
+    # every seed's run folder caches its d' (and the seed-1 runs live in their own folder)
+    seed1 = res["seeds"][1]
+    rec = json.loads((out / "results.json").read_text())["seed_records"][str(seed1)]
+    assert rec["face-mill"]["base"]["folder"] == f"face-mill/seed-{seed1}/base"
+    assert (out / f"face-mill/seed-{seed1}/base/dprime.json").is_file()
+    assert (out / "surfaces" / f"face-mill-seed{seed1}-twin.npz").is_file()
+    summary = (out / "summary.md").read_text()
+    assert "## Detectability d'" in summary and "| d' NPW | d' CHO |" in summary
+    base = next(e for e in entries if e["experiment"] == "base" and e["render"] == "after")
+    assert f"{base['npw']['mean']:.3g} [" in summary
+    html = (out / "report.html").read_text()
+    assert res["dprime_charts"]["face-mill"] == "face-mill/dprime.png"
+    assert (out / "face-mill" / "dprime.png").is_file() and "face-mill/dprime.png" in html
+    assert "(face-mill/dprime.png)" in summary
+    assert html.count("d&#x27; NPW, all seeds") + html.count("d' NPW, all seeds") >= 4
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["seeds"] == res["seeds"] and saved["dprime"]["face-mill"][0]["npw"]["n"] == 2
+
+
+def test_twin_is_the_surface_without_its_defects(quick_report):
+    from scratchlight.io import read_heightmap
+
+    out, _, _ = quick_report
+    surf = read_heightmap(str(out / "surfaces" / "face-mill.npz"))
+    twin = read_heightmap(str(out / "surfaces" / "face-mill-twin.npz"))
+    diff = surf.heights - twin.heights
+    assert np.array_equal(diff[~surf.truth], np.zeros(int((~surf.truth).sum())))
+    assert (diff <= 0).all() and diff[surf.truth].min() < 0  # defects only remove material
+
+
+def test_interval_is_students_t():
+    from scipy import stats
+
+    v = [1.0, 2.0, 4.0, 7.0]
+    c = rp.interval(v)
+    half = stats.t.ppf(0.975, 3) * np.std(v, ddof=1) / 2
+    assert c["mean"] == pytest.approx(3.5) and c["n"] == 4
+    assert (c["lo"], c["hi"]) == pytest.approx((3.5 - half, 3.5 + half))
+    one = rp.interval([2.0, None, float("nan")])
+    assert one["n"] == 1 and np.isnan(one["lo"])  # one value: no interval
+
+
+@pytest.mark.parametrize("values, kind, threshold, margin, verdict", [
+    ([1.0, 1.2, 0.9, 1.1, 1.05], "above", 0.0, 0.0, "agrees"),      # CI well above 0
+    ([-1.0, -1.2, -0.9, -1.1, -1.05], "above", 0.0, 0.0, "differs"),  # well below
+    ([1.0, -1.0, 0.5, -0.4, 0.1], "above", 0.0, 0.0, "inconclusive"),  # straddles 0
+    ([0.3, 0.35, 0.32], "below", 0.5, 0.0, "agrees"),
+    ([0.6, 0.7, 0.65], "below", 0.5, 0.0, "differs"),
+    ([-0.05, -0.02, -0.04], "not_below", 0.0, 0.1, "agrees"),  # worse, but within the margin
+    ([-1.0, -1.1, -0.9], "not_below", 0.0, 0.1, "differs"),
+    ([0.5, -0.8, 0.2], "not_below", 0.0, 0.1, "inconclusive"),
+    ([0.01, -0.02, 0.0, 0.01], "equal", 0.0, 0.1, "agrees"),
+    ([1.0, 1.1, 0.9], "equal", 0.0, 0.1, "differs"),
+    ([0.05, 0.3, -0.2], "equal", 0.0, 0.1, "inconclusive"),
+    ([1.0], "above", 0.0, 0.0, "inconclusive"),  # a single seed decides nothing
+])
+def test_verdict_follows_the_interval(values, kind, threshold, margin, verdict):
+    part = rp.judge("q", values, kind, threshold, margin)
+    assert part["verdict"] == verdict, part
+
+
+def test_combined_verdict():
+    assert rp.combine(["agrees", "agrees"]) == "agrees"
+    assert rp.combine(["differs", "differs"]) == "differs"
+    assert rp.combine(["inconclusive", "inconclusive"]) == "inconclusive"
+    assert rp.combine(["agrees", "differs"]) == "partly"
+    assert rp.combine(["agrees", "inconclusive"]) == "partly"
+    assert rp.combine([]) == "not testable"
+
+
+def _seq(dprime_a, dprime_b):
+    """Per-seed records of two renders whose NPW and CHO d' are the given values."""
+    return [{"init_file": {"dprime": {"after": {"npw": a, "cho": a}}},
+             "rgb": {"dprime": {"before": {"npw": b, "cho": b}}}}
+            for a, b in zip(dprime_a, dprime_b)]
+
+
+@pytest.mark.parametrize("a, b, verdict", [
+    ([3.0, 3.4, 2.9, 3.2, 3.1], [1.0, 1.3, 0.8, 1.1, 1.0], "agrees"),
+    ([1.0, 1.3, 0.8, 1.1, 1.0], [3.0, 3.4, 2.9, 3.2, 3.1], "differs"),
+    ([2.0, 3.0, 1.0, 2.6, 1.5], [2.5, 1.8, 2.2, 2.0, 2.1], "inconclusive"),
+])
+def test_claim_verdict_from_constructed_dprime(a, b, verdict):
+    from scratchlight.study.claims import _claim_better_than_common, visibility_parts
+
+    case = {"kind": "synthetic", "name": "s"}
+    parts = visibility_parts(case, _seq(a, b), ("init_file", "after"), ("rgb", "before"), "above")
+    assert [p["verdict"] for p in parts] == [verdict, verdict]
+    assert parts[0]["mean"] == pytest.approx(np.mean(a) - np.mean(b))
+    seq = [dict(r, **{k: dict(r[k], metrics_after={"auc": 0.9, "cnr": 1.0},
+                             metrics_before={"auc": 0.9, "cnr": 1.0}) for k in r})
+           for r in _seq(a, b)]
+    (finding,) = _claim_better_than_common(case, seq)
+    assert finding["verdict"] == verdict and "5 seeds" in finding["evidence"]

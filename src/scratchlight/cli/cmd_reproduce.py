@@ -9,10 +9,14 @@ HELP = ("rerun the paper's experiments (figures 3, 4, 6, 7, 8) on synthetic and 
 def add_arguments(p):
     p.add_argument("--out", required=True, help="results folder")
     p.add_argument("--quick", action="store_true",
-                   help="tiny sizes: one synthetic surface, 32 x 32 images, 8 iterations "
-                        "(a smoke test, not a reproduction)")
+                   help="tiny sizes: one synthetic surface, 48 x 48 images, 8 iterations, "
+                        "2 seeds (a smoke test, not a reproduction)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the synthetic surfaces and of every run (default 0)")
+                   help="first seed: seed S + i makes the i-th replicate's synthetic surfaces "
+                        "and seeds its runs (default 0)")
+    p.add_argument("--seeds", type=int, default=None, metavar="N",
+                   help="number of seeds (replicates) the verdicts' confidence intervals are "
+                        "taken over (default 5; 2 with --quick)")
     p.add_argument("--engine", choices=("ad", "transport"), default="ad",
                    help="ad: Mitsuba per iteration (default); transport: precomputed T")
     p.add_argument("--data", metavar="DIR",
@@ -32,7 +36,7 @@ def run(args) -> int:
     if args.data and not os.path.isdir(args.data):
         raise InputError(args.data, "no such folder (--data)")
     res = reproduce(args.out, quick=args.quick, seed=args.seed, engine=args.engine,
-                    data_dir=args.data, device=args.device, fresh=args.fresh,
+                    data_dir=args.data, device=args.device, fresh=args.fresh, seeds=args.seeds,
                     log=lambda line: print(line, flush=True))
     for c in res["claims"]:
         print(f"figure {c['figure']}: {c['claim']} -> {c['overall']}")

@@ -2,156 +2,156 @@
 the rules in words (:data:`CLAIM_RULES`), :func:`evaluate_claims` (per-surface findings and
 an overall verdict per claim) and the tally over all claims.
 
-A check takes a surface case and its run records (keyed by experiment, with the light maps
-under ``"_arrays"``) and returns findings ``{"verdict", "evidence", "values"}`` with verdict
-'agrees', 'partly', 'differs' or 'not testable'."""
+A check takes a surface case and its run records for every seed (a list, one dict per
+seed keyed by experiment, with the light maps under ``"_arrays"``) and returns findings
+``{"verdict", "evidence", "parts", "values"}``. Each part is one quantity measured per
+seed with its mean, 95 % t-interval and verdict (:mod:`.verdicts`); the finding's verdict
+combines its parts: 'agrees', 'partly', 'differs', 'inconclusive' or 'not testable'."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from .detect import OBSERVERS, dprime_values
 from .experiments import INITS
 from .measures import SPARSE_LEVEL, colourfulness, convergence_stats, pairwise_rms
-from .text import pct
+from .verdicts import EQUIVALENCE_MARGIN, combine, interval, judge, relative_margin, show
 
-__all__ = ["DETECTED_MARGIN", "AUC_MARGIN", "RELATIVE_MARGIN", "compare_visibility", "CLAIMS",
-           "CLAIM_RULES", "evaluate_claims", "claim_class", "tally"]
+__all__ = ["CLAIMS", "CLAIM_RULES", "VISIBILITY_RULE", "VERDICT_RULE", "visibility_parts",
+           "evaluate_claims", "claim_class", "tally"]
 
-
-# How large a difference must be to count (smaller ones are "about equal").
-DETECTED_MARGIN = 0.2      # fraction of planted defects (one of up to five)
-AUC_MARGIN = 0.02
-RELATIVE_MARGIN = 0.05     # for mean gradient, RMS contrast and ratios
+# The colourfulness ratio (after / before RGB optimization) at or below which the light
+# has "drifted to gray" in full; a ratio below 1 alone is a drift in part.
+HALVED = 0.5
 
 
-def _sign(a: float, b: float, relative: bool = True, margin: float = RELATIVE_MARGIN) -> int:
-    """+1 if a is clearly above b, -1 if clearly below, 0 if about equal (or undefined)."""
-    if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)):
-        return 0
-    tol = margin * max(abs(a), abs(b)) if relative else margin
-    return 0 if abs(a - b) <= tol else (1 if a > b else -1)
+def _finding(parts: list[dict], evidence: str, **values) -> dict:
+    verdict = combine([p["verdict"] for p in parts])
+    text = evidence + ("; " if evidence else "") + "; ".join(show(p) for p in parts)
+    return {"verdict": verdict, "evidence": text, "parts": parts, "values": values}
 
 
-def compare_visibility(case: dict, a: dict, b: dict) -> tuple[int | None, str]:
-    """Is the render with metrics ``a`` more visible than the one with ``b``?
-
-    With ground truth: the fraction of planted defects seen (Weber contrast >= 2 %) decides;
-    when equal, the defect AUC (how much more local gradient the defects have than the rest
-    of the surface, machining marks included). Without: mean gradient and RMS contrast must
-    agree; when they point in opposite directions the answer is None (mixed).
-
-    Returns (+1 | 0 | -1 | None, a short text with the numbers).
-    """
-    if case["kind"] == "synthetic" and math.isfinite(a.get("auc", float("nan"))):
-        d = _sign(a["detected_fraction"], b["detected_fraction"], False, DETECTED_MARGIN)
-        auc = _sign(a["auc"], b["auc"], False, AUC_MARGIN)
-        text = (f"defects seen {pct(a['detected_fraction'])} vs {pct(b['detected_fraction'])}, "
-                f"AUC {a['auc']:.3f} vs {b['auc']:.3f}, CNR {a['cnr']:.2f} vs {b['cnr']:.2f}")
-        return (d if d else auc), text
-    g = _sign(a["mean_gradient"], b["mean_gradient"])
-    r = _sign(a["rms_contrast"], b["rms_contrast"])
-    text = (f"mean gradient {a['mean_gradient']:.3g} vs {b['mean_gradient']:.3g}, RMS contrast "
-            f"{a['rms_contrast']:.3g} vs {b['rms_contrast']:.3g}")
-    return (None if g * r < 0 else (g or r)), text
+def _metric(seq, key, when, name):
+    return [r[key][f"metrics_{when}"].get(name) if key in r else None for r in seq]
 
 
-_WORD = {1: "more visible", 0: "about as visible", -1: "less visible", None: "mixed"}
+def _diffs(a, b):
+    return [x - y if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)
+            else None for x, y in zip(a, b)]
 
 
-def _finding(verdict: str, evidence: str, **values) -> dict:
-    return {"verdict": verdict, "evidence": evidence, "values": values}
+def visibility_parts(case: dict, seq: list[dict], a: tuple, b: tuple, kind: str) -> list[dict]:
+    """Parts comparing the visibility of render ``a`` = (experiment, when) with ``b``, one
+    value per seed of a - b, judged by ``kind`` ('above', 'not_below' or 'equal', margin
+    :data:`.verdicts.EQUIVALENCE_MARGIN` of their mean size). Synthetic surfaces: d' of the
+    NPW and CHO observers; real maps: mean gradient and RMS contrast."""
+    if case["kind"] == "synthetic":
+        pairs = [(f"d' {label}", dprime_values(seq, *a, o), dprime_values(seq, *b, o))
+                 for o, label in OBSERVERS]
+    else:
+        pairs = [(label, _metric(seq, *a, m), _metric(seq, *b, m))
+                 for m, label in (("mean_gradient", "mean gradient"),
+                                  ("rms_contrast", "RMS contrast"))]
+    out = []
+    for label, va, vb in pairs:
+        ia, ib = interval(va), interval(vb)
+        margin = relative_margin(va, vb) if kind != "above" else 0.0
+        part = judge(f"{label} difference ({ia['mean']:.3g} vs {ib['mean']:.3g})",
+                     _diffs(va, vb), kind, 0.0, margin)
+        out.append(part)
+    return out
 
 
-def _claim_better_than_common(case, recs):
-    if not {"rgb", "init_file"} <= set(recs):
+def _mean_text(seq, key, when, names=(("auc", "AUC"), ("cnr", "CNR"))) -> str:
+    return ", ".join(f"{label} {interval(_metric(seq, key, when, m))['mean']:.3g}"
+                     for m, label in names)
+
+
+def _claim_better_than_common(case, seq):
+    if not all({"rgb", "init_file"} <= set(r) for r in seq):
         return []
-    opt, common = recs["init_file"]["metrics_after"], recs["rgb"]["metrics_before"]
-    c, text = compare_visibility(case, opt, common)
-    verdict = {1: "agrees", 0: "partly", -1: "differs", None: "partly"}[c]
-    ev = f"optimized gray light vs common light: {_WORD[c]} ({text})"
-    if case["kind"] == "synthetic" and (_sign(opt["auc"], common["auc"], False, AUC_MARGIN) < 0
-                                        or _sign(opt["cnr"], common["cnr"]) < 0):
-        ev += ("; but the optimized light brings out the machining marks too, so the defects "
-               "stand out less from the rest of the surface (lower AUC or CNR) than on the "
-               "common light's nearly featureless render")
-    return [_finding(verdict, ev, comparison=c)]
+    parts = visibility_parts(case, seq, ("init_file", "after"), ("rgb", "before"), "above")
+    ev = "optimized gray light vs common light (means over seeds)"
+    if case["kind"] == "synthetic":
+        ev += (f": {_mean_text(seq, 'init_file', 'after')} vs "
+               f"{_mean_text(seq, 'rgb', 'before')}")
+    return [_finding(parts, ev)]
 
 
-def _claim_rgb_gray(case, recs):
-    if "rgb" not in recs:
+def _claim_rgb_gray(case, seq):
+    if not all("rgb" in r for r in seq):
         return []
-    c0 = recs["rgb"]["map_before"]["colourfulness"]
-    c1 = recs["rgb"]["map_after"]["colourfulness"]
-    E = recs["rgb"]["_arrays"]["E"]
+    ratio = []
+    for r in seq:
+        c0, c1 = r["rgb"]["map_before"]["colourfulness"], r["rgb"]["map_after"]["colourfulness"]
+        ratio.append(c1 / c0 if c0 > 0 else None)
+    E = seq[0]["rgb"]["_arrays"]["E"]
     means = E.reshape(-1, E.shape[-1]).mean(axis=0)
     bright = E.max(axis=2) >= 0.5
     core = colourfulness(E[bright][None]) if bright.any() else float("nan")
-    verdict = "agrees" if c1 <= 0.5 * c0 else ("partly" if c1 < c0 else "differs")
-    change = f"{100 * (c1 / c0 - 1):+.0f} %" if c0 > 0 else "n/a"
-    return [_finding(verdict, f"colourfulness of the light {c0:.3f} (studio map) -> {c1:.3f} "
-                              f"after RGB optimization ({change}; 0 = gray); channel means R "
-                              f"{means[0]:.3f} G {means[1]:.3f} B {means[2]:.3f}; texels "
-                              f"brighter than 0.5: {int(bright.sum())}, their colourfulness "
-                              f"{core:.3f}", before=c0, after=c1, bright_core=core)]
+    c0 = seq[0]["rgb"]["map_before"]["colourfulness"]
+    parts = [judge("colourfulness after / before", ratio, "below", 1.0),
+             judge("colourfulness after / before (halved)", ratio, "below", HALVED)]
+    return [_finding(parts, f"colourfulness of the studio map {c0:.3f} (0 = gray); first seed: "
+                            f"channel means R {means[0]:.3f} G {means[1]:.3f} B {means[2]:.3f}, "
+                            f"{int(bright.sum())} texels brighter than 0.5 with colourfulness "
+                            f"{core:.3f}", before=c0, bright_core=core)]
 
 
-def _claim_gray_preferable(case, recs):
-    if not {"rgb", "init_file"} <= set(recs):
+def _claim_gray_preferable(case, seq):
+    if not all({"rgb", "init_file"} <= set(r) for r in seq):
         return []
-    c, text = compare_visibility(case, recs["init_file"]["metrics_after"],
-                                 recs["rgb"]["metrics_after"])
-    verdict = {1: "agrees", 0: "agrees", -1: "differs", None: "partly"}[c]
-    return [_finding(verdict, f"gray light vs RGB light: {_WORD[c]} ({text})", comparison=c)]
+    parts = visibility_parts(case, seq, ("init_file", "after"), ("rgb", "after"), "not_below")
+    return [_finding(parts, "gray light vs RGB light")]
 
 
-def _claim_no_l2_saturates(case, recs):
-    if not {"l2_none", "base"} <= set(recs):
-        return []
-    none, env = recs["l2_none"], recs["base"]
-    E0, E = none["_arrays"]["E0"], none["_arrays"]["E"]
+def _no_l2(r: dict) -> tuple[float, float]:
+    """(mean of the texels the optimizer moved without L2, share of them at 1)."""
+    E0, E = r["l2_none"]["_arrays"]["E0"], r["l2_none"]["_arrays"]["E"]
     moved = np.abs(E - E0).max(axis=2) > SPARSE_LEVEL
-    mean_moved = float(E.max(axis=2)[moved].mean()) if moved.any() else float("nan")
-    at_one = float(np.mean(E.max(axis=2)[moved] >= 1 - SPARSE_LEVEL)) if moved.any() else 0.0
-    white_n = none["metrics_after"]["near_white"]
-    white_e = env["metrics_after"]["near_white"]
-    sat_n = none["metrics_after"]["clipped_fraction"]
-    to_one = mean_moved >= 0.8
-    saturates = white_n >= white_e + 0.05
-    verdict = "agrees" if to_one and saturates else ("partly" if to_one or saturates else "differs")
-    ev = (f"without L2 the {int(moved.sum())} texels the optimizer moved average "
-          f"{mean_moved:.2f} ({pct(at_one)} of them at 1; whole map "
-          f"{none['map_after']['mean']:.2f} vs {env['map_after']['mean']:.2f} with L2 on E); "
-          f"surface pixels at >= 90 % of their "
-          f"white-light brightness {pct(white_n)} vs {pct(white_e)} with L2 on E; pixels >= 1: "
-          f"{pct(sat_n)} (brightest surface pixel Y = "
-          f"{none['image_after']['max_luminance']:.2f}: under a light capped at 1 the metal "
-          f"cannot pass its reflectance)")
-    return [_finding(verdict, ev, mean_moved=mean_moved, near_white_none=white_n,
-                     near_white_env=white_e)]
+    if not moved.any():
+        return float("nan"), 0.0
+    peak = E.max(axis=2)[moved]
+    return float(peak.mean()), float(np.mean(peak >= 1 - SPARSE_LEVEL))
 
 
-def _claim_env_equals_image(case, recs):
-    if not {"l2_image", "base"} <= set(recs):
+def _claim_no_l2_saturates(case, seq):
+    if not all({"l2_none", "base"} <= set(r) for r in seq):
         return []
-    c, text = compare_visibility(case, recs["base"]["metrics_after"],
-                                 recs["l2_image"]["metrics_after"])
-    verdict = {0: "agrees", None: "partly", 1: "differs", -1: "differs"}[c]
-    word = {1: "more visible than", 0: "about as visible as", -1: "less visible than",
-            None: "mixed against"}[c]
-    return [_finding(verdict, f"L2 on E {word} L2 on I ({text})", comparison=c)]
+    moved = [_no_l2(r) for r in seq]
+    white_n = [r["l2_none"]["metrics_after"]["near_white"] for r in seq]
+    white_e = [r["base"]["metrics_after"]["near_white"] for r in seq]
+    parts = [judge("mean of the moved texels without L2", [m for m, _ in moved], "above", 0.8),
+             judge("near-white share, no L2 minus L2 on E", _diffs(white_n, white_e), "above",
+                   0.05)]
+    at_one = interval([a for _, a in moved])["mean"]
+    clipped = interval([r["l2_none"]["metrics_after"]["clipped_fraction"] for r in seq])["mean"]
+    top = interval([r["l2_none"]["image_after"]["max_luminance"] for r in seq])["mean"]
+    ev = (f"means over seeds: {100 * at_one:.0f} % of the moved texels at 1; near white "
+          f"{100 * interval(white_n)['mean']:.0f} % vs {100 * interval(white_e)['mean']:.0f} %; "
+          f"pixels >= 1: {100 * clipped:.0f} % (brightest surface pixel Y = {top:.2f}: under a "
+          f"light capped at 1 the metal cannot pass its reflectance)")
+    return [_finding(parts, ev)]
 
 
-def _claim_env_sparse(case, recs):
-    if not {"l2_image", "base"} <= set(recs):
+def _claim_env_equals_image(case, seq):
+    if not all({"l2_image", "base"} <= set(r) for r in seq):
         return []
-    se, si = recs["base"]["map_after"]["sparsity"], recs["l2_image"]["map_after"]["sparsity"]
-    s0 = recs["base"]["map_before"]["sparsity"]
-    sparse, sparser = se >= 0.5, se >= si
-    verdict = "agrees" if sparse and sparser else ("partly" if sparse or sparser else "differs")
-    return [_finding(verdict, f"{pct(se)} of texels below {SPARSE_LEVEL} with L2 on E "
-                              f"(initially {pct(s0)}), {pct(si)} with L2 on I",
-                     env=se, image=si)]
+    return [_finding(visibility_parts(case, seq, ("base", "after"), ("l2_image", "after"),
+                                      "equal"), "L2 on E vs L2 on I")]
+
+
+def _claim_env_sparse(case, seq):
+    if not all({"l2_image", "base"} <= set(r) for r in seq):
+        return []
+    se = [r["base"]["map_after"]["sparsity"] for r in seq]
+    si = [r["l2_image"]["map_after"]["sparsity"] for r in seq]
+    s0 = seq[0]["base"]["map_before"]["sparsity"]
+    parts = [judge(f"share of texels below {SPARSE_LEVEL} with L2 on E", se, "above", 0.5),
+             judge("that share minus the one with L2 on I", _diffs(se, si), "not_below", 0.0,
+                   0.01)]
+    return [_finding(parts, f"initially {100 * s0:.0f} % below {SPARSE_LEVEL}")]
 
 
 def _focus(r: dict, who: str) -> float | None:
@@ -160,32 +160,36 @@ def _focus(r: dict, who: str) -> float | None:
     return i / o if i is not None and o else None
 
 
-def _claim_mask_focuses(case, recs):
+def _claim_mask_focuses(case, seq):
     out = []
     for key, what in (("scratch", "scratch map"), ("roi", "user region")):
-        r = recs.get(key, {}).get("region")
-        if not r:
+        regions = [r.get(key, {}).get("region") for r in seq]
+        if not any(regions):
             continue
-        f_mask, f_base = _focus(r, key), _focus(r, "base")
-        if r["coverage"] >= 0.99 or f_mask is None or f_base is None:
-            out.append(_finding("not testable", f"the {what} covers {pct(r['coverage'])} of the "
-                                                f"surface pixels: nothing to focus on",
-                                mask=what, coverage=r["coverage"]))
+        ratio, cover = [], []
+        for reg in regions:
+            if reg:
+                cover.append(reg["coverage"])
+            f_mask = _focus(reg, key) if reg else None
+            f_base = _focus(reg, "base") if reg else None
+            ok = reg and reg["coverage"] < 0.99 and f_mask is not None and f_base
+            ratio.append(f_mask / f_base - 1 if ok else None)
+        coverage = float(np.mean(cover))
+        if all(v is None for v in ratio):
+            out.append({"verdict": "not testable", "parts": [],
+                        "evidence": f"the {what} covers {100 * coverage:.0f} % of the surface "
+                                    f"pixels: nothing to focus on",
+                        "values": {"mask": what, "coverage": coverage}})
             continue
-        c = _sign(f_mask, f_base)
-        verdict = {1: "agrees", 0: "partly", -1: "differs"}[c]
-        g_mask = r[f"{key}_after_inside"] / r[f"{key}_before_inside"]
-        g_base = r["base_after_inside"] / r["base_before_inside"]
-        ev = (f"{what} ({pct(r['coverage'])} of the surface): mean gradient inside / outside it "
-              f"{f_mask:.2f} with the mask vs {f_base:.2f} without; inside it grew x{g_mask:.1f} "
-              f"with the mask vs x{g_base:.1f} without")
+        parts = [judge("inside/outside gradient ratio, with over without the mask, minus 1",
+                       ratio, "above", 0.0)]
+        ev = f"{what} ({100 * coverage:.0f} % of the surface)"
         if case["kind"] == "synthetic":
-            m, b = recs[key]["metrics_after"], recs["base"]["metrics_after"]
-            ev += (f"; defects: CNR {m['cnr']:.2f} vs {b['cnr']:.2f}, AUC {m['auc']:.3f} vs "
-                   f"{b['auc']:.3f}, seen {pct(m['detected_fraction'])} vs "
-                   f"{pct(b['detected_fraction'])}")
-        out.append(_finding(verdict, ev, mask=what, focus_masked=f_mask, focus_unmasked=f_base,
-                            coverage=r["coverage"]))
+            ev += "; d' (means over seeds) " + ", ".join(
+                f"{label} {interval(dprime_values(seq, key, 'after', o))['mean']:.3g} with the "
+                f"mask vs {interval(dprime_values(seq, 'base', 'after', o))['mean']:.3g} "
+                f"without" for o, label in OBSERVERS)
+        out.append(_finding(parts, ev, mask=what, coverage=coverage))
     return out
 
 
@@ -193,45 +197,56 @@ def _init_maps(recs, which: str) -> dict:
     return {label: recs[key]["_arrays"][which] for key, label in INITS if key in recs}
 
 
-def _claim_inits_similar(case, recs):
-    maps0, maps1 = _init_maps(recs, "E0"), _init_maps(recs, "E")
-    if len(maps0) < 3:
-        return []
-    d0, d1 = pairwise_rms(maps0), pairwise_rms(maps1)
-    shrunk = sum(d1[p] <= 0.5 * d0[p] for p in d0)
+def _inits(recs) -> tuple[float, float, float]:
+    """(share of map pairs whose RMS difference at least halved, mean RMS after / before,
+    spread of final objectives (max - min) / min) of one seed."""
+    d0, d1 = pairwise_rms(_init_maps(recs, "E0")), pairwise_rms(_init_maps(recs, "E"))
+    shrunk = sum(d1[p] <= 0.5 * d0[p] for p in d0) / len(d0)
     m0, m1 = float(np.mean(list(d0.values()))), float(np.mean(list(d1.values())))
-    verdict = "agrees" if shrunk > len(d0) / 2 else ("partly" if m1 < m0 else "differs")
     losses = [recs[k]["objective_after"]["loss"] for k, _ in INITS if k in recs]
-    spread = (max(losses) - min(losses)) / min(losses)
-    far = max(d1, key=d1.get)
-    return [_finding(verdict, f"mean pairwise RMS difference of the maps {m0:.3f} initially -> "
-                              f"{m1:.3f} after; {shrunk} of {len(d0)} pairs at least halved "
-                              f"(farthest pair after: {far}, {d1[far]:.3f}); final high-spp "
-                              f"objectives spread by {100 * spread:.0f} % ((max - min) / min)",
-                     initial=m0, final=m1, pairs_halved=shrunk, pairs=len(d0))]
+    return shrunk, (m1 / m0 if m0 > 0 else float("nan")), (max(losses) - min(losses)) / min(losses)
 
 
-def _claim_specular_faster(case, recs):
+def _claim_inits_similar(case, seq):
+    if not all(len(_init_maps(r, "E")) >= 3 for r in seq):
+        return []
+    st = [_inits(r) for r in seq]
+    parts = [judge("share of map pairs whose RMS difference at least halves",
+                   [s[0] for s in st], "above", 0.5),
+             judge("mean pairwise RMS, after / before", [s[1] for s in st], "below", 1.0)]
+    spread = interval([s[2] for s in st])["mean"]
+    return [_finding(parts, f"final high-spp objectives spread by {100 * spread:.0f} % "
+                            f"((max - min) / min, mean over seeds)")]
+
+
+def _specular(recs) -> tuple[float, float, dict] | None:
+    """(fastest other's iterations minus specular's, specular jitter over the lowest other,
+    stats) of one seed."""
     curves = {label: recs[k]["loss"] for k, label in INITS if k in recs}
     if "specular" not in curves or len(curves) < 2:
-        return []
+        return None
     st = convergence_stats(curves)
     n = max(len(c) for c in curves.values())
     t = {k: (v["iterations_to_converge"] if v["iterations_to_converge"] is not None else n + 1)
          for k, v in st.items()}
     others = [k for k in st if k != "specular"]
-    faster = t["specular"] <= min(t[k] for k in others)
-    stabler = st["specular"]["jitter"] <= (1 + 2 * RELATIVE_MARGIN) * min(st[k]["jitter"]
-                                                                          for k in others)
-    verdict = "agrees" if faster and stabler else ("partly" if faster or stabler else "differs")
-    fmt = lambda k: "never" if st[k]["iterations_to_converge"] is None else str(t[k])  # noqa: E731
-    ev = ("iterations to come within 10 % of the best final loss: "
-          + ", ".join(f"{k} {fmt(k)}" for k in st)
-          + "; jitter: " + ", ".join(f"{k} {st[k]['jitter']:.3f}" for k in st))
-    return [_finding(verdict, ev, stats=st)]
+    jit = min(st[k]["jitter"] for k in others)
+    return (min(t[k] for k in others) - t["specular"],
+            st["specular"]["jitter"] / jit if jit > 0 else float("nan"), st)
 
 
-# (id, figure, the paper's claim, rule)
+def _claim_specular_faster(case, seq):
+    st = [_specular(r) for r in seq]
+    if any(s is None for s in st):
+        return []
+    parts = [judge("iterations to converge, fastest other init minus specular",
+                   [s[0] for s in st], "not_below", 0.0, 0.5),
+             judge("specular jitter / lowest other jitter", [s[1] for s in st], "below", 1.1)]
+    return [_finding(parts, "converged = trailing mean loss within 10 % of the best final "
+                            "loss", stats=st[0][2])]
+
+
+# (id, figure, the paper's claim, check)
 CLAIMS = (
     ("optimized-beats-common", "3",
      "The optimized light makes scratches clearly more visible than a common environment map.",
@@ -251,49 +266,62 @@ CLAIMS = (
     ("specular-faster", "8", "The specular init converges faster and more stably.",
      _claim_specular_faster),
 )
-_VISIBILITY_RULE = ("visibility = fraction of planted defects seen (Weber contrast >= 2 %, "
-                    f"margin {DETECTED_MARGIN:g}), ties broken by defect AUC (margin "
-                    f"{AUC_MARGIN:g}) on synthetic surfaces; on real maps mean gradient and RMS "
-                    f"contrast (margin {100 * RELATIVE_MARGIN:g} %), 'mixed' when they disagree")
+VISIBILITY_RULE = ("visibility = d' of the NPW and CHO model observers on the displayed image "
+                   "(synthetic surfaces, the defect-free twin as 'absent'); on real maps mean "
+                   "gradient and RMS contrast; one part per measure, on the per-seed "
+                   "difference, margin of equality / 'at least' "
+                   f"{100 * EQUIVALENCE_MARGIN:g} % of the mean size")
 CLAIM_RULES = {
-    "optimized-beats-common": _VISIBILITY_RULE + "; agrees when the optimized gray light is "
-                                                 "more visible",
+    "optimized-beats-common": VISIBILITY_RULE + "; agrees when the optimized gray light is "
+                                                "more visible (interval above 0)",
     "rgb-drifts-gray": "colourfulness = sum over texels of std(R,G,B) / sum of mean(R,G,B); "
-                       "agrees when it at least halves, partly when it falls",
-    "gray-preferable": _VISIBILITY_RULE + "; agrees when gray is not less visible",
-    "no-l2-saturates": "the texels the optimizer moved (by more than 0.02) average >= 0.8, and "
-                       "the share of surface pixels at >= 90 % of their brightness under a "
-                       "white light (E = 1) is at least 5 points above the L2-on-E run",
-    "l2-env-equals-image": _VISIBILITY_RULE + "; agrees when about equal",
-    "l2-env-sparse": f"at least half of the texels below {SPARSE_LEVEL}, and no fewer than with "
-                     f"L2 on I",
+                       "parts: the after / before ratio below 1, and below 0.5",
+    "gray-preferable": VISIBILITY_RULE + "; agrees when gray is not less visible (interval "
+                                         "above -margin)",
+    "no-l2-saturates": "parts: the texels the optimizer moved (by more than 0.02) average above "
+                       "0.8; the share of surface pixels at >= 90 % of their brightness under a "
+                       "white light (E = 1) is more than 5 points above the L2-on-E run",
+    "l2-env-equals-image": VISIBILITY_RULE + "; agrees when the interval lies within +-margin",
+    "l2-env-sparse": f"parts: more than half of the texels below {SPARSE_LEVEL}; no fewer than "
+                     f"with L2 on I (margin 0.01)",
     "mask-focuses": "ratio of the mean gradient inside the mask's region to that outside it, "
-                    f"with vs without the mask (margin {100 * RELATIVE_MARGIN:g} %); not "
-                    "testable when the mask covers the whole surface",
-    "inits-converge-similar": "more than half of the pairs of maps at least halve their RMS "
-                              "difference",
-    "specular-faster": "iterations until the trailing mean loss is within 10 % of the best final "
-                       "loss (fewest), and jitter (RMS of loss minus its moving average, over "
-                       "the final loss; lowest, 10 % margin)",
+                    "with over without the mask, above 1; not testable when the mask covers "
+                    "the whole surface",
+    "inits-converge-similar": "parts: more than half of the pairs of maps at least halve their "
+                              "RMS difference; the mean pairwise RMS falls",
+    "specular-faster": "parts: iterations until the trailing mean loss is within 10 % of the "
+                       "best final loss, specular no more than the fastest other (margin 0.5); "
+                       "jitter (RMS of loss minus its moving average, over the final loss) "
+                       "below 1.1 x the lowest other",
 }
+VERDICT_RULE = ("each part: mean over seeds and its 95 % t-interval; agrees / differs only when "
+              "the interval lies wholly on one side, else inconclusive; a claim agrees when "
+              "every part does, differs when every part does, is inconclusive when none is "
+              "decided, else partly (t-interval over the seeds, see scratchlight.study.verdicts)")
 
 
-def evaluate_claims(cases: list[dict], records: dict) -> list[dict]:
-    """One entry per claim: the per-surface findings and an overall verdict."""
+def evaluate_claims(cases: list[dict], runs: list[dict]) -> list[dict]:
+    """One entry per claim: the per-surface findings and an overall verdict. ``runs`` holds
+    one ``{surface: {experiment: record}}`` per seed."""
     out = []
     for cid, fig, text, rule in CLAIMS:
         per = []
         for case in cases:
-            for f in rule(case, records.get(case["name"], {})):
+            seq = [r[case["name"]] for r in runs if case["name"] in r]
+            for f in (rule(case, seq) if seq else []):
                 per.append({"surface": case["name"], **f})
-        out.append({"id": cid, "figure": fig, "claim": text, "rule": CLAIM_RULES[cid],
-                    "findings": per, "overall": _overall(per)})
+        out.append({"id": cid, "figure": fig, "claim": text,
+                    "rule": CLAIM_RULES[cid], "findings": per,
+                    "overall": _overall(per)})
     return out
+
+
+_ORDER = ("agrees", "partly", "differs", "inconclusive")
 
 
 def _overall(findings: list[dict]) -> str:
     """'agrees on 3 of 4 (partly: x; not testable: y)': the most common verdict over the
-    tested findings (agrees first on ties), then the others by name."""
+    tested findings (in the order of :data:`_ORDER` on ties), then the others by name."""
     def name(f):
         return f["surface"] + (f" ({f['values']['mask']})" if "mask" in f["values"] else "")
 
@@ -302,7 +330,7 @@ def _overall(findings: list[dict]) -> str:
     if not tested:
         return "not testable here" + (f" ({untested})" if untested else "")
     verdicts = [f["verdict"] for f in tested]
-    top = max(("agrees", "partly", "differs"), key=verdicts.count)
+    top = max(_ORDER, key=verdicts.count)
     others = ([f"{f['verdict']}: {name(f)}" for f in tested if f["verdict"] != top]
               + ([f"not testable: {untested}"] if untested else []))
     return (f"{top} on {verdicts.count(top)} of {len(tested)}"
@@ -311,18 +339,21 @@ def _overall(findings: list[dict]) -> str:
 
 def claim_class(claim: dict) -> str:
     """'agree' when every tested surface agrees, 'differ' when every one differs,
-    'not testable' when none could be tested, else 'partly' (partial or mixed)."""
+    'inconclusive' when none is decided, 'not testable' when none could be tested, else
+    'partly' (partial or mixed)."""
     tested = {f["verdict"] for f in claim["findings"] if f["verdict"] != "not testable"}
     if not tested:
         return "not testable"
     if tested == {"agrees"}:
         return "agree"
+    if tested == {"inconclusive"}:
+        return "inconclusive"
     return "differ" if tested == {"differs"} else "partly"
 
 
 def tally(res: dict) -> str:
     """'N agree, M partly, K differ' over the claims."""
     classes = [claim_class(c) for c in res["claims"]]
-    parts = [f"{classes.count(k)} {k}" for k in ("agree", "partly", "differ", "not testable")
-             if k in classes]
+    parts = [f"{classes.count(k)} {k}" for k in ("agree", "partly", "differ", "inconclusive",
+                                                 "not testable") if k in classes]
     return f"of {len(classes)} claims of the paper, " + ", ".join(parts)

@@ -14,7 +14,9 @@ __all__ = ["Settings", "QUICK", "FULL", "Experiment", "EXPERIMENTS", "INITS", "R
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Sizes of one reproduction. ``real`` lists (file name, crop) with crop ``None``, or
-    ``"square"`` for the central square window of a long map."""
+    ``"square"`` for the central square window of a long map. ``seeds`` is the default
+    number of seeds (replicates); ``window`` the model observers' window (pixels) and
+    ``dprime_renders`` the renders per light, with and without the defects, for d'."""
 
     mode: str
     synthetic: tuple[str, ...]
@@ -26,10 +28,13 @@ class Settings:
     spp: int
     final_spp: int
     envmap_size: tuple[int, int] = (25, 50)
+    seeds: int = 5
+    window: int = 16
+    dprime_renders: int = 2
 
 
 QUICK = Settings(mode="quick", synthetic=("face-mill",), real=(), size=96, scratches=3,
-                 resolution=32, iterations=8, spp=4, final_spp=16)
+                 resolution=48, iterations=8, spp=4, final_spp=16, seeds=2, window=6)
 FULL = Settings(mode="full", synthetic=("face-mill", "turning"),
                 real=(("milled-face.sur", None), ("bullet-land-sample.x3p", "square")),
                 size=256, scratches=4, resolution=128, iterations=100, spp=16, final_spp=128)

@@ -12,7 +12,7 @@ from .experiments import INITS
 from .records import read_map
 from .text import fmt, pct
 
-__all__ = ["FIGURE_PANELS", "FIGURE_TITLES", "write_figures"]
+__all__ = ["FIGURE_PANELS", "FIGURE_TITLES", "write_figures", "dprime_chart"]
 
 
 # Figure panels: (label, experiment, "before" | "after").
@@ -43,6 +43,9 @@ def _metric_line(rec: dict, when: str) -> str:
                      f"CNR {fmt(m['cnr'], 3)}")
     parts.append(f"grad {fmt(m['mean_gradient'], 3)}  RMS {fmt(m['rms_contrast'], 3)}  "
                  f"near white {pct(m['near_white'])}")
+    d = rec.get("dprime", {}).get(when)
+    if d:
+        parts.append(f"d' NPW {fmt(d['npw'], 3)}  CHO {fmt(d['cho'], 3)} (this seed)")
     return "\n".join(parts)
 
 
@@ -146,3 +149,33 @@ def write_figures(out: Path, case: dict, recs: dict, arrays: dict) -> dict[str, 
     figs["7"] = _init_figure(out, case, recs, arrays)
     figs["8"] = _loss_figure(out, case, recs)
     return {k: v for k, v in figs.items() if v}
+
+
+def dprime_chart(out: Path, name: str, entries: list[dict]) -> str | None:
+    """``<surface>/dprime.png``: d' of every figure's renders (NPW and CHO bars, mean over
+    seeds) with 95 % t-interval error bars; entries from :func:`.detect.dprime_summary`."""
+    from ..report.figures import pyplot
+
+    if not entries:
+        return None
+    plt = pyplot()
+    x = np.arange(len(entries))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(entries) + 2), 4.2), dpi=110)
+    for off, (o, label) in ((-0.2, ("npw", "NPW")), (0.2, ("cho", "CHO"))):
+        mean = np.array([e[o]["mean"] for e in entries], np.float64)
+        lo = np.array([e[o]["lo"] for e in entries], np.float64)
+        hi = np.array([e[o]["hi"] for e in entries], np.float64)
+        err = np.nan_to_num(np.vstack([mean - lo, hi - mean]), nan=0.0)
+        ax.bar(x + off, mean, 0.4, yerr=err, capsize=2, label=f"d' {label}")
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{e['figure']}: {e['label']}" for e in entries], rotation=60,
+                       ha="right", fontsize=7)
+    ax.set_ylabel("d' (mean, 95 % CI over seeds)")
+    ax.set_title(f"{name}: detectability of the planted defects, display observer", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    rel = f"{name}/dprime.png"
+    with atomic_path(str(out / rel), suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return rel

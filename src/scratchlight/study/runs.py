@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from .experiments import Experiment, RunSetup
 
-__all__ = ["scene_facts", "run_experiment"]
+__all__ = ["scene_facts", "run_experiment", "surface_config"]
 
 # Files a results folder must hold to be reused.
 _RUN_FILES = ("run.json", "before.exr", "after.exr", "envmap.exr", "envmap_initial.exr",
@@ -37,6 +37,11 @@ def _config(case: dict, setup: RunSetup, overrides: tuple = ()):
         heightmap=case["heightmap"], crop=case["crop"], resolution=s.resolution,
         envmap_size=s.envmap_size, iterations=s.iterations, spp=s.spp, final_spp=s.final_spp,
         engine=setup.engine, seed=setup.seed, device=setup.device, **options)
+
+
+def surface_config(case: dict, setup: RunSetup):
+    """The SurfaceConfig every run of surface ``case`` uses."""
+    return _config(case, setup).surface
 
 
 def _reusable(run_dir: Path, cfg) -> dict | None:
@@ -73,7 +78,8 @@ def scene_facts(case: dict, setup: RunSetup, white_seed: int) -> dict:
     None without ground truth), ``scratch_coverage`` (share of the mask the scratch map
     keeps; 0 when it keeps too little), ``white`` (the render under a white light E = 1 at
     ``final_spp`` with seed ``white_seed``, which is also returned), and ``surface_pixels``,
-    ``truth_pixels``, ``exaggeration`` and ``grid`` (height-map rows, columns)."""
+    ``truth_pixels``, ``exaggeration`` and ``grid`` (height-map rows, columns), and the
+    ``session`` itself (for further renders of the same scene)."""
     from ..session import Session
 
     cfg = _config(case, setup)
@@ -87,7 +93,7 @@ def scene_facts(case: dict, setup: RunSetup, white_seed: int) -> dict:
     white = session.render_final(np.ones(tuple(cfg.light.envmap_size) + (1,), np.float32),
                                  cfg.optimizer.final_spp, seed=white_seed)
     return {"object_mask": mask, "truth": truth, "scratch_coverage": coverage,
-            "white": white, "white_seed": white_seed,
+            "white": white, "white_seed": white_seed, "session": session,
             "surface_pixels": int(mask.sum()),
             "truth_pixels": None if truth is None else int(truth.sum()),
             "exaggeration": float(session.scene.spec.exaggeration),

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import atomic_path
-from .claims import tally
+from .claims import VERDICT_RULE, tally
 from .experiments import INITS
 from .figures import FIGURE_PANELS, FIGURE_TITLES
 from .measures import SPARSE_LEVEL, convergence_stats
@@ -33,19 +33,51 @@ def _finite(x):
     return x
 
 
-def _run_rows(records: dict) -> list[list[str]]:
-    """The runs table: the numbers of each run.json."""
+def _all_seeds(res: dict) -> list[tuple[int, dict]]:
+    """(seed, records) of every seed, the first one first."""
+    return [(res["seeds"][0], res["records"])] + [(int(s), r) for s, r in
+                                                   res.get("seed_records", {}).items()]
+
+
+def _run_rows(res: dict) -> list[list[str]]:
+    """The runs table: the numbers of each run.json, every seed."""
     rows = []
-    for surface, recs in records.items():
-        for key, r in recs.items():
-            b, a = r["objective_before"], r["objective_after"]
-            rows.append([surface, key, r["folder"], fmt(b["loss"], 6), fmt(a["loss"], 6),
-                         fmt(b["l_grad"], 6), fmt(a["l_grad"], 6), fmt(r["seconds"], 3)])
+    for seed, records in _all_seeds(res):
+        for surface, recs in records.items():
+            for key, r in recs.items():
+                b, a = r["objective_before"], r["objective_after"]
+                rows.append([surface, str(seed), key, r["folder"], fmt(b["loss"], 6),
+                             fmt(a["loss"], 6), fmt(b["l_grad"], 6), fmt(a["l_grad"], 6),
+                             fmt(r["seconds"], 3)])
     return rows
 
 
-RUN_HEADER = ["surface", "experiment", "folder", "objective before", "objective after",
+RUN_HEADER = ["surface", "seed", "experiment", "folder", "objective before", "objective after",
               "L_grad before", "L_grad after", "seconds"]
+DPRIME_HEADER = ["surface", "figure", "render", "experiment", "d' NPW", "d' CHO", "seeds"]
+
+
+def ci_text(c: dict, digits: int = 3) -> str:
+    """'mean [lo, hi]' of an interval dictionary (:func:`.verdicts.interval`)."""
+    if not c or not c["n"]:
+        return "n/a"
+    if c["lo"] is None or not math.isfinite(c["lo"]):
+        return fmt(c["mean"], digits)
+    return f"{fmt(c['mean'], digits)} [{fmt(c['lo'], digits)}, {fmt(c['hi'], digits)}]"
+
+
+def _dprime_rows(res: dict) -> list[list[str]]:
+    return [[surface, e["figure"], e["label"], f"{e['experiment']} {e['render']}",
+             ci_text(e["npw"]), ci_text(e["cho"]), str(e["npw"]["n"])]
+            for surface, entries in res.get("dprime", {}).items() for e in entries]
+
+
+DPRIME_NOTE = ("d' = detectability index of a model observer deciding 'defect present' vs "
+               "'absent' on the displayed image (8-bit sRGB, internal noise), the surface "
+               "against its defect-free twin under the same light and render seeds: NPW = "
+               "non-prewhitening matched filter, CHO = channelized Hotelling observer "
+               "(Laguerre-Gauss channels); mean over seeds and its 95 % t-interval in "
+               "brackets")
 METRIC_COLUMNS = (("auc", "AUC"), ("cnr", "CNR"), ("detected_fraction", "detected"),
                   ("mean_gradient", "mean gradient"), ("rms_contrast", "RMS contrast"),
                   ("clipped_fraction", ">= 1"), ("near_white", "near white"),
@@ -84,7 +116,10 @@ def _settings_line(res: dict) -> str:
     return (f"{s['mode']} mode: {s['resolution']} x {s['resolution']} images, {s['iterations']} "
             f"iterations at {s['spp']} spp, judged on {s['final_spp']} spp renders, "
             f"{s['envmap_size'][0]} x {s['envmap_size'][1]} light, engine {res['engine']}, "
-            f"seed {res['seed']}; synthetic surfaces {s['size']} x {s['size']} points with "
+            f"{len(res['seeds'])} seeds ({', '.join(str(x) for x in res['seeds'])}; tables and "
+            f"figures show seed {res['seed']}, verdicts and d' use all); d' from "
+            f"{s['dprime_renders']} renders with and without the defects per light, "
+            f"{s['window']} x {s['window']} observer window; synthetic surfaces {s['size']} x {s['size']} points with "
             f"{s['scratches']} planted scratches; {res['run_seconds']:.0f} s of optimization "
             f"runs, {res['seconds']:.0f} s for this invocation")
 
@@ -100,14 +135,19 @@ def write_summary(path: Path, res: dict) -> None:
                     f"{100 * case['scratch_coverage']:.0f} % of the surface")
     for note in res["notes"] + [n for c in res["cases"] for n in c["notes"]]:
         md.append(f"- note: {note}")
-    md += ["", "## Findings", "", f"Overall: {tally(res)}.", ""]
+    md += ["", "## Findings", "", f"Overall: {tally(res)}.", "",
+           f"How verdicts are reached: {VERDICT_RULE}.", ""]
     for c in res["claims"]:
         md.append(f"**Figure {c['figure']}: {c['claim']}** Result: {c['overall']}. "
                   f"(Rule: {c['rule']}.)")
         md += [f"- {f['surface']}: {f['verdict']} - {f['evidence']}" for f in c["findings"]]
         md.append("")
-    md += ["## Runs", "", _md_table(RUN_HEADER, _run_rows(res["records"])), "",
-           "## Visibility metrics (high-spp renders)", "",
+    md += ["## Detectability d' of every figure's renders (synthetic surfaces)", "",
+           DPRIME_NOTE + ".", "", _md_table(DPRIME_HEADER, _dprime_rows(res)), "",
+           *[f"- [{name}: d' with error bars]({rel})" for name, rel in
+             res.get("dprime_charts", {}).items() if rel], "",
+           "## Runs", "", _md_table(RUN_HEADER, _run_rows(res)), "",
+           f"## Visibility metrics (high-spp renders, seed {res['seed']})", "",
            _md_table(["surface", "experiment", "render"] + [h for _, h in METRIC_COLUMNS],
                      _metric_rows(res["records"])), "",
            "## Lights", "",
@@ -160,7 +200,7 @@ def _column_html(rec: dict, when: str, with_mask: bool) -> list:
     return cells
 
 
-def _figure_table_html(recs: dict, fig: str) -> str:
+def _figure_table_html(recs: dict, fig: str, dprime: list | None = None) -> str:
     from ..report.html import table
 
     entries = [(label, key, when) for label, key, when in FIGURE_PANELS[fig] if key in recs]
@@ -172,6 +212,11 @@ def _figure_table_html(recs: dict, fig: str) -> str:
               + ["objective (high spp)"])
     cols = [_column_html(recs[key], when, with_mask) for _, key, when in entries]
     rows = [[labels[i]] + [c[i] for c in cols] for i in range(len(labels))]
+    found = {(e["figure"], e["label"]): e for e in dprime or []}
+    for o, name in (("npw", "NPW"), ("cho", "CHO")):
+        rows.append([f"d' {name}, all seeds: mean [95 % CI]"]
+                    + [ci_text(found[(fig, label)][o]) if (fig, label) in found else "n/a"
+                       for label, _, _ in entries])
     return table([""] + [label for label, _, _ in entries], _drop_empty(rows))
 
 
@@ -180,7 +225,7 @@ def _drop_empty(rows: list[list]) -> list[list]:
     return [r for r in rows if any(c != "n/a" for c in r[1:])]
 
 
-def _init_table_html(recs: dict) -> str:
+def _init_table_html(recs: dict, dprime: list | None = None) -> str:
     from ..report.html import img, table
 
     keys = [(k, label) for k, label in INITS if k in recs]
@@ -201,6 +246,11 @@ def _init_table_html(recs: dict) -> str:
              ["iterations to converge"] + [fmt(st[label]["iterations_to_converge"])
                                            for _, label in keys],
              ["jitter"] + [fmt(st[label]["jitter"], 3) for _, label in keys]]
+    found = {e["label"]: e for e in dprime or [] if e["figure"] == "7"}
+    if found:
+        rows += [[f"d' {name}, all seeds: mean [95 % CI]"]
+                 + [ci_text(found[label][o]) if label in found else "n/a" for _, label in keys]
+                 for o, name in (("npw", "NPW"), ("cho", "CHO"))]
     return table([""] + [label for _, label in keys], rows)
 
 
@@ -213,12 +263,15 @@ def _surface_html(res: dict, case: dict) -> str:
                        f"{case['grid'][0]}; exaggeration {case['exaggeration']:.3g}; the scratch "
                        f"map covers {100 * case['scratch_coverage']:.0f} % of the surface. "
                        f"Under a white light (E = 1, the reference of 'near white'):"),
-             img(f"{case['name']}/white.png", "white-light render", 192)]
+             img(f"{case['name']}/white.png", "white-light render", 192),
+             paragraph(f"Images and their metrics: seed {res['seed']}; d' rows: all "
+                       f"{len(res['seeds'])} seeds.", "note")]
     for fig in ("3", "4", "6"):
-        body = _figure_table_html(recs, fig)
+        body = _figure_table_html(recs, fig, res.get("dprime", {}).get(case["name"]))
         if body:
             parts.append(section(FIGURE_TITLES[fig], body, level=3))
-    parts.append(section(FIGURE_TITLES["7"] + " (and 8)", _init_table_html(recs),
+    parts.append(section(FIGURE_TITLES["7"] + " (and 8)",
+                         _init_table_html(recs, res.get("dprime", {}).get(case["name"])),
                          img(figs["8"], "loss curves") if "8" in figs else "", level=3))
     panels = [img(figs[k], f"figure {k}") for k in ("3", "4", "6", "7") if k in figs]
     parts.append(section("Panels", *panels, level=3))
@@ -227,7 +280,7 @@ def _surface_html(res: dict, case: dict) -> str:
 
 def write_report(path: Path, res: dict) -> None:
     """``report.html``: findings first, then every surface's figures with their metrics."""
-    from ..report.html import bullet_list, paragraph, section, table, write_page
+    from ..report.html import bullet_list, img, paragraph, section, table, write_page
 
     notes = res["notes"] + [n for c in res["cases"] for n in c["notes"]]
     body = [paragraph(_settings_line(res)),
@@ -239,10 +292,18 @@ def write_report(path: Path, res: dict) -> None:
     if notes:
         body.append(bullet_list(notes))
     body.append(section("Where we agree with the paper, and where not",
-                        paragraph(f"Overall: {tally(res)}."), _findings_html(res)))
+                        paragraph(f"Overall: {tally(res)}."),
+                        paragraph(f"How verdicts are reached: {VERDICT_RULE}.", "note"),
+                        _findings_html(res)))
     for case in res["cases"]:
         body.append(_surface_html(res, case))
-    body.append(section("All runs", table(RUN_HEADER, _run_rows(res["records"]))))
+    if res.get("dprime"):
+        body.append(section("Detectability d' of every figure's renders",
+                            paragraph(DPRIME_NOTE + ".", "note"),
+                            table(DPRIME_HEADER, _dprime_rows(res)),
+                            *[img(rel, f"d' of {name}") for name, rel in
+                              res.get("dprime_charts", {}).items() if rel]))
+    body.append(section("All runs", table(RUN_HEADER, _run_rows(res))))
     write_page(path, "Reproducing the scratch-visibility paper", "\n".join(body))
 
 
