@@ -79,6 +79,9 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
     best_E, best_loss = E.copy(), np.inf
     interrupted = stopped = False
     t0 = time.perf_counter()
+    begin = getattr(engine, "begin_run", None)  # e.g. the transport engine's noise matching
+    if begin is not None:
+        begin(E.astype(np.float32), seed=iteration_seed(seed, first_iteration))
     bar = tqdm(range(first_iteration, first_iteration + iterations), desc="optimize", unit="it",
                disable=not progress, dynamic_ncols=True)
     try:
