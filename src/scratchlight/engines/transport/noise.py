@@ -10,10 +10,11 @@ stalls in a worse optimum. Swapping the primal image for a Mitsuba render (keepi
 the gradient) removes the stall entirely, fresh T noise does not (benchmarks/README.md).
 
 What. ``NoiseModel.calibrate`` renders the start map E0 once with Mitsuba (the AD engine at
-the run's spp) and measures, per pixel and channel, the variance the transport primal
+``calibration_spp``, 4 by default: the scene's independent sampler makes the variance
+exactly proportional to 1 / spp, so it is rescaled to the run's spp) and measures, per pixel and channel, the variance the transport primal
 lacks: var_AD - var_T, from the residual r = I_AD - (T_a E0 + T_b E0) / 2 and the halves'
 difference d = T_a E0 - T_b E0 (E[r^2] = var_AD + var_T / 2, E[d^2] = 2 var_T), each
-squared and averaged over a 5 x 5 pixel box: var_add = box(r^2) - 3/4 box(d^2), >= 0.
+squared and averaged over a 5 x 5 pixel box: var_add = var_AD - var_T, clipped at 0.
 Each gradient render then adds sqrt(var_add) * (I / I0) * z, z ~ N(0, 1) fresh per
 iteration (one z for the three channels, as one path carries all three), scaled with the
 image so a pixel that darkens keeps its relative noise.
@@ -38,27 +39,32 @@ def _box(a: np.ndarray) -> np.ndarray:
 class NoiseModel:
     """The per-pixel noise a transport primal image lacks against a Mitsuba render."""
 
-    def __init__(self, scene, spp: int):
+    def __init__(self, scene, spp: int, calibration_spp: int = 4):
         self.scene = scene
         self.spp = int(spp)
+        self.calibration_spp = max(1, min(int(calibration_spp), self.spp))
         self._ad = None
         self.sd = None  # (h, w, 3) float64: standard deviation to add at I0
         self.I0 = None  # (h, w, 3) float64: the image it was measured at
         self.seconds = 0.0
 
     def calibrate(self, halves, E: np.ndarray, seed: int = 0) -> None:
-        """Measure the missing variance at map E (one Mitsuba render at ``spp``)."""
+        """Measure the missing variance at map E (one Mitsuba render at ``calibration_spp``,
+        its variance rescaled to ``spp``)."""
         import time
 
         from ..ad import ADEngine
 
         t0 = time.perf_counter()
         if self._ad is None:
-            self._ad = ADEngine(self.scene, spp=self.spp)
+            self._ad = ADEngine(self.scene, spp=self.calibration_spp)
         a, b = (T.apply(E).astype(np.float64) for T in halves)
         ref = 0.5 * (a + b)
         mc = self._ad.render(E, seed=(int(seed) + _CAL_SEED_OFFSET) % 2 ** 31).astype(np.float64)
-        var = _box((mc - ref) ** 2) - 0.75 * _box((a - b) ** 2)
+        # E[r^2] = var_AD(cal) + var_T / 2, var_AD(spp) = var_AD(cal) * cal / spp
+        var_t = 0.5 * _box((a - b) ** 2)
+        var_ad = (_box((mc - ref) ** 2) - 0.5 * var_t) * (self.calibration_spp / self.spp)
+        var = var_ad - var_t
         self.sd = np.sqrt(np.maximum(var, 0.0))
         self.I0 = ref
         self.seconds += time.perf_counter() - t0
