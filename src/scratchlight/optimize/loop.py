@@ -7,7 +7,8 @@
 
 Adam is the standard one (Kingma & Ba; beta1 0.9, beta2 0.999, eps 1e-8), as in Mitsuba's
 ``mi.ad.Adam``. Each iteration renders with its own seed, and the engine decorrelates the
-primal and gradient samples. Ctrl-C ends the loop cleanly: the result then holds the map
+primal and gradient samples. An engine with a ``begin_run(E0, seed)`` method has it called
+once before the first iteration (the transport engine measures there the noise it adds). Ctrl-C ends the loop cleanly: the result then holds the map
 with the lowest loss seen so far.
 """
 from __future__ import annotations

@@ -3,7 +3,9 @@
 A render is three sparse matrix-vector products (milliseconds) and its gradient is exact:
 dL/dE = T^T dL/dI. Unlike the AD engine's, the image is deterministic: its Monte Carlo
 noise is frozen into T at build time, so the engine holds two independent matrices, one
-for the primal image and one for the gradient (see ``TransportEngine``).
+for the primal image and one for the gradient (see ``TransportEngine``), and by default it
+adds to the primal image of each iteration the Monte Carlo noise a Mitsuba render would have
+(``noise='matched'``, module ``noise``).
 """
 from __future__ import annotations
 
