@@ -11,6 +11,7 @@ and times (transport: the loop, including noise calibration; T's build is report
 Usage (a few minutes per surface on 2 cores):
     PYTHONPATH=$PWD/src .venv/bin/python benchmarks/transport_start.py
     ... --size 128 --spp 16 --iterations 100 --seeds 3 --json out.json
+    ... --surface milled-face.sur --init specular --first-seed 3 --seeds 6   # more seeds
 """
 from __future__ import annotations
 
@@ -56,10 +57,10 @@ def run_surface(label, surface, args, cache) -> list[dict]:
     engines["ad"] = ADEngine(s.scene, spp=args.spp)
     print(f"{label}: T built in {build_s:.1f} s", flush=True)
     rows = []
-    for init in INITS:
+    for init in args.init or INITS:
         light = LightConfig(init=init)
-        for name in ENGINES:
-            for seed in range(args.seeds):
+        for name in args.engine or ENGINES:
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 E0 = s.initial_envmap(light, seed)
                 t0 = time.perf_counter()
                 res = optimize_light(engines[name], E0, s.mask, lam=light.effective_lam,
@@ -74,6 +75,15 @@ def run_surface(label, surface, args, cache) -> list[dict]:
 
 
 def summary(rows) -> str:
+    engines = [n for n in ENGINES if any(r["engine"] == n for r in rows)]
+    if engines != list(ENGINES):  # a partial run: medians per engine only
+        lines = ["| surface | initial map | " + " | ".join(engines) + " |",
+                 "|---|---|" + "---|" * len(engines)]
+        for surface, init in dict.fromkeys((r["surface"], r["init"]) for r in rows):
+            meds = [np.median([r["loss"] for r in rows if (r["surface"], r["init"], r["engine"])
+                               == (surface, init, n)]) for n in engines]
+            lines.append(f"| {surface} | {init} | " + " | ".join(f"{m:.3f}" for m in meds) + " |")
+        return "\n".join(lines)
     lines = ["| surface | initial map | AD | transport (none) | ratio | transport (matched) "
              "| ratio | time AD / none / matched |", "|---|---|---|---|---|---|---|---|"]
     keys = dict.fromkeys((r["surface"], r["init"]) for r in rows)
@@ -99,6 +109,9 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. +seeds-1")
+    ap.add_argument("--init", action="append", choices=INITS, help="only these initial maps")
+    ap.add_argument("--engine", action="append", choices=ENGINES, help="only these engines")
     ap.add_argument("--judge-spp", type=int, default=256)
     ap.add_argument("--surface", action="append", help="only these surface labels")
     ap.add_argument("--json", help="write every run's row here")
