@@ -40,7 +40,7 @@ class Engine(Protocol):
 
     name: str
 
-    # Optional, not part of the protocol's checks: ``begin_run(E0, seed)``, which the
+    # Optional, not part of the protocol's checks: ``begin_run(E0, seed, resume)``, which the
     # optimization loop calls before its first iteration from map E0 (the transport
     # engine calibrates there the Monte Carlo noise it adds to its primal images).
 

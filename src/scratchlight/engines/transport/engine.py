@@ -101,11 +101,13 @@ class TransportEngine:
         self.precompute_seconds = time.perf_counter() - t0
         self._grad = None  # (T used for backprop, channels of E) after render(grad=True)
 
-    def begin_run(self, E0: np.ndarray, seed: int = 0) -> None:
+    def begin_run(self, E0: np.ndarray, seed: int = 0, resume: bool = False) -> None:
         """Called by the optimization loop before its first iteration from map E0: with
         ``noise='matched'`` (re)calibrate the noise added to gradient renders at E0 (one
-        Mitsuba render at ``spp``); otherwise nothing."""
-        if self.noise_model is not None:
+        small Mitsuba render); otherwise nothing. ``resume`` (the loop continues a run) keeps
+        the calibration of that run's start, so a resumed run equals one run of all its
+        iterations; an engine not yet calibrated calibrates at E0 all the same."""
+        if self.noise_model is not None and not (resume and self.noise_model.sd is not None):
             self.noise_model.calibrate(self.halves, np.asarray(E0, np.float32), seed)
 
     @property
