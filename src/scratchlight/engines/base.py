@@ -40,6 +40,10 @@ class Engine(Protocol):
 
     name: str
 
+    # Optional, not part of the protocol's checks: ``begin_run(E0, seed, resume)``, which the
+    # optimization loop calls before its first iteration from map E0 (the transport
+    # engine calibrates there the Monte Carlo noise it adds to its primal images).
+
     def render(self, E: np.ndarray, seed: int = 0, spp: int | None = None,
                grad: bool = False) -> np.ndarray:
         """The image (h, w, 3) float32 of the scene under E (H, W, C).

@@ -7,7 +7,9 @@
 
 Adam is the standard one (Kingma & Ba; beta1 0.9, beta2 0.999, eps 1e-8), as in Mitsuba's
 ``mi.ad.Adam``. Each iteration renders with its own seed, and the engine decorrelates the
-primal and gradient samples. Ctrl-C ends the loop cleanly: the result then holds the map
+primal and gradient samples. An engine with a ``begin_run(E0, seed)`` method has it called
+once before the first iteration (the transport engine measures there the noise it adds;
+with ``resume`` it keeps what it measured at the start of the run it continues). Ctrl-C ends the loop cleanly: the result then holds the map
 with the lowest loss seen so far.
 """
 from __future__ import annotations
@@ -79,6 +81,10 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
     best_E, best_loss = E.copy(), np.inf
     interrupted = stopped = False
     t0 = time.perf_counter()
+    begin = getattr(engine, "begin_run", None)  # e.g. the transport engine's noise matching
+    if begin is not None:
+        begin(E.astype(np.float32), seed=iteration_seed(seed, first_iteration),
+              resume=first_iteration > 0)
     bar = tqdm(range(first_iteration, first_iteration + iterations), desc="optimize", unit="it",
                disable=not progress, dynamic_ncols=True)
     try:

@@ -9,11 +9,15 @@ environment map E:  I = T E,  T of shape (h*w pixels) x (H*W texels) per RGB cha
 - ``cache``: ``load_or_build_transport``, T cached on disk under ``transport_key``.
 - ``engine``: ``TransportEngine``, the engine protocol (``engines.base``) on two
   independent matrices, one for the primal image and one for the gradient.
+- ``noise``: ``NoiseModel``, the per-pixel Monte Carlo noise a Mitsuba render has and T E
+  lacks, added to the primal image of every iteration (``noise='matched'``).
 """
 from .build import build_transport
 from .cache import default_cache_dir, load_or_build_transport, transport_key
 from .engine import TransportEngine, half_seed
 from .matrix import TRANSPORT_VERSION, TransportMatrix
+from .noise import NOISE_MODES, NoiseModel
 
 __all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_transport",
-           "transport_key", "default_cache_dir", "load_or_build_transport", "half_seed"]
+           "transport_key", "default_cache_dir", "load_or_build_transport", "half_seed",
+           "NoiseModel", "NOISE_MODES"]

@@ -3,7 +3,9 @@
 A render is three sparse matrix-vector products (milliseconds) and its gradient is exact:
 dL/dE = T^T dL/dI. Unlike the AD engine's, the image is deterministic: its Monte Carlo
 noise is frozen into T at build time, so the engine holds two independent matrices, one
-for the primal image and one for the gradient (see ``TransportEngine``).
+for the primal image and one for the gradient (see ``TransportEngine``), and by default it
+adds to the primal image of each iteration the Monte Carlo noise a Mitsuba render would have
+(``noise='matched'``, module ``noise``).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import numpy as np
 from ...scene.build import Scene
 from .cache import load_or_build_transport
 from .matrix import TransportMatrix
+from .noise import NOISE_MODES, NoiseModel
 
 __all__ = ["TransportEngine", "half_seed"]
 
@@ -45,6 +48,15 @@ class TransportEngine:
     2 ``spp`` paths per pixel. ``decorrelate=False`` keeps one T of ``spp`` paths for
     everything (relighting, or studies of the exact gradient of T E).
 
+    ``noise`` ('matched', the default, or 'none'): T's paths are BSDF-sampled only, and under
+    a uniform light on a near-mirror metal its image is almost noise-free where Mitsuba's
+    render is not; from such a start the run then stalls in a worse optimum (``noise``
+    module). With 'matched', ``begin_run(E0, seed)`` (called by the optimization loop)
+    renders E0 once with Mitsuba and measures the per-pixel variance the transport image
+    lacks; every later ``render(..., grad=True)`` adds fresh Gaussian noise of that variance.
+    'none' keeps the deterministic images (the engine before this option). Plain renders
+    and ``relight`` are never perturbed.
+
     Attributes:
         T: the single matrix (decorrelate=False) or None.
         halves: (T_a, T_b), or (T, T) without decorrelation.
@@ -56,8 +68,13 @@ class TransportEngine:
 
     def __init__(self, scene: Scene, spp: int = 64, seed: int = 0,
                  cache_dir: str | os.PathLike | None | bool = None,
-                 progress: bool | str = False, decorrelate: bool = True):
+                 progress: bool | str = False, decorrelate: bool = True,
+                 noise: str = "matched"):
+        if noise not in NOISE_MODES:
+            raise ValueError(f"noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
         self.scene = scene
+        self.noise = noise
+        self.noise_model = NoiseModel(scene, spp) if noise == "matched" else None
         self.spp = int(spp)
         self.seed = int(seed)
         self.decorrelate = bool(decorrelate)
@@ -83,6 +100,15 @@ class TransportEngine:
             self.halves = (self.T, self.T)
         self.precompute_seconds = time.perf_counter() - t0
         self._grad = None  # (T used for backprop, channels of E) after render(grad=True)
+
+    def begin_run(self, E0: np.ndarray, seed: int = 0, resume: bool = False) -> None:
+        """Called by the optimization loop before its first iteration from map E0: with
+        ``noise='matched'`` (re)calibrate the noise added to gradient renders at E0 (one
+        small Mitsuba render); otherwise nothing. ``resume`` (the loop continues a run) keeps
+        the calibration of that run's start, so a resumed run equals one run of all its
+        iterations; an engine not yet calibrated calibrates at E0 all the same."""
+        if self.noise_model is not None and not (resume and self.noise_model.sd is not None):
+            self.noise_model.calibrate(self.halves, np.asarray(E0, np.float32), seed)
 
     @property
     def matrices(self) -> list[TransportMatrix]:
@@ -120,6 +146,8 @@ class TransportEngine:
         k = int(seed) % 2
         primal, other = self.halves[k], self.halves[1 - k]
         image = primal.apply(E)
+        if self.noise_model is not None:
+            image = self.noise_model.perturb(image, seed)
         self._grad = (other, 1 if E.ndim == 2 else E.shape[2])
         return image
 

@@ -1,0 +1,60 @@
+"""The transport engine from a uniform start (issue 12, part 1): with noise matching it
+reaches the AD engine's judged objective; without it, it stalls in a worse optimum."""
+import numpy as np
+import pytest
+
+from scratchlight.engines import ADEngine, TransportEngine
+from scratchlight.objectives import scratch_objective
+from scratchlight.optimize import optimize_light
+from scratchlight.scene import SceneSpec, build_scene, constant_envmap
+from scratchlight.surface import synthesize
+
+
+@pytest.fixture(scope="module")
+def face_mill():
+    hm = synthesize("face-mill", size=64, scratches=2, seed=0)
+    return build_scene(hm, SceneSpec(width=64, height=64), envmap=constant_envmap(0.5, (25, 50)))
+
+
+def _judged(scene, judge, E):
+    """The objective (lambda 30) of E on one 128-spp Mitsuba render, the same seed for all."""
+    image = judge.render_progressive(E, spp=128, seed=31337)
+    return scratch_objective(image, E, scene.object_mask, lam=30.0).loss
+
+
+def test_matched_noise_reaches_the_ad_objective_from_a_constant_start(face_mill, tmp_path):
+    """From constant 0.5 (the default start), 60 iterations at 16 spp: the noise-matched
+    transport run ends within 10 % of the AD run's judged objective, the deterministic one
+    ('none') at least 1.5 x above it. Measured for seeds 0, 1, 2: matched / AD = 0.955,
+    0.966, 0.939 and none / AD = 2.91, 2.83, 2.94; the 10 % leaves room for the seed to seed
+    spread of either engine (up to ~15 % in benchmarks/transport_start.py) while a stall
+    (~3 x) fails by far."""
+    E0 = np.full((25, 50, 1), 0.5, np.float32)
+    judge = ADEngine(face_mill)
+    runs = {}
+    for name, engine in (("ad", ADEngine(face_mill, spp=16)),
+                         ("none", TransportEngine(face_mill, spp=16, cache_dir=tmp_path, noise="none")),
+                         ("matched", TransportEngine(face_mill, spp=16, cache_dir=tmp_path))):
+        res = optimize_light(engine, E0, face_mill.object_mask, lam=30.0, iterations=60, seed=0)
+        runs[name] = _judged(face_mill, judge, res.envmap)
+    assert runs["matched"] <= 1.10 * runs["ad"], runs
+    assert runs["none"] >= 1.5 * runs["ad"], runs
+
+
+def test_noise_option(face_mill, tmp_path):
+    """'matched' perturbs gradient renders only after begin_run, with noise measured at E0;
+    plain renders stay T E; unknown modes are refused."""
+    eng = TransportEngine(face_mill, spp=4, cache_dir=tmp_path)
+    E = np.full((25, 50, 1), 0.5, np.float32)
+    clean = eng.render(E, seed=2, grad=True)
+    eng.backprop(np.zeros_like(clean))
+    np.testing.assert_array_equal(clean, eng.halves[0].apply(E))  # not calibrated yet
+    eng.begin_run(E, seed=0)
+    a, b = eng.render(E, seed=2, grad=True), eng.render(E, seed=4, grad=True)
+    assert not np.array_equal(a, clean) and not np.array_equal(a, b)  # fresh noise
+    m = face_mill.object_mask
+    assert abs(a[m].mean() - clean[m].mean()) < 0.01 * clean[m].mean()  # zero-mean noise
+    np.testing.assert_array_equal(eng.relight(E), TransportEngine(
+        face_mill, spp=4, cache_dir=tmp_path, noise="none").relight(E))
+    with pytest.raises(ValueError, match="noise"):
+        TransportEngine(face_mill, spp=4, cache_dir=tmp_path, noise="loud")
