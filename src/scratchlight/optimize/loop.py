@@ -9,8 +9,8 @@ Adam is the standard one (Kingma & Ba; beta1 0.9, beta2 0.999, eps 1e-8), as in 
 ``mi.ad.Adam``. Each iteration renders with its own seed, and the engine decorrelates the
 primal and gradient samples. An engine with a ``begin_run(E0, seed)`` method has it called
 once before the first iteration (the transport engine measures there the noise it adds;
-with ``resume`` it keeps what it measured at the start of the run it continues). Ctrl-C ends the loop cleanly: the result then holds the map
-with the lowest loss seen so far.
+with ``resume`` it keeps what it measured at the start of the run it continues). Ctrl-C
+ends the loop cleanly: the result then holds the map with the lowest loss seen so far.
 """
 from __future__ import annotations
 
