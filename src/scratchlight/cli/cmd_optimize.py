@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from ..errors import InputError
 from ..optimize.config import LightConfig, OptimizerConfig
@@ -89,10 +88,6 @@ def run(args) -> int:
     cfg = config_from_args(args)
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise InputError(args.out, "exists and is not a folder")
-    if cfg.optimizer.engine == "transport" and cfg.light.init.startswith("constant"):
-        print("scratchlight: note: from a uniform light the transport engine tends to stall in a "
-              "worse optimum; --init specular is recommended with it (README, Transport engine)",
-              file=sys.stderr)
     s = run_optimization(cfg, args.out, progress=not args.quiet)
     b, a = s["objective_before"], s["objective_after"]
     note = " (interrupted: best map so far kept)" if s["interrupted"] else ""
