@@ -179,3 +179,23 @@ def test_defect_contrast_objective_runs_and_is_judged_the_same_way(session):
     with pytest.raises(InputError) as e:
         LightConfig(objective="defect-contrast").validate()   # no prior: mask=object
     assert e.value.path == "light.objective"
+
+
+def test_transport_noise_is_an_optimizer_option(feed_marks_npz, tmp_path, monkeypatch):
+    """optimizer.transport_noise reaches the transport engine: 'none' gives the engine's
+    deterministic images (two runs equal), 'matched' adds fresh noise (a different curve);
+    the option is saved with the config and named by its flag when wrong."""
+    monkeypatch.setenv("SCRATCHLIGHT_CACHE", str(tmp_path / "cache"))
+    s = Session(SurfaceConfig(str(feed_marks_npz)), SceneSpec(width=24, height=24,
+                                                             exaggeration="auto"))
+    runs = {}
+    for noise in ("none", "none", "matched"):
+        opt = OptimizerConfig(iterations=3, spp=4, engine="transport", transport_noise=noise)
+        runs.setdefault(noise, []).append(s.optimize(LIGHT, opt, seed=2).loss)
+    assert runs["none"][0] == runs["none"][1]
+    assert runs["matched"][0] != runs["none"][0]
+    cfg = OptimizeConfig.from_options(heightmap=str(feed_marks_npz), transport_noise="none")
+    assert config_to_dict(cfg)["optimizer"]["transport_noise"] == "none"
+    r = _cli("optimize", feed_marks_npz, "--out", tmp_path / "o", "--engine", "transport",
+             "--transport-noise", "loud")
+    assert r.returncode == 2 and "--transport-noise" in r.stderr

@@ -262,6 +262,8 @@ class Session:
         optimizer.validate()
         t0 = time.perf_counter()
         engine = self.engine(optimizer.engine, optimizer.spp, seed, tuple(light.envmap_size))
+        if optimizer.engine == "transport":
+            engine.set_noise(optimizer.transport_noise)
         setup_s = time.perf_counter() - t0
         if prev is not None:
             E0 = prev.envmap if envmap is None else envmap

@@ -45,6 +45,10 @@ def add_arguments(p):
     a.add_argument("--final-spp", type=int, default=256,
                    help="spp of the before/after renders the result is judged on (256)")
     a.add_argument("--engine", default="ad", help="ad (Mitsuba per iteration) or transport")
+    a.add_argument("--transport-noise", choices=("matched", "none"), default="matched",
+                   help="transport engine: add the Monte Carlo noise of a Mitsuba render to "
+                        "each iteration's image (matched, default), or keep T's noise-free "
+                        "images (none)")
     add_scene_options(p, resolution="256", spp=16)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -75,7 +79,8 @@ def config_from_args(args):
         scratch_threshold=args.scratch_threshold, l2_target=args.l2_target, lam=args.lam,
         objective=args.objective)
     optimizer = OptimizerConfig(lr=args.lr, iterations=args.iterations, spp=args.spp,
-                                final_spp=args.final_spp, engine=args.engine)
+                                final_spp=args.final_spp, engine=args.engine,
+                                transport_noise=args.transport_noise)
     cfg = OptimizeConfig(surface=surface, scene=spec, light=light, optimizer=optimizer,
                          seed=args.seed, device=args.device)
     cfg.validate()

@@ -109,6 +109,10 @@ class OptimizerConfig:
     """Samples per pixel of the before/after renders the result is judged on."""
     engine: str = "ad"
     """ad: Mitsuba differentiable rendering per iteration; transport: precomputed T."""
+    transport_noise: str = "matched"
+    """Transport engine only: 'matched' adds to each iteration's image the Monte Carlo noise
+    a Mitsuba render would have (measured at the start map), so runs from any start reach
+    the AD engine's result; 'none' keeps T's deterministic images."""
 
     def validate(self) -> None:
         """Raise InputError naming the field (``optimizer.<name>``) for an unusable value."""
@@ -119,6 +123,8 @@ class OptimizerConfig:
             (self.final_spp >= 1, "optimizer.final_spp", f"must be at least 1, got {self.final_spp}"),
             (self.engine in ENGINE_NAMES, "optimizer.engine",
              f"unknown engine {self.engine!r}; choose from {', '.join(ENGINE_NAMES)}"),
+            (self.transport_noise in ("matched", "none"), "optimizer.transport_noise",
+             f"must be matched or none, got {self.transport_noise!r}"),
         ]
         for ok, field, problem in checks:
             if not ok:
@@ -217,6 +223,7 @@ OPTION_FIELDS: dict[str, str] = {
     **{k: f"light.{k}" for k in ("color", "envmap_size", "init", "mask", "scratch_kernel",
                                   "scratch_patch", "scratch_threshold", "l2_target", "lam",
                                   "objective")},
-    **{k: f"optimizer.{k}" for k in ("lr", "iterations", "spp", "final_spp", "engine")},
+    **{k: f"optimizer.{k}" for k in ("lr", "iterations", "spp", "final_spp", "engine",
+                                      "transport_noise")},
     "seed": "seed", "device": "device",
 }

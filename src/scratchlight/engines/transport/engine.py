@@ -70,12 +70,9 @@ class TransportEngine:
                  cache_dir: str | os.PathLike | None | bool = None,
                  progress: bool | str = False, decorrelate: bool = True,
                  noise: str = "matched"):
-        if noise not in NOISE_MODES:
-            raise ValueError(f"noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
         self.scene = scene
-        self.noise = noise
-        self.noise_model = NoiseModel(scene, spp) if noise == "matched" else None
         self.spp = int(spp)
+        self.set_noise(noise)
         self.seed = int(seed)
         self.decorrelate = bool(decorrelate)
         if self.spp < 1:
@@ -100,6 +97,16 @@ class TransportEngine:
             self.halves = (self.T, self.T)
         self.precompute_seconds = time.perf_counter() - t0
         self._grad = None  # (T used for backprop, channels of E) after render(grad=True)
+
+    def set_noise(self, noise: str) -> None:
+        """Switch the noise of gradient renders: 'matched' or 'none' (class docstring). The
+        matrices stay; a new 'matched' model calibrates at the next ``begin_run``."""
+        if noise not in NOISE_MODES:
+            raise ValueError(f"noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
+        if getattr(self, "noise", None) == noise:
+            return
+        self.noise = noise
+        self.noise_model = NoiseModel(self.scene, self.spp) if noise == "matched" else None
 
     def begin_run(self, E0: np.ndarray, seed: int = 0, resume: bool = False) -> None:
         """Called by the optimization loop before its first iteration from map E0: with
