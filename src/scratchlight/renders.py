@@ -7,6 +7,7 @@ through a :class:`~scratchlight.session.Session`, like every other front end.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 
 import numpy as np
@@ -101,11 +102,21 @@ class RelightConfig(RenderConfig):
     """Read and write the cache (False builds T afresh and keeps it in memory only)."""
     repeat: int = 10
     """Relight this many times to time one relight."""
+    engine: str = "auto"
+    """auto: T when it fits ``memory_budget_gib`` (``engines.choice``), else a Mitsuba render
+    at ``spp``; transport: always T; ad: always a Mitsuba render."""
+    memory_budget_gib: float | None = None
+    """engine 'auto': the memory (GiB) T may take; None for a quarter of the machine's."""
 
     def validate(self) -> None:
         super().validate()
         if self.repeat < 1:
             raise InputError("repeat", f"must be at least 1, got {self.repeat}")
+        if self.engine not in ("auto", "ad", "transport"):
+            raise InputError("engine", f"must be auto, ad or transport, got {self.engine!r}")
+        if self.memory_budget_gib is not None and not 0 < self.memory_budget_gib < float("inf"):
+            raise InputError("memory_budget_gib",
+                             f"must be a positive number of GiB, got {self.memory_budget_gib}")
 
 
 @dataclasses.dataclass
@@ -182,23 +193,40 @@ def render_light(cfg: RenderConfig, progress: bool = True):
 
 
 def relight_light(cfg: RelightConfig, progress: bool = True):
-    """Relight through T; returns ``(image, engine, ready_s, relight_times_s)``: the
-    transport engine, the seconds until scene and matrix were ready, and each relight's."""
+    """Relight through T (or a render, see ``RelightConfig.engine``); returns ``(image,
+    engine, ready_s, relight_times_s, choice)``: the engine, the seconds until scene and
+    engine were ready, each relight's seconds, and the ``EngineChoice`` of 'auto' (or None).
+    """
+    from .engines import ADEngine
+    from .engines.choice import choose_engine
     from .engines.transport import TransportEngine
 
     t0 = time.perf_counter()
     session, light = _session(cfg, progress=progress)
-    engine = TransportEngine(session.scene, spp=cfg.spp, seed=cfg.seed,  # T for the light's texels
-                             cache_dir=cfg.cache_dir if cfg.use_cache else False,
-                             progress="transport matrix" if progress else False,
-                             decorrelate=False)
+    cache = cfg.cache_dir if cfg.use_cache else False
+    name, choice = cfg.engine, None
+    if name == "auto":
+        budget = None if cfg.memory_budget_gib is None else int(cfg.memory_budget_gib * 2 ** 30)
+        choice = choose_engine(session.scene, cfg.spp, cfg.seed, budget, cache_dir=cache,
+                               decorrelate=False)
+        name = choice.engine
+        if progress:
+            print(choice.summary(), file=sys.stderr, flush=True)
+    if name == "transport":
+        engine = TransportEngine(session.scene, spp=cfg.spp, seed=cfg.seed,  # T for the light's texels
+                                 cache_dir=cache,
+                                 progress="transport matrix" if progress else False,
+                                 decorrelate=False)
+    else:
+        engine = ADEngine(session.scene, spp=cfg.spp)
     ready = time.perf_counter() - t0
     times = []
-    for _ in range(cfg.repeat):
+    for _ in range(cfg.repeat if name == "transport" else 1):
         t1 = time.perf_counter()
-        image = engine.relight(light)
+        image = engine.relight(light) if name == "transport" else \
+            engine.render(light, seed=cfg.seed)
         times.append(time.perf_counter() - t1)
-    return image, engine, ready, times
+    return image, engine, ready, times, choice
 
 
 def evaluate_light(cfg: EvaluateConfig, progress: bool = True):
@@ -329,16 +357,17 @@ def save_render(cfg: RenderConfig, out_png: str, exr: str | None = None, progres
 
 def save_relight(cfg: RelightConfig, out_png: str, exr: str | None = None, progress: bool = True):
     """``scratchlight relight``: T E written as ``out_png``, ``exr`` (optional) and
-    ``OUT.run.json``; returns ``(run.json dict, transport engine)``."""
+    ``OUT.run.json``; returns ``(run.json dict, engine)``."""
     from .backend import current_variant
     from .config import config_to_dict
     from .io import write_exr, write_json, write_png
 
-    image, engine, ready, times = relight_light(cfg, progress=progress)
+    image, engine, ready, times, choice = relight_light(cfg, progress=progress)
     write_png(out_png, image)
     if exr:
         write_exr(exr, image)
     doc = {"command": "relight", "config": config_to_dict(cfg), "device": current_variant(),
+           "engine": engine.name, "engine_choice": choice.to_dict() if choice else None,
            "ready_s": ready, "relight_s": times}
     write_json(run_json_path(out_png), doc)
     return doc, engine

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from typing import Callable
 
@@ -67,6 +68,10 @@ class OptimizationRun:
     interrupted: bool
     stopped: bool
     adam: object = None
+    engine: str = "ad"
+    """The engine that ran: 'ad' or 'transport' ('auto' resolved)."""
+    engine_choice: dict | None = None
+    """How 'auto' chose it (``engines.choice.EngineChoice.to_dict``), None if named."""
 
     @property
     def iterations_done(self) -> int:
@@ -119,6 +124,7 @@ class Session:
         self._mask_source = "object"
         self._engines: dict = {}
         self._judge = None
+        self._choices: dict = {}
         self.run: OptimizationRun | None = None
 
     @classmethod
@@ -192,10 +198,45 @@ class Session:
         return self.mask
 
     # ------------------------------------------------------------------ engines
-    def engine(self, name: str = "ad", spp: int = 16, seed: int = 0,
+    def _scene_for(self, shape: tuple[int, int]):
+        # T's columns are the texels of the scene's envmap_shape; the Mitsuba scene itself
+        # does not depend on it, so a copy of the Scene record is enough.
+        return self.scene if shape == tuple(self.scene.envmap_shape) else \
+            dataclasses.replace(self.scene, envmap_shape=shape)
+
+    def choose_engine(self, spp: int = 16, seed: int = 0,
+                      envmap_shape: tuple[int, int] | None = None,
+                      budget_bytes: int | None = None):
+        """What ``engine='auto'`` resolves to for this scene at ``spp`` (an
+        ``engines.choice.EngineChoice``: transport when its matrices fit ``budget_bytes``,
+        default a quarter of the memory; decided by the cache or a short pilot). Kept."""
+        from .engines.choice import choose_engine
+
+        shape = tuple(self.scene.envmap_shape if envmap_shape is None else envmap_shape)
+        key = (int(spp), int(seed), shape, budget_bytes)
+        if key not in self._choices:
+            built = ("transport", int(spp), int(seed), shape)
+            if built in self._engines:  # already paid for: keep using it
+                from .engines.choice import EngineChoice, default_memory_budget
+
+                nbytes = self._engines[built].nbytes
+                budget = default_memory_budget() if budget_bytes is None else budget_bytes
+                self._choices[key] = EngineChoice(
+                    "transport", f"its matrices are built already ({nbytes / 2 ** 20:.0f} MiB)",
+                    int(budget), nbytes)
+            else:
+                try:
+                    self._choices[key] = choose_engine(self._scene_for(shape), spp, seed, budget_bytes)
+                except ValueError as e:
+                    raise InputError("optimizer.memory_budget_gib", str(e)) from None
+        return self._choices[key]
+
+    def engine(self, name: str = "auto", spp: int = 16, seed: int = 0,
                envmap_shape: tuple[int, int] | None = None,
-               progress: Callable[[int, int], None] | None = None):
-        """The engine ``name`` ('ad' or 'transport') at ``spp``, built on first use and kept.
+               progress: Callable[[int, int], None] | None = None,
+               budget_bytes: int | None = None):
+        """The engine ``name`` ('auto', 'ad' or 'transport') at ``spp``, built on first use
+        and kept; 'auto' is resolved by :meth:`choose_engine` (with ``budget_bytes``).
 
         ``envmap_shape``: the (H, W) texels of the lights it will see; a transport matrix
         is built for one texel grid (default: the scene's).
@@ -204,12 +245,11 @@ class Session:
         from .engines import make_engine
 
         shape = tuple(self.scene.envmap_shape if envmap_shape is None else envmap_shape)
+        if name == "auto":
+            name = self.choose_engine(spp, seed, shape, budget_bytes).engine
         key = (name, int(spp), int(seed), shape if name == "transport" else None)
         if key not in self._engines:
-            # T's columns are the texels of the scene's envmap_shape; the Mitsuba scene
-            # itself does not depend on it, so a copy of the Scene record is enough.
-            scene = self.scene if shape == tuple(self.scene.envmap_shape) else \
-                dataclasses.replace(self.scene, envmap_shape=shape)
+            scene = self._scene_for(shape)
             try:
                 options = {"progress": progress} if name == "transport" and progress else {}
                 self._engines[key] = make_engine(name, scene, spp=spp, seed=seed, **options)
@@ -261,8 +301,17 @@ class Session:
         light.validate()
         optimizer.validate()
         t0 = time.perf_counter()
-        engine = self.engine(optimizer.engine, optimizer.spp, seed, tuple(light.envmap_size))
-        if optimizer.engine == "transport":
+        name, choice = optimizer.engine, None
+        if prev is not None and name == "auto":
+            name, choice = prev.engine, prev.engine_choice  # a resumed run keeps its engine
+        elif name == "auto":
+            made = self.choose_engine(optimizer.spp, seed, tuple(light.envmap_size),
+                                      optimizer.memory_budget_bytes)
+            name, choice = made.engine, made.to_dict()
+            if self.progress:
+                print(made.summary(), file=sys.stderr, flush=True)
+        engine = self.engine(name, optimizer.spp, seed, tuple(light.envmap_size))
+        if name == "transport":
             engine.set_noise(optimizer.transport_noise)
         setup_s = time.perf_counter() - t0
         if prev is not None:
@@ -294,13 +343,15 @@ class Session:
             best_envmap=res.best_envmap, mask=self.mask.copy(), loss=res.loss, l_grad=res.l_grad,
             l_l2=res.l_l2, time_s=res.time_s,
             engine_setup_s=setup_s + (prev.engine_setup_s if prev else 0.0),
-            interrupted=res.interrupted, stopped=res.stopped, adam=res.adam)
+            interrupted=res.interrupted, stopped=res.stopped, adam=res.adam, engine=name,
+            engine_choice=choice)
         return self.run
 
-    def relight(self, envmap: np.ndarray, engine: str = "transport", spp: int = 16,
+    def relight(self, envmap: np.ndarray, engine: str = "auto", spp: int = 16,
                 seed: int = 0) -> np.ndarray:
         """The image (h, w, 3) linear float32 under ``envmap`` by the engine's ``relight``:
-        T E for the transport engine (milliseconds once T is built), a render for 'ad'."""
+        T E for the transport engine (milliseconds once T is built), a render for 'ad';
+        'auto' as :meth:`choose_engine` decides."""
         return self.engine(engine, spp, seed, np.shape(envmap)[:2]).relight(envmap)
 
     def render_final(self, envmap: np.ndarray, spp: int = 256, seed: int = FINAL_RENDER_SEED,

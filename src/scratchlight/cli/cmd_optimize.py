@@ -44,7 +44,13 @@ def add_arguments(p):
     a.add_argument("--iterations", type=int, default=100, help="Adam steps (100)")
     a.add_argument("--final-spp", type=int, default=256,
                    help="spp of the before/after renders the result is judged on (256)")
-    a.add_argument("--engine", default="ad", help="ad (Mitsuba per iteration) or transport")
+    a.add_argument("--engine", choices=("auto", "ad", "transport"), default="auto",
+                   help="auto (default): the transport engine when its matrices fit the "
+                        "memory budget, else ad; ad: a Mitsuba render per iteration (the "
+                        "paper's exact loop); transport: precomputed transport matrices")
+    a.add_argument("--memory-budget", type=float, metavar="GIB",
+                   help="engine auto: memory the transport matrices may take, GiB "
+                        "(default a quarter of the machine's)")
     a.add_argument("--transport-noise", choices=("matched", "none"), default="matched",
                    help="transport engine: add the Monte Carlo noise of a Mitsuba render to "
                         "each iteration's image (matched, default), or keep T's noise-free "
@@ -63,6 +69,8 @@ def config_from_args(args):
         cfg = OptimizeConfig.from_json(args.config)
         if args.device != "auto":
             cfg.device = args.device
+        if args.memory_budget is not None:
+            cfg.optimizer.memory_budget_gib = args.memory_budget
         cfg.validate()
         return cfg
     surface = surface_config_from_args(args)
@@ -80,7 +88,8 @@ def config_from_args(args):
         objective=args.objective)
     optimizer = OptimizerConfig(lr=args.lr, iterations=args.iterations, spp=args.spp,
                                 final_spp=args.final_spp, engine=args.engine,
-                                transport_noise=args.transport_noise)
+                                transport_noise=args.transport_noise,
+                                memory_budget_gib=args.memory_budget)
     cfg = OptimizeConfig(surface=surface, scene=spec, light=light, optimizer=optimizer,
                          seed=args.seed, device=args.device)
     cfg.validate()
@@ -97,7 +106,9 @@ def run(args) -> int:
     b, a = s["objective_before"], s["objective_after"]
     note = " (interrupted: best map so far kept)" if s["interrupted"] else ""
     setup = f" after {s['engine_setup_s']:.1f} s of engine set-up" if s["engine_setup_s"] > 0.5 else ""
-    print(f"{s['iterations_done']} iterations in {s['time_s']:.1f} s{setup}{note}")
+    choice = s.get("engine_choice")
+    print(f"{s['iterations_done']} iterations in {s['time_s']:.1f} s{setup}{note}, {s['engine']} "
+          f"engine" + (f" (auto: {choice['reason']})" if choice else ""))
     print(f"objective at {cfg.optimizer.final_spp} spp: before {b['loss']:.4g} "
           f"(L_grad {b['l_grad']:.4g}), after {a['loss']:.4g} (L_grad {a['l_grad']:.4g})")
     print(f"results in {args.out}: envmap.exr, envmap.png, before.png, after.png, compare.png, "

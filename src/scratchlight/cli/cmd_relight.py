@@ -28,6 +28,11 @@ def add_arguments(p):
     g.add_argument("--cache-dir", help="folder of cached matrices (default "
                    "$SCRATCHLIGHT_CACHE/transport or ~/.cache/scratchlight/transport)")
     g.add_argument("--no-cache", action="store_true", help="build T without reading or writing the cache")
+    g.add_argument("--engine", choices=("auto", "transport", "ad"), default="auto",
+                   help="auto (default): T when it fits the memory budget, else one Mitsuba "
+                        "render; transport: always T; ad: always a render")
+    g.add_argument("--memory-budget", type=float, metavar="GIB",
+                   help="engine auto: memory T may take, GiB (default a quarter of the machine's)")
     g.add_argument("--repeat", type=int, default=10,
                    help="relight this many times to time one relight (default 10)")
     add_run_options(p)
@@ -45,13 +50,20 @@ def run(args) -> int:
         raise InputError("--envmap", "give the light as an environment map file (or --config FILE)")
     args.constant = None
     cfg = config_from_args(args, RelightConfig, NAME, repeat=args.repeat,
-                           cache_dir=args.cache_dir, use_cache=not args.no_cache)
+                           cache_dir=args.cache_dir, use_cache=not args.no_cache,
+                           engine=args.engine, memory_budget_gib=args.memory_budget)
     doc, engine = save_relight(cfg, args.out, args.exr)
     ready, times = doc["ready_s"], doc["relight_s"]
+    spec = engine.scene.spec
+    if doc["engine"] == "ad":
+        why = f" ({doc['engine_choice']['reason']})" if doc["engine_choice"] else ""
+        print(f"wrote {args.out}" + (f" and {args.exr}" if args.exr else "")
+              + f" ({spec.width} x {spec.height}, {_variant()}): a Mitsuba render at "
+                f"{cfg.spp} spp in {times[0]:.1f} s{why}")
+        return 0
     T = engine.T
     how = ("loaded from cache" if engine.from_cache
            else f"built in {T.build_seconds:.1f} s" + ("" if not cfg.use_cache else ", cached"))
-    spec = engine.scene.spec
     print(f"wrote {args.out}" + (f" and {args.exr}" if args.exr else "")
           + f" ({spec.width} x {spec.height}, {_variant()})")
     print(f"transport matrix: {cfg.spp} spp, {T.nnz_per_pixel:.1f} non-zeros and "

@@ -17,8 +17,11 @@ def add_arguments(p):
     p.add_argument("--seeds", type=int, default=None, metavar="N",
                    help="number of seeds (replicates) the verdicts' confidence intervals are "
                         "taken over (default 5; 2 with --quick)")
-    p.add_argument("--engine", choices=("ad", "transport"), default="ad",
-                   help="ad: Mitsuba per iteration (default); transport: precomputed T")
+    p.add_argument("--engine", choices=("auto", "ad", "transport"), default="auto",
+                   help="engine of the optimization runs: auto (default: transport when its "
+                        "matrices fit a quarter of the memory, else ad), ad (Mitsuba per "
+                        "iteration, the paper's loop) or transport; judging renders are "
+                        "always independent Mitsuba renders")
     p.add_argument("--data", metavar="DIR",
                    help="folder of the real height maps (default <repo>/../shared/data; "
                         "missing maps are skipped with a note)")

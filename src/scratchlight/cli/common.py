@@ -76,6 +76,7 @@ _SPECIAL_FLAGS = {
     "scene.camera.target": "--camera-target", "light.envmap": "--envmap",
     "light.constant": "--constant", "use_cache": "--no-cache",
     "viewing_distance_m": "--viewing-distance", "pixel_pitch_m": "--pixel-pitch",
+    "optimizer.memory_budget_gib": "--memory-budget", "memory_budget_gib": "--memory-budget",
 }
 
 

@@ -25,7 +25,7 @@ from ..surface import SurfaceConfig
 
 __all__ = ["LightConfig", "OptimizerConfig", "OptimizeConfig", "OPTION_FIELDS", "ENGINE_NAMES"]
 
-ENGINE_NAMES = ("ad", "transport")
+ENGINE_NAMES = ("auto", "ad", "transport")
 
 
 @dataclasses.dataclass
@@ -107,8 +107,13 @@ class OptimizerConfig:
     """Samples per pixel of each iteration's render (primal and gradient each)."""
     final_spp: int = 256
     """Samples per pixel of the before/after renders the result is judged on."""
-    engine: str = "ad"
-    """ad: Mitsuba differentiable rendering per iteration; transport: precomputed T."""
+    engine: str = "auto"
+    """auto: transport when its matrices fit ``memory_budget_gib``, else ad (measured by a
+    pilot, ``engines.choice``); ad: Mitsuba differentiable rendering per iteration (the
+    paper's exact loop); transport: precomputed transport matrices T."""
+    memory_budget_gib: float | None = None
+    """engine 'auto': the memory (GiB) the transport matrices may take, peak of the build
+    included; None for a quarter of the machine's memory."""
     transport_noise: str = "matched"
     """Transport engine only: 'matched' adds to each iteration's image the Monte Carlo noise
     a Mitsuba render would have (measured at the start map), so runs from any start reach
@@ -123,12 +128,22 @@ class OptimizerConfig:
             (self.final_spp >= 1, "optimizer.final_spp", f"must be at least 1, got {self.final_spp}"),
             (self.engine in ENGINE_NAMES, "optimizer.engine",
              f"unknown engine {self.engine!r}; choose from {', '.join(ENGINE_NAMES)}"),
+            (self.memory_budget_gib is None or 0 < self.memory_budget_gib < math.inf,
+             "optimizer.memory_budget_gib",
+             f"must be a positive number of GiB, got {self.memory_budget_gib}"),
             (self.transport_noise in ("matched", "none"), "optimizer.transport_noise",
              f"must be matched or none, got {self.transport_noise!r}"),
         ]
         for ok, field, problem in checks:
             if not ok:
                 raise InputError(field, problem)
+
+    @property
+    def memory_budget_bytes(self) -> int | None:
+        """``memory_budget_gib`` in bytes (None: the default budget)."""
+        if self.memory_budget_gib is None:
+            return None
+        return int(self.memory_budget_gib * 2 ** 30)
 
 
 def _default_scene() -> SceneSpec:
@@ -224,6 +239,6 @@ OPTION_FIELDS: dict[str, str] = {
                                   "scratch_patch", "scratch_threshold", "l2_target", "lam",
                                   "objective")},
     **{k: f"optimizer.{k}" for k in ("lr", "iterations", "spp", "final_spp", "engine",
-                                      "transport_noise")},
+                                      "transport_noise", "memory_budget_gib")},
     "seed": "seed", "device": "device",
 }

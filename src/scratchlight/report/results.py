@@ -66,7 +66,7 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
                   f"after (L_grad {objectives['after']['l_grad']:.3g})", "mask M"])
     plot_losses(os.path.join(out_dir, "loss.png"), {"loss": run.loss},
                 title=f"{run.iterations_done} iterations, lam = {light.effective_lam:g}, "
-                      f"{run.optimizer.engine} engine")
+                      f"{run.engine} engine")
     scene = session.scene
     summary = {
         "command": "optimize",
@@ -79,6 +79,8 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         "interrupted": run.interrupted,
         "stopped": run.stopped,
         "time_s": run.time_s,
+        "engine": run.engine,
+        "engine_choice": run.engine_choice,
         "engine_setup_s": run.engine_setup_s,
         "total_time_s": total_time_s,
         "final_render_seed": final_render_seed,

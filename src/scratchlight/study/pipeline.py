@@ -61,7 +61,7 @@ def _run_case(case: dict, setup: RunSetup, out: Path, fresh: bool, counter: list
     return records, arrays
 
 
-def reproduce(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0, engine: str = "ad",
+def reproduce(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0, engine: str = "auto",
               data_dir: str | os.PathLike | None = None, device: str = "auto",
               fresh: bool = False, log: Callable[[str], None] = print,
               seeds: int | None = None) -> dict:
@@ -72,7 +72,9 @@ def reproduce(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0, en
         quick: tiny sizes (one synthetic surface, no real maps), for tests.
         seed: the first seed; seed ``seed + i`` makes the i-th replicate's synthetic
             surfaces and seeds its runs (real maps keep their surface).
-        engine: 'ad' or 'transport'.
+        engine: of the optimization runs: 'auto' (transport when its matrices fit a
+            quarter of the memory, ``engines.choice``), 'ad' or 'transport'. The judging
+            renders are always independent Mitsuba renders.
         data_dir: folder of the real maps (default :func:`default_data_dir`).
         device: 'auto', 'cpu' or 'cuda'.
         fresh: run everything again, even where a folder holds the same config.
@@ -85,8 +87,8 @@ def reproduce(out_dir: str | os.PathLike, quick: bool = False, seed: int = 0, en
     from ..io import write_exr
     from ..report.figures import write_envmap_preview
 
-    if engine not in ("ad", "transport"):
-        raise InputError("optimizer.engine", f"must be ad or transport, got {engine!r}")
+    if engine not in ("auto", "ad", "transport"):
+        raise InputError("optimizer.engine", f"must be auto, ad or transport, got {engine!r}")
     if isinstance(seed, bool) or int(seed) != seed or seed < 0:
         raise InputError("seed", f"must be a whole number >= 0, got {seed}")
     settings = QUICK if quick else FULL

@@ -29,7 +29,7 @@ from ...scene.build import Scene
 from ...scene.envmap import bilinear_texels_drjit
 from .matrix import TransportMatrix
 
-__all__ = ["build_transport"]
+__all__ = ["build_transport", "pilot_nonzeros", "build_peak_extra_bytes"]
 
 # Chunking of the build: at most this many paths traced at once, and at most this many
 # (pixel, texel) cells of the dense accumulator (x (3 channels + owner) x 4 bytes = 268 MB).
@@ -276,3 +276,49 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
                                   envmap_shape=(H, W), spp=spp, seed=int(seed))
     T.build_seconds = time.perf_counter() - t0
     return T
+
+
+def build_peak_extra_bytes(nnz: int, envmap_shape: tuple[int, int], spp: int) -> int:
+    """Bytes ``build_transport`` needs beyond the finished matrix, at its peak, for a matrix
+    of ``nnz`` non-zeros: the dense block of a chunk (or the scipy sum's ~100 bytes per
+    path), then the join of the chunks and the sort into columns (the row-major pieces, the
+    sort order and the column-major copy: ~40 bytes per non-zero)."""
+    H, W = (int(v) for v in envmap_shape)
+    dense_pixels = max(1, _MAX_CELLS // (H * W))
+    if dense_pixels * spp >= _MIN_DENSE_PATHS:
+        chunk = min(_MAX_PATHS // max(1, spp), dense_pixels) * H * W * 16  # 3 floats + owner
+    else:
+        chunk = _MAX_PATHS * 100
+    return int(max(chunk, 40 * int(nnz)))
+
+
+def pilot_nonzeros(scene: Scene, spp: int = 64, seed: int = 0, rows: int | None = None
+                   ) -> tuple[float, int, float]:
+    """Estimate the non-zeros of T without building it: trace ``rows`` whole image rows,
+    evenly spread over the image (default ~3 %, at least 8), exactly as the build would.
+
+    The non-zeros of a pixel do not depend on the other pixels, so the mean over the
+    sampled rows times h*w is an unbiased estimate of T's nnz.
+
+    Returns (non-zeros per pixel, pixels traced, seconds).
+    """
+    t0 = time.perf_counter()
+    mscene = scene.mitsuba_scene
+    h, w = scene.image_shape
+    H, W = (int(v) for v in scene.envmap_shape)
+    spp = int(spp)
+    if rows is None:
+        rows = max(8, int(round(0.03 * h)))
+    rows = max(1, min(int(rows), h))
+    picked = np.unique(((np.arange(rows) + 0.5) * h / rows).astype(np.int64))
+    dense = w * H * W <= _MAX_CELLS
+    block = _DenseBlock(w * H * W) if dense else None
+    to_local = _emitter_to_local(mscene)
+    nnz = 0
+    for k, r in enumerate(picked):
+        cells, _ = _trace_chunk(mscene, int(r) * w, w, spp, _chunk_seed(seed, 1_000_000 + k), w,
+                                h, int(scene.spec.max_depth), (H, W), to_local,
+                                dense=dense, block=block)
+        nnz += int(cells.size)
+    pixels = int(picked.size) * w
+    return nnz / pixels, pixels, time.perf_counter() - t0
