@@ -1,4 +1,5 @@
-"""Transport engine vs AD engine on one optimization (issue 5).
+"""Transport engine vs AD engine: one optimization (issue 5), the default engine end to end and
+scaling (issue 12).
 
 One scene (a 1024 x 1024 height map, 512 x 512 image by default), the paper's loop
 (``scratchlight.optimize.optimize_light``: Adam, lr 0.02, lambda 30, gray 25 x 50 map) run
@@ -10,10 +11,18 @@ with each engine for the same number of iterations from the same initial map. Me
 - memory of T for a 1024 x 1024 image: bytes per pixel, and the peak resident memory of a
   process that builds it and runs one render and one backprop (a separate process).
 
+Suites (``--suite``):
+- ``single`` (the measurement above, one surface, both engines from each ``--init``);
+- ``default``: the default ``optimize`` (engine auto) against ``--engine ad`` on three
+  surfaces, end to end in fresh processes, with ``evaluate``'s metrics (``engine_runs``);
+- ``scaling``: time per iteration and peak memory against image and grid size, both
+  engines, and the 5000 x 5000 grid end to end (``engine_runs``);
+- ``all`` (default): ``default`` then ``scaling``.
+
 Usage:
-    .venv/bin/python benchmarks/engines.py                 # the full comparison
-    .venv/bin/python benchmarks/engines.py --quick         # small sizes, a minute or two
-    .venv/bin/python benchmarks/engines.py --heightmap /path/to/face.sur --json out.json
+    .venv/bin/python benchmarks/engines.py --json benchmarks/results/engines.json  # all
+    .venv/bin/python benchmarks/engines.py --quick         # small sizes, a few minutes
+    .venv/bin/python benchmarks/engines.py --suite single --heightmap /path/to/face.sur
 """
 from __future__ import annotations
 
@@ -201,40 +210,87 @@ def compare(init: str, scene, mask, args) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", choices=("all", "default", "scaling", "single"), default="all")
     ap.add_argument("--quick", action="store_true",
-                    help="256 grid, 128 image, 20 iterations, judge at 64 spp, memory at 256")
-    ap.add_argument("--heightmap", help="height-map file instead of the synthetic surface")
+                    help="small sizes: 256 grid, 128 image, 20 iterations, 64-spp judge, ...")
+    ap.add_argument("--heightmap", help="single: height-map file instead of the synthetic surface")
     ap.add_argument("--grid", type=int, default=1024, help="height-map size (default 1024)")
     ap.add_argument("--resolution", type=int, default=512, help="image size (default 512)")
     ap.add_argument("--iterations", type=int, default=100)
+    ap.add_argument("--spp", type=int, default=16, help="default: spp per iteration (16)")
     ap.add_argument("--ad-spp", type=int, default=16, help="AD engine spp per render (default 16)")
     ap.add_argument("--transport-spp", type=int, default=16,
                     help="paths per pixel of each of the transport engine's two matrices "
                          "(primal and gradient; default 16, as --ad-spp)")
     ap.add_argument("--judge-spp", type=int, default=256, help="spp of the judging renders")
+    ap.add_argument("--eval-seeds", type=int, default=3, help="default: evaluate's renders (3)")
+    ap.add_argument("--eval-spp", type=int, default=128, help="default: evaluate's spp (128)")
+    ap.add_argument("--scaling-images", type=int, nargs="+", default=[128, 256, 512, 1024])
+    ap.add_argument("--scaling-grids", type=int, nargs="+", default=[256, 1024, 2048, 5000])
+    ap.add_argument("--scaling-grid", type=int, default=1024,
+                    help="grid of the image-size series (default 1024)")
+    ap.add_argument("--scaling-iterations", type=int, default=20,
+                    help="transport iterations per scaling point (default 20)")
+    ap.add_argument("--scaling-ad-iterations", type=int, default=4,
+                    help="AD iterations per scaling point (default 4)")
     ap.add_argument("--lam", type=float, default=30.0)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--init", action="append",
-                    help="initial map as optimize's --init; repeat for several "
+                    help="single: initial map as optimize's --init; repeat for several "
                          "(default: constant:0.5 and specular)")
     ap.add_argument("--mask", choices=("object", "scratch"), default="object")
-    ap.add_argument("--engines", default="ad,transport", help="comma-separated engines to run")
+    ap.add_argument("--engines", default="ad,transport", help="single: engines to run")
     ap.add_argument("--memory-resolution", type=int, default=1024,
-                    help="image size of the memory measurement (0 skips it)")
+                    help="single: image size of the memory measurement (0 skips it)")
     ap.add_argument("--memory-spp", type=int, default=16,
-                    help="spp of each matrix in the memory measurement")
+                    help="single: spp of each matrix in the memory measurement")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--progress", action="store_true", help="progress bars")
     ap.add_argument("--json", help="also write the numbers to this file")
     ap.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--scaling-child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.memory_child:
         print(json.dumps(memory_child(*args.memory_child)))
         return
+    if args.scaling_child:
+        from engine_runs import scaling_child
+
+        e, im, g, its, path = args.scaling_child
+        print(json.dumps(scaling_child(e, int(im), int(g), int(its), path)))
+        return
     if args.quick:
         args.grid, args.resolution, args.iterations = 256, 128, 20
         args.judge_spp, args.memory_resolution = 64, 256
+        args.eval_seeds, args.eval_spp = 2, 32
+        args.scaling_images, args.scaling_grids, args.scaling_grid = [64, 128], [128, 256], 256
+        args.scaling_iterations, args.scaling_ad_iterations = 5, 3
+    summary = {"suite": args.suite, "cpus": os.cpu_count(), "args": vars(args)}
+    if args.suite == "single":
+        summary.update(single_suite(args))
+    if args.suite in ("all", "default"):
+        from engine_runs import default_suite, default_table
 
+        print(f"default optimize (engine auto) vs --engine ad: {args.resolution}^2 image, "
+              f"{args.iterations} iterations, {args.spp} spp, grid <= {args.grid}", flush=True)
+        summary["default"] = default_suite(args, log=lambda m: print(m, flush=True))
+        print("\n" + default_table(summary["default"]["rows"]) + "\n", flush=True)
+    if args.suite in ("all", "scaling"):
+        from engine_runs import scaling_suite, scaling_table
+
+        print("scaling: time per iteration and peak memory", flush=True)
+        summary["scaling"] = scaling_suite(args, log=lambda m: print(m, flush=True))
+        print("\n" + scaling_table(summary["scaling"]["rows"]), flush=True)
+    if args.json:
+        from scratchlight.io.atomic import atomic_path
+
+        with atomic_path(args.json, suffix=".json") as tmp:
+            with open(tmp, "w") as f:
+                json.dump(summary, f, indent=2, default=str)
+
+
+def single_suite(args) -> dict:
+    """The one-surface comparison of both engines from each ``--init`` (module docstring)."""
     import scratchlight as sl
     from scratchlight.surface.scratchmap import scratch_map
 
@@ -270,12 +326,7 @@ def main():
                   f"{m['peak_rss_after_scene_mib']:.0f} MiB, after the build "
                   f"{m['peak_rss_after_build_mib']:.0f} MiB); render {m['render_ms']:.0f} ms, "
                   f"backprop {m['backprop_ms']:.0f} ms")
-    if args.json:
-        from scratchlight.io.atomic import atomic_path
-
-        with atomic_path(args.json, suffix=".json") as tmp:
-            with open(tmp, "w") as f:
-                json.dump(summary, f, indent=2)
+    return summary
 
 
 if __name__ == "__main__":
