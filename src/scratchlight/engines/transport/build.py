@@ -14,8 +14,8 @@ the map); that changes the noise, not the expectation, so T E and ``mi.render`` 
 Monte Carlo noise. Work is split into chunks of pixels (all their samples at once): each
 chunk's paths are traced by Dr.Jit (one kernel) and splatted with atomic adds into a
 dense (pixels x texels x 3) float32 block, whose touched cells become rows of T. Memory of
-the build is bounded by the chunk size. T is then stored column-compressed (one column per
-texel), one structure shared by the three channels. Atomic float sums make a rebuild equal
+the build is bounded by the chunk size. T is stored as it comes out, row-compressed (one row
+per pixel), one structure shared by the three channels. Atomic float sums make a rebuild equal
 to the last float32 bit only up to summation order.
 """
 from __future__ import annotations
