@@ -35,10 +35,10 @@ def test_threads_building_one_key_build_it_once(tmp_path, monkeypatch):
     def slow_build(scene, spp, seed, progress=False):
         builds.append(threading.get_ident())
         time.sleep(0.3)
-        n = 16 * 16
+        n = 16 * 16  # two non-zeros per pixel row
         rng = np.random.default_rng(seed)
-        indptr = np.arange(ENV[0] * ENV[1] + 1, dtype=np.int32) * 2
-        indices = np.sort(rng.integers(0, n, (ENV[0] * ENV[1], 2)), axis=1).astype(np.int32).ravel()
+        indptr = np.arange(n + 1, dtype=np.int32) * 2
+        indices = np.sort(rng.integers(0, ENV[0] * ENV[1], (n, 2)), axis=1).ravel()
         return TransportMatrix(indptr, indices, rng.random((3, indices.size)), (16, 16), ENV,
                                spp=spp, seed=seed, build_seconds=0.3)
 

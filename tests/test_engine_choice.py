@@ -29,9 +29,10 @@ def session(feed_marks_npz):
 
 
 def test_matrix_bytes_by_hand():
-    # 10 non-zeros x (4-byte index + 3 float32) + (max(16, 6) + 1) int32 pointers
-    assert matrix_bytes(10, (4, 4), (2, 3)) == 10 * 16 + 17 * 4
-    assert matrix_bytes(10, (2, 2), (5, 10)) == 10 * 16 + 51 * 4
+    # 10 non-zeros x (uint16 texel + 3 float32) + (16 + 1) int32 row pointers
+    assert matrix_bytes(10, (4, 4), (2, 3)) == 10 * 14 + 17 * 4
+    # more than 2**16 texels: int32 texel indices
+    assert matrix_bytes(10, (2, 2), (256, 512)) == 10 * 16 + 5 * 4
 
 
 def test_default_budget_is_a_quarter_of_memory():

@@ -173,17 +173,18 @@ def test_cache_reuses_and_keys_on_the_scene(copper_scene, tmp_path, monkeypatch)
 
 
 def test_matrix_layout_and_sizes(copper_scene):
-    """T is column-compressed (one column per texel) with pixels increasing in each column,
-    and equals the row-major pieces it was built from."""
+    """T is row-compressed (one row per pixel, uint16 texel indices) with texels increasing
+    in each row, and equals the row-major pieces it was built from."""
     T = build_transport(copper_scene, spp=8, seed=0)
-    assert T.indices.dtype == np.int32 and T.indptr.dtype == np.int32
-    assert T.indptr.shape == (ENV[0] * ENV[1] + 1,)
+    assert T.indices.dtype == np.uint16 and T.indptr.dtype == np.int32
+    assert T.indptr.shape == (32 * 32 + 1,)
     assert T.data.shape == (3, T.nnz) and T.data.dtype == np.float32
     assert (T.data >= 0).all() and T.nnz_per_pixel >= 4
     assert T.bytes_per_pixel == pytest.approx(T.nbytes / 1024)
-    for t in range(0, ENV[0] * ENV[1], 7):
-        col = T.indices[T.indptr[t]:T.indptr[t + 1]]
-        assert (np.diff(col) > 0).all()
+    assert T.nbytes == T.indptr.nbytes + 14 * T.nnz
+    for p in range(0, 32 * 32, 7):
+        row = T.indices[T.indptr[p]:T.indptr[p + 1]]
+        assert (np.diff(row.astype(int)) > 0).all()
     D = _dense(T)
     rows, cols = np.nonzero(D.sum(0))
     counts = np.bincount(rows, minlength=1024)

@@ -4,7 +4,7 @@ Why. One scene lit by many lights (an optimization's iterations, relighting) cos
 engine a full Mitsuba render per light, and the transport engine one build of T (about the
 paths of one or two AD iterations) and then milliseconds per light: 15-26x faster end to
 end at the paper's settings (benchmarks/README.md). What limits T is memory: it holds every
-path's texel weights, ~16 bytes per non-zero, ~10-60 non-zeros per pixel.
+path's texel weights, 14 bytes per non-zero, ~10-60 non-zeros per pixel.
 
 How. ``choose_engine`` (the rule of ``engine='auto'``):
 
@@ -52,12 +52,13 @@ def default_memory_budget() -> int:
 
 
 def matrix_bytes(nnz: int, image_shape: tuple[int, int], envmap_shape: tuple[int, int]) -> int:
-    """Bytes of one stored transport matrix with ``nnz`` non-zeros: an index (4 bytes, 8
-    beyond 2**31 non-zeros) and three float32 weights per non-zero, plus the pointer array
-    (counted over the longer of the pixel and texel axes, whichever one the layout uses)."""
-    index = 4 if nnz < 2 ** 31 - 1 else 8
-    axis = max(int(image_shape[0]) * int(image_shape[1]), int(envmap_shape[0]) * int(envmap_shape[1]))
-    return int(nnz) * (index + 12) + (axis + 1) * index
+    """Bytes of one stored transport matrix (``TransportMatrix``, row-compressed) with
+    ``nnz`` non-zeros: a texel index (uint16, int32 for maps of more than 2**16 texels) and
+    three float32 weights per non-zero, and h*w + 1 row pointers (int32, int64 from 2**31
+    non-zeros on)."""
+    index = 2 if int(envmap_shape[0]) * int(envmap_shape[1]) <= 2 ** 16 else 4
+    pointer = 4 if nnz < 2 ** 31 else 8
+    return int(nnz) * (index + 12) + (int(image_shape[0]) * int(image_shape[1]) + 1) * pointer
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,8 @@ the map); that changes the noise, not the expectation, so T E and ``mi.render`` 
 Monte Carlo noise. Work is split into chunks of pixels (all their samples at once): each
 chunk's paths are traced by Dr.Jit (one kernel) and splatted with atomic adds into a
 dense (pixels x texels x 3) float32 block, whose touched cells become rows of T. Memory of
-the build is bounded by the chunk size. T is then stored column-compressed (one column per
-texel), one structure shared by the three channels. Atomic float sums make a rebuild equal
+the build is bounded by the chunk size. T is stored as it comes out, row-compressed (one row
+per pixel), one structure shared by the three channels. Atomic float sums make a rebuild equal
 to the last float32 bit only up to summation order.
 """
 from __future__ import annotations
@@ -281,15 +281,15 @@ def build_transport(scene: Scene, spp: int = 64, seed: int = 0, progress: bool |
 def build_peak_extra_bytes(nnz: int, envmap_shape: tuple[int, int], spp: int) -> int:
     """Bytes ``build_transport`` needs beyond the finished matrix, at its peak, for a matrix
     of ``nnz`` non-zeros: the dense block of a chunk (or the scipy sum's ~100 bytes per
-    path), then the join of the chunks and the sort into columns (the row-major pieces, the
-    sort order and the column-major copy: ~40 bytes per non-zero)."""
+    path), then the join of the chunks (the pieces, int32 texels and float32 weights, and
+    their joined copies: ~32 bytes per non-zero)."""
     H, W = (int(v) for v in envmap_shape)
     dense_pixels = max(1, _MAX_CELLS // (H * W))
     if dense_pixels * spp >= _MIN_DENSE_PATHS:
         chunk = min(_MAX_PATHS // max(1, spp), dense_pixels) * H * W * 16  # 3 floats + owner
     else:
         chunk = _MAX_PATHS * 100
-    return int(max(chunk, 40 * int(nnz)))
+    return int(max(chunk, 32 * int(nnz)))
 
 
 def pilot_nonzeros(scene: Scene, spp: int = 64, seed: int = 0, rows: int | None = None

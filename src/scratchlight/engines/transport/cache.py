@@ -24,16 +24,20 @@ from ...scene.build import Scene
 from .build import build_transport
 from .matrix import TRANSPORT_VERSION, TransportMatrix
 
-__all__ = ["default_cache_dir", "transport_key", "load_or_build_transport", "key_lock"]
+__all__ = ["cache_root", "default_cache_dir", "transport_key", "load_or_build_transport",
+           "key_lock"]
+
+
+def cache_root() -> str:
+    """``$SCRATCHLIGHT_CACHE`` if that variable is set, else ``~/.cache/scratchlight``."""
+    return os.environ.get("SCRATCHLIGHT_CACHE") or os.path.join(
+        os.path.expanduser("~"), ".cache", "scratchlight")
 
 
 def default_cache_dir() -> str:
     """``$SCRATCHLIGHT_CACHE/transport`` if that variable is set, else
     ``~/.cache/scratchlight/transport``."""
-    root = os.environ.get("SCRATCHLIGHT_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "scratchlight")
-    return os.path.join(root, "transport")
-
+    return os.path.join(cache_root(), "transport")
 
 
 def transport_key(scene: Scene, spp: int, seed: int = 0) -> str:

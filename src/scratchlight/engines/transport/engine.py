@@ -17,7 +17,7 @@ import numpy as np
 
 from ...scene.build import Scene
 from .cache import load_or_build_transport
-from .matrix import TransportMatrix
+from .matrix import TransportMatrix, mean_apply
 from .noise import NOISE_MODES, NoiseModel
 
 __all__ = ["TransportEngine", "half_seed"]
@@ -129,14 +129,8 @@ class TransportEngine:
 
     def relight(self, E: np.ndarray) -> np.ndarray:
         """The linear RGB image (h, w, 3) float32 under map E (H, W[, C]), C = 1 or 3, with
-        all paths: T E, or (T_a E + T_b E) / 2."""
-        if self.T is not None:
-            return self.T.apply(E)
-        a, b = self.halves
-        out = a.apply(E)
-        out += b.apply(E)
-        out *= 0.5
-        return out
+        all paths: T E, or (T_a E + T_b E) / 2 (one fused pass over both halves)."""
+        return mean_apply(self.matrices, E)
 
     def render(self, E: np.ndarray, seed: int = 0, spp: int | None = None,
                grad: bool = False) -> np.ndarray:

@@ -1,0 +1,210 @@
+"""Threaded sparse products of a row-compressed transport matrix (numba).
+
+T (h*w pixel rows x H*W texel columns, three RGB weights per non-zero) is stored
+row-compressed (``matrix``). Then
+
+- T E is a gather from the tiny map E (25 x 50 texels: 5 KB, in L1 cache) with one
+  sequential write per pixel, the three channels fused so each index is read once, rows
+  split over threads without atomics; the two halves of a decorrelated engine are fused
+  into one pass writing their mean;
+- T^T G is a scatter into a tiny (H*W, 3) float64 buffer per thread, summed at the end.
+
+Why numba (0.68.1 with llvmlite 0.50.0; NumPy < 2.6, Python >= 3.10): a well-kept, widely
+used JIT whose wheels bring their own LLVM (no compiler on the machine), with parallel loops
+(``prange``) on its threading layer (TBB, OpenMP or its own workqueue) that honour
+``NUMBA_NUM_THREADS``, kernels that release the GIL, and a disk cache of compiled kernels.
+SciPy's products are single-threaded, one channel per product (reading the indices three
+times), and its T E on column-compressed T is a scatter. Dr.Jit (already a dependency; not
+measured) runs one pixel per SIMD lane: its loop over a row would gather across lanes from
+addresses a row apart instead of streaming T, and the alternative, a scatter-add over every
+non-zero, needs a row index per non-zero (more bytes) and atomics. Measured on
+milled-face.sur: ``benchmarks/relight.py``.
+
+Compiled kernels are cached on disk under ``$NUMBA_CACHE_DIR`` if set, else under the
+scratchlight cache root (``$SCRATCHLIGHT_CACHE`` or ``~/.cache/scratchlight``) in
+``numba/``, never beside an installed package; when that folder is not writable they are
+compiled in memory only. On the 2-core reference machine the first product in a process
+imports numba (~1.4 s); with an empty cache each kernel and argument types then compiles in
+1.5-2.5 s, from the cache the first loads in 0.5 s, the others in 0.01 s.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+import numba
+import numpy as np
+from numba import prange
+from numba.core import config as _numba_config
+
+from .cache import cache_root
+
+__all__ = ["mean_times", "transpose_times", "numba_cache_dir", "threads"]
+
+# numba's workqueue layer (used when neither TBB nor OpenMP is present) aborts the process
+# when two Python threads launch parallel kernels at once (the studio relights from worker
+# threads): one product at a time, each using every thread anyway.
+_LOCK = threading.Lock()
+
+
+def numba_cache_dir() -> str | None:
+    """The folder compiled kernels are cached in (``$NUMBA_CACHE_DIR``, else
+    ``<scratchlight cache root>/numba``), or None when it cannot be written."""
+    folder = _numba_config.CACHE_DIR or os.path.join(cache_root(), "numba")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK | os.X_OK) else None
+
+
+_CACHE_DIR = numba_cache_dir()
+
+
+def _jit(fn):
+    """``numba.njit(parallel, nogil)`` cached in ``numba_cache_dir()``.
+
+    numba picks a function's cache folder when it is decorated: from ``config.CACHE_DIR``,
+    else beside its source (site-packages for an installed package). So CACHE_DIR is set for
+    the decoration only, leaving the rest of the process's numba as it was; no folder, no
+    cache.
+    """
+    if _CACHE_DIR is None:
+        return numba.njit(parallel=True, nogil=True)(fn)
+    before = _numba_config.CACHE_DIR
+    _numba_config.CACHE_DIR = _CACHE_DIR
+    try:
+        return numba.njit(parallel=True, nogil=True, cache=True)(fn)
+    finally:
+        _numba_config.CACHE_DIR = before
+
+
+def threads() -> int:
+    """Threads a product uses (numba's default: the cores, or ``NUMBA_NUM_THREADS``)."""
+    return numba.get_num_threads()
+
+
+# The kernels index with unsigned integers: numba wraps negative signed indices, and
+# those checks cost ~20 % of T E. float32 sums, as SciPy's float32 products.
+
+@_jit
+def _gray(indptr, indices, data, e, out):  # pragma: no cover - compiled
+    d0, d1, d2 = data[0], data[1], data[2]
+    for r in prange(indptr.size - 1):
+        a0 = a1 = a2 = np.float32(0.0)
+        for k in range(np.uint64(indptr[r]), np.uint64(indptr[r + 1])):
+            v = e[indices[k]]
+            a0 += d0[k] * v
+            a1 += d1[k] * v
+            a2 += d2[k] * v
+        p = np.uint64(r)
+        out[p, 0], out[p, 1], out[p, 2] = a0, a1, a2
+
+
+@_jit
+def _rgb(indptr, indices, data, e, out):  # pragma: no cover - compiled
+    d0, d1, d2 = data[0], data[1], data[2]
+    for r in prange(indptr.size - 1):
+        a0 = a1 = a2 = np.float32(0.0)
+        for k in range(np.uint64(indptr[r]), np.uint64(indptr[r + 1])):
+            t = np.uint64(indices[k])
+            a0 += d0[k] * e[t, 0]
+            a1 += d1[k] * e[t, 1]
+            a2 += d2[k] * e[t, 2]
+        p = np.uint64(r)
+        out[p, 0], out[p, 1], out[p, 2] = a0, a1, a2
+
+
+@_jit
+def _gray2(ip_a, ix_a, d_a, ip_b, ix_b, d_b, e, out):  # pragma: no cover - compiled
+    half = np.float32(0.5)
+    for r in prange(ip_a.size - 1):
+        a0 = a1 = a2 = np.float32(0.0)
+        for k in range(np.uint64(ip_a[r]), np.uint64(ip_a[r + 1])):
+            v = e[ix_a[k]]
+            a0 += d_a[0, k] * v
+            a1 += d_a[1, k] * v
+            a2 += d_a[2, k] * v
+        b0 = b1 = b2 = np.float32(0.0)
+        for k in range(np.uint64(ip_b[r]), np.uint64(ip_b[r + 1])):
+            v = e[ix_b[k]]
+            b0 += d_b[0, k] * v
+            b1 += d_b[1, k] * v
+            b2 += d_b[2, k] * v
+        p = np.uint64(r)
+        out[p, 0], out[p, 1], out[p, 2] = half * (a0 + b0), half * (a1 + b1), half * (a2 + b2)
+
+
+@_jit
+def _rgb2(ip_a, ix_a, d_a, ip_b, ix_b, d_b, e, out):  # pragma: no cover - compiled
+    half = np.float32(0.5)
+    for r in prange(ip_a.size - 1):
+        a0 = a1 = a2 = np.float32(0.0)
+        for k in range(np.uint64(ip_a[r]), np.uint64(ip_a[r + 1])):
+            t = np.uint64(ix_a[k])
+            a0 += d_a[0, k] * e[t, 0]
+            a1 += d_a[1, k] * e[t, 1]
+            a2 += d_a[2, k] * e[t, 2]
+        b0 = b1 = b2 = np.float32(0.0)
+        for k in range(np.uint64(ip_b[r]), np.uint64(ip_b[r + 1])):
+            t = np.uint64(ix_b[k])
+            b0 += d_b[0, k] * e[t, 0]
+            b1 += d_b[1, k] * e[t, 1]
+            b2 += d_b[2, k] * e[t, 2]
+        p = np.uint64(r)
+        out[p, 0], out[p, 1], out[p, 2] = half * (a0 + b0), half * (a1 + b1), half * (a2 + b2)
+
+
+@_jit
+def _transpose(indptr, indices, data, g, acc):  # pragma: no cover - compiled
+    # acc (parts, H*W, 3) float64, zeroed: part q owns the rows [q n / parts, (q+1) n / parts)
+    n = indptr.size - 1
+    parts = acc.shape[0]
+    for q in prange(parts):
+        buf = acc[q]
+        for r in range(q * n // parts, (q + 1) * n // parts):
+            p = np.uint64(r)
+            g0, g1, g2 = np.float64(g[p, 0]), np.float64(g[p, 1]), np.float64(g[p, 2])
+            for k in range(np.uint64(indptr[r]), np.uint64(indptr[r + 1])):
+                t = np.uint64(indices[k])
+                buf[t, 0] += data[0, k] * g0
+                buf[t, 1] += data[1, k] * g1
+                buf[t, 2] += data[2, k] * g2
+
+
+def mean_times(mats, e: np.ndarray) -> np.ndarray:
+    """(1/K) sum_k T_k e for K = 1 or 2 row-compressed matrices on the same pixels and texels.
+
+    ``mats``: (indptr, indices, data) per matrix: indptr (n + 1,) int32 or int64, indices
+    (nnz,) uint16 or int32 texel of each non-zero, data (3, nnz) float32, all C-contiguous
+    and checked (``TransportMatrix``: an index out of range would read outside e).
+    ``e``: (H*W,) float32 gray map (drives R, G and B) or (H*W, 3) float32 RGB map.
+    Returns (n, 3) float32.
+    """
+    if len(mats) not in (1, 2):
+        raise ValueError(f"one or two matrices, got {len(mats)}")
+    n = mats[0][0].size - 1
+    out = np.empty((n, 3), np.float32)
+    e = np.ascontiguousarray(e, dtype=np.float32)
+    if e.ndim == 2 and e.shape[1] == 1:
+        e = e[:, 0]
+    with _LOCK:
+        if len(mats) == 1:
+            (_gray if e.ndim == 1 else _rgb)(*mats[0], e, out)
+        else:
+            (_gray2 if e.ndim == 1 else _rgb2)(*mats[0], *mats[1], e, out)
+    return out
+
+
+def transpose_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                    g: np.ndarray, texels: int) -> np.ndarray:
+    """T^T g per channel: (texels, 3) float64 for g (n, 3) float32 or float64 (arrays as in
+    ``mean_times``). Sums in float64, one (texels, 3) buffer per thread."""
+    if g.dtype not in (np.float32, np.float64):
+        g = g.astype(np.float64)
+    g = np.ascontiguousarray(g)
+    parts = max(1, min(threads(), indptr.size - 1))
+    acc = np.zeros((parts, texels, 3), np.float64)
+    with _LOCK:
+        _transpose(indptr, indices, data, g, acc)
+    return acc.sum(axis=0)
