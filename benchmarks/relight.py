@@ -13,9 +13,10 @@ interleaved rounds so that other work on the cores slows every case alike, it ti
 
 for a gray map (the optimizer's) and an RGB map, and T^T G (the gradient). Each product's
 bytes (T's row pointers, indices and weights read, the image written, the map read) divided
-by its median time is set beside the memory-copy bandwidth measured in the same run
-(``np.copyto`` between two 512 MB arrays, single-threaded as NumPy is, and the same copy
-split over numba's threads; read + write bytes counted). The first-call cost of the kernels
+by its median time is set beside the memory-copy bandwidth measured in the same run, before
+and after the products (``np.copyto`` between two 512 MB arrays, single-threaded as NumPy
+is, and the same copy split over numba's threads; read + write bytes counted; the ratios use
+the faster of the two measurements). The first-call cost of the kernels
 (compiling, or loading the compiled kernels from their disk cache) is measured in two fresh
 processes.
 
@@ -218,11 +219,15 @@ def main(argv=None) -> int:
         ("T^T G, one T", "scipy"): lambda: old.apply_transpose(G),
         ("T^T G, one T", "numba"): lambda: T.apply_transpose(G),
     }
+    # copies before and after the products: other work on the machine changes both; the
+    # ratios use the faster (the bandwidth the machine had to give)
+    copies = [copy_bandwidth(args.copy_mb << 20, repeats=10)]
     load["before_timing"] = os.getloadavg()
     times = timed_rounds(cases, args.repeats)
     load["after_timing"] = os.getloadavg()
-    copy = copy_bandwidth(args.copy_mb << 20, repeats=10)
+    copies.append(copy_bandwidth(args.copy_mb << 20, repeats=10))
     load["after_copy"] = os.getloadavg()
+    copy = {k: max(c[k] for c in copies) for k in copies[0]}
 
     def moved(product: str) -> int:
         """Bytes a product must move: T read, the image written (T E) or read (T^T G), the
@@ -247,7 +252,8 @@ def main(argv=None) -> int:
         "from_cache": single.from_cache and halves.from_cache,
         "numba": numba.__version__, "threads": kernels.threads(),
         "threading_layer": numba.threading_layer(), "cpu_count": os.cpu_count(),
-        "load_average": load, "copy_GB_per_s": copy, "max_rel_diff": agree,
+        "load_average": load, "copy_GB_per_s": copy,
+        "copy_GB_per_s_before_after": copies, "max_rel_diff": agree,
         "first_call": first, "rows": rows,
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -257,8 +263,9 @@ def main(argv=None) -> int:
     print(f"{args.surface}: {h} x {w} image, {args.spp} spp, {T.nnz_per_pixel:.1f} non-zeros "
           f"per pixel, T {T.nbytes / 1e6:.1f} MB, halves {result['halves_MB']:.1f} MB; "
           f"numba {numba.__version__}, {kernels.threads()} threads ({numba.threading_layer()})")
-    print(f"memory copy: np.copyto {copy['np.copyto']:.1f} GB/s, threaded "
-          f"{copy['threaded copy']:.1f} GB/s (read + write)")
+    print("memory copy (read + write; before / after the products): np.copyto " +
+          " / ".join(f"{c['np.copyto']:.1f}" for c in copies) + " GB/s, threaded " +
+          " / ".join(f"{c['threaded copy']:.1f}" for c in copies) + " GB/s")
     print("load average (1, 5, 15 min): " + "; ".join(
         f"{k} {v[0]:.2f} {v[1]:.2f} {v[2]:.2f}" for k, v in load.items()))
     print("| product | path | median | p10 - p90 | MB moved | GB/s | of copyto | of threaded copy |")

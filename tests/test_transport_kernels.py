@@ -145,6 +145,18 @@ def test_large_maps_get_int32_indices_and_empty_matrices_work():
     assert (empty.apply_transpose(np.ones((4, 5, 3)), 1) == 0).all()
 
 
+def test_warm_up_compiles_once_per_index_types():
+    """An engine's matrices make their kernels ready when loaded or built (the studio's first
+    relight must not wait for the compiler); a second call costs nothing."""
+    from scratchlight.engines.transport import kernels
+
+    T, _ = _matrix(np.random.default_rng(6))
+    assert T.warm_up() >= 0.0
+    assert (T.indptr.dtype, T.indices.dtype) in kernels._WARM
+    assert T.warm_up() == 0.0
+    assert kernels.warm_up(np.int64, np.int32) >= 0.0 and kernels.warm_up(np.int64, np.int32) == 0
+
+
 def test_bad_arrays_are_refused(tmp_path):
     """The kernels do not check bounds: the matrix checks its arrays when it is made."""
     rng = np.random.default_rng(4)

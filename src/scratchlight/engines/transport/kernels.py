@@ -25,7 +25,9 @@ scratchlight cache root (``$SCRATCHLIGHT_CACHE`` or ``~/.cache/scratchlight``) i
 ``numba/``, never beside an installed package; when that folder is not writable they are
 compiled in memory only. On the 2-core reference machine the first product in a process
 imports numba (~1.4 s); with an empty cache each kernel and argument types then compiles in
-1.5-2.5 s, from the cache the first loads in 0.5 s, the others in 0.01 s.
+1-2.5 s, from the cache the first loads in 0.5 s, the others in 0.01 s. ``warm_up`` pays
+this when an engine loads or builds its matrices (``cache.load_or_build_transport``), not at
+the first relight.
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ from numba.core import config as _numba_config
 
 from .cache import cache_root
 
-__all__ = ["mean_times", "transpose_times", "numba_cache_dir", "threads"]
+__all__ = ["mean_times", "transpose_times", "warm_up", "numba_cache_dir", "threads"]
 
 # numba's workqueue layer (used when neither TBB nor OpenMP is present) aborts the process
 # when two Python threads launch parallel kernels at once (the studio relights from worker
@@ -208,3 +210,27 @@ def transpose_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
     with _LOCK:
         _transpose(indptr, indices, data, g, acc)
     return acc.sum(axis=0)
+
+
+_WARM: set = set()
+
+
+def warm_up(indptr_dtype, indices_dtype) -> float:
+    """Compile, or load from the disk cache, the kernels an engine uses for matrices with
+    these index types (gray T E, the fused halves, T^T G of float64), once per process, so
+    that the first relight is as fast as the others. Returns the seconds it took (0 when
+    already done). RGB maps compile their kernels on first use."""
+    import time
+
+    key = (np.dtype(indptr_dtype), np.dtype(indices_dtype))
+    if key in _WARM:
+        return 0.0
+    t0 = time.perf_counter()
+    indptr = np.array([0, 1, 1], key[0])  # two pixel rows, one non-zero
+    arrays = (indptr, np.zeros(1, key[1]), np.ones((3, 1), np.float32))
+    e = np.ones(2, np.float32)
+    mean_times([arrays], e)
+    mean_times([arrays, arrays], e)
+    transpose_times(*arrays, np.ones((2, 3)), 2)
+    _WARM.add(key)
+    return time.perf_counter() - t0

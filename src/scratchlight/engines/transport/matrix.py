@@ -130,6 +130,14 @@ class TransportMatrix:
             self._csr = mats
         return self._csr[c]
 
+    def warm_up(self) -> float:
+        """Have the products' kernels compiled (or loaded from their disk cache) now rather
+        than at the first product: seconds taken, 0 once done in this process
+        (``kernels.warm_up``)."""
+        from .kernels import warm_up
+
+        return warm_up(self.indptr.dtype, self.indices.dtype)
+
     @property
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(indptr, indices, data), the arguments of the ``kernels`` products."""
