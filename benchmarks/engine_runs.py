@@ -57,6 +57,13 @@ def peak_rss_of(cmd: list[str], env: dict | None = None) -> dict:
     return res
 
 
+def numba_cache_dir() -> str:
+    """The compiled-kernel cache a user's runs would use (``kernels`` module)."""
+    from scratchlight.engines.transport.cache import cache_root
+
+    return os.environ.get("NUMBA_CACHE_DIR") or os.path.join(cache_root(), "numba")
+
+
 def default_surfaces(tmp: str, grid: int) -> list[dict]:
     """The three surfaces: a synthetic face-milled map (with truth and its defect-free twin),
     milled-face.sur and bullet-land-sample.x3p (those present)."""
@@ -75,7 +82,10 @@ def default_surfaces(tmp: str, grid: int) -> list[dict]:
 def optimize_and_evaluate(surface: dict, engine: str, tmp: str, args) -> dict:
     """One ``optimize`` run (fresh cache) and ``evaluate`` of its light."""
     out = os.path.join(tmp, f"{os.path.basename(surface['path'])}-{engine}")
-    env = dict(os.environ, SCRATCHLIGHT_CACHE=os.path.join(out + "-cache"))
+    # an empty transport cache, so T is built inside the run; compiled numba kernels stay
+    # where a user's would be (they are compiled once per machine, not per run)
+    env = dict(os.environ, SCRATCHLIGHT_CACHE=os.path.join(out + "-cache"),
+               NUMBA_CACHE_DIR=numba_cache_dir())
     cmd = [*CLI, "optimize", surface["path"], "--out", out, "--resolution", str(args.resolution),
            "--iterations", str(args.iterations), "--spp", str(args.spp), "--quiet",
            "--max-size", str(args.grid), "--engine", engine]
@@ -213,7 +223,8 @@ def scaling_suite(args, log=print) -> dict:
             its = args.scaling_iterations if engine == "transport" else args.scaling_ad_iterations
             if grid == max(args.scaling_grids) and image == args.resolution and engine == "transport":
                 its = args.iterations  # the paper's grid, end to end
-            env = dict(os.environ, SCRATCHLIGHT_CACHE=os.path.join(tmp, f"cache-{engine}-{image}-{grid}"))
+            env = dict(os.environ, SCRATCHLIGHT_CACHE=os.path.join(tmp, f"cache-{engine}-{image}-{grid}"),
+                       NUMBA_CACHE_DIR=numba_cache_dir())
             cmd = [sys.executable, os.path.abspath(sys.argv[0]), "--scaling-child", engine,
                    str(image), str(grid), str(its), paths[grid]]
             try:
