@@ -42,8 +42,10 @@ def test_a_killed_worker_process_is_retried(tmp_path):
 def test_ctrl_c_leaves_only_complete_rows(tmp_path):
     make_parts(tmp_path, n=3)
     (tmp_path / "plan.csv").write_text(
-        "heightmap,resolution,iterations,spp,final_spp\n"
-        + "".join(f"parts/fm-{k}.npz,24,20,2,4\n" for k in (1, 2, 3)))
+        "heightmap,resolution,iterations,spp,final_spp,engine\n"
+        # the AD engine and 200 iterations: a row lasts seconds, so fm-2 is still running
+        # when the signal comes (the transport engine would finish all three first)
+        + "".join(f"parts/fm-{k}.npz,24,200,2,4,ad\n" for k in (1, 2, 3)))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": SRC, "SCRATCHLIGHT_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "scratchlight.cli", "batch",
