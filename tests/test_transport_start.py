@@ -58,3 +58,21 @@ def test_noise_option(face_mill, tmp_path):
         face_mill, spp=4, cache_dir=tmp_path, noise="none").relight(E))
     with pytest.raises(ValueError, match="noise"):
         TransportEngine(face_mill, spp=4, cache_dir=tmp_path, noise="loud")
+
+
+def test_perturb_adds_the_calibrated_variance(face_mill, tmp_path):
+    """At the calibration image I0 the added noise has the calibrated sd per pixel; it
+    scales with the image (2 I0: twice the sd), and it is float32 and zero-mean."""
+    eng = TransportEngine(face_mill, spp=4, cache_dir=tmp_path)
+    E = np.full((25, 50, 1), 0.5, np.float32)
+    eng.begin_run(E, seed=0)
+    model = eng.noise_model
+    I0 = model.I0.astype(np.float32)
+    sel = (model.sd > 1e-4) & (model.I0 > 1e-3)
+    assert sel.sum() > 100
+    for factor in (1.0, 2.0):
+        draws = np.stack([model.perturb(factor * I0, s) - factor * I0 for s in range(400)])
+        assert draws.dtype == np.float32
+        ratio = draws.std(axis=0)[sel] / (factor * model.sd[sel])
+        assert np.median(ratio) == pytest.approx(1.0, abs=0.05)
+        assert abs(draws.mean(axis=0)[sel].mean()) < 0.1 * model.sd[sel].mean()

@@ -67,12 +67,20 @@ class NoiseModel:
         var = var_ad - var_t
         self.sd = np.sqrt(np.maximum(var, 0.0))
         self.I0 = ref
+        # perturb's noise sd * I / I0 (sd where I0 is black) as gain * I + floor, float32
+        lit = ref > 1e-6
+        self._gain = np.where(lit, self.sd / np.where(lit, ref, 1.0), 0.0).astype(np.float32)
+        self._floor = np.where(lit, 0.0, self.sd).astype(np.float32)
         self.seconds += time.perf_counter() - t0
 
     def perturb(self, image: np.ndarray, seed: int) -> np.ndarray:
         """``image`` plus fresh Gaussian noise of the calibrated variance (scaled by I / I0)."""
         if self.sd is None:
             return image
-        scale = np.divide(image, self.I0, out=np.ones_like(self.I0), where=self.I0 > 1e-6)
-        z = np.random.default_rng([int(seed), 0x401]).standard_normal(image.shape[:2])[..., None]
-        return (image + self.sd * scale * z).astype(np.float32)
+        z = np.random.default_rng([int(seed), 0x401]).standard_normal(image.shape[:2],
+                                                                      dtype=np.float32)
+        noise = np.asarray(image, np.float32) * self._gain
+        noise += self._floor
+        noise *= z[..., None]
+        noise += image
+        return noise
