@@ -1,17 +1,25 @@
-"""Transport engine from any start (issue 12, part 1): AD vs transport (noise 'none', the
-engine before noise matching) vs transport (noise 'matched').
+"""Transport engine from any start (issue 12, part 1): AD vs transport (noise 'matched', the
+default; optionally 'none', the engine before noise matching) over a matrix of cases.
 
-For each surface (a synthetic face-milled map, ``milled-face.sur``) and initial map
-(constant:0.5, random, specular) the paper's loop (gray 25 x 50 map, lambda 30, lr 0.02) runs
-with each engine for 3 seeds; every final map is judged on its own high-spp Mitsuba render,
-all with one judge seed (``Session.render_final`` + ``Session.judge``). Prints the judged
-objective per run, medians over seeds, the ratio of each transport median to the AD one,
-and times (transport: the loop, including noise calibration; T's build is reported once).
+Surfaces: a synthetic face-milled map (``synthesize("face-mill", size=1024, scratches=3)``),
+``milled-face.sur`` and ``bullet-land-sample.x3p``, each resampled to ``--max-size``.
+Cases (``transport_cases.CASES``): gray from constant:0.5, random, specular and a light file
+(an EXR raking lamp, read by ``--init FILE``); then from constant:0.5: rgb, ``l2_target``
+image and none (env is the default, in the constant:0.5 case), and ``mask`` scratch.
 
-Usage (a few minutes per surface on 2 cores):
-    PYTHONPATH=$PWD/src .venv/bin/python benchmarks/transport_start.py
-    ... --size 128 --spp 16 --iterations 100 --seeds 3 --json out.json
-    ... --surface milled-face.sur --init specular --first-seed 3 --seeds 6   # more seeds
+Every run goes through the session as the command line drives it (``Session.set_mask``,
+``Session.optimize`` with a ``LightConfig`` and an ``OptimizerConfig`` naming the engine and
+``transport_noise``); every final map is judged by the case's own objective on its own
+high-spp Mitsuba render, all with one judge seed (``Session.render_final`` +
+``Session.judge``). Transport matrices are built per seed (the session keys engines by
+seed) into a temporary cache. Prints each run, then medians over seeds, ratio = transport
+median / AD median, the worst ratio, and writes every run to ``--json`` after each run
+(``--append`` keeps the runs already there and skips them).
+
+Usage (2 shared cores; see benchmarks/README.md for times):
+    PYTHONPATH=$PWD/src .venv/bin/python benchmarks/transport_start.py      # the whole matrix
+    ... --iterations 5 --seeds 1 --judge-spp 16 --json /tmp/t.json       # a timing probe
+    ... --surface milled-face.sur --case specular --first-seed 3 --seeds 6 --append
 """
 from __future__ import annotations
 
@@ -22,112 +30,129 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from transport_cases import (CASES, DEFAULT_ENGINES, ENGINES, NOISE_VARIANTS,  # noqa: E402
+                             case_light, raking_lamp, surfaces, summary, use_noise_variant)
 
-DATA = os.environ.get("SCRATCHLIGHT_DATA", "/work/shared/data")
-INITS = ("constant:0.5", "random", "specular")
-ENGINES = ("ad", "transport-none", "transport-matched")
-
-
-def surfaces(tmp: str, args) -> dict:
-    import scratchlight as sl
-    from scratchlight.surface import SurfaceConfig
-
-    synth = os.path.join(tmp, "face-mill.npz")
-    sl.io.write_npz(synth, sl.synthesize("face-mill", size=128, scratches=3))
-    out = {"synthetic face-mill 128": SurfaceConfig(synth, max_size=args.max_size)}
-    sur = os.path.join(DATA, "milled-face.sur")
-    if os.path.isfile(sur):
-        out["milled-face.sur"] = SurfaceConfig(sur, max_size=args.max_size)
-    return out
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "transport_cases.json")
 
 
-def run_surface(label, surface, args, cache) -> list[dict]:
-    from scratchlight.engines import ADEngine, TransportEngine
-    from scratchlight.optimize import optimize_light
-    from scratchlight.optimize.config import LightConfig
+def _save(path, rows):
+    if path:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path + ".tmp", "w") as f:
+            json.dump(rows, f, indent=1)
+        os.replace(path + ".tmp", path)
+
+
+def run_surface(label, surface, args, lamp, rows) -> None:
+    from scratchlight.errors import InputError
+    from scratchlight.optimize.config import OptimizerConfig
     from scratchlight.scene import SceneSpec
     from scratchlight.session import Session
 
-    s = Session(surface, SceneSpec(width=args.size, height=args.size))
     t0 = time.perf_counter()
-    engines = {"transport-none": TransportEngine(s.scene, spp=args.spp, cache_dir=cache, noise="none")}
-    build_s = time.perf_counter() - t0
-    engines["transport-matched"] = TransportEngine(s.scene, spp=args.spp, cache_dir=cache)
-    engines["ad"] = ADEngine(s.scene, spp=args.spp)
-    print(f"{label}: T built in {build_s:.1f} s", flush=True)
-    rows = []
-    for init in args.init or INITS:
-        light = LightConfig(init=init)
-        for name in args.engine or ENGINES:
+    s = Session(surface, SceneSpec(width=args.size, height=args.size,
+                                   exaggeration=args.exaggeration))
+    print(f"{label}: session {time.perf_counter() - t0:.1f} s, heights {s.heightmap.shape}, "
+          f"exaggeration {s.scene.spec.exaggeration:.3g}, {int(s.object_mask.sum())} surface "
+          f"pixels", flush=True)
+    done = {(r["surface"], r["case"], r["engine"], r["seed"]) for r in rows}
+    for case in args.case or CASES:
+        light = case_light(case, lamp)
+        try:
+            s.set_mask(light.mask, light)
+        except InputError as e:
+            print(f"  {case}: not run ({e})", flush=True)
+            rows.append(dict(surface=label, case=case, engine=None, seed=None, loss=None,
+                             error=str(e)))
+            continue
+        same = [r for r in rows if r["surface"] == label and r["case"] == "constant:0.5"
+                and r.get("loss") is not None]
+        if case == "mask scratch" and (s.mask == s.object_mask).all() and same:
+            # the scratch map covers every surface pixel: the runs are those of constant:0.5
+            print(f"  {case}: the scratch map covers the whole surface; runs = constant:0.5",
+                  flush=True)
+            rows += [dict(r, case=case, mask=light.mask, same_as="constant:0.5") for r in same
+                     if (label, case, r["engine"], r["seed"]) not in done]
+            continue
+        for name in args.engine or DEFAULT_ENGINES:
+            engine, noise = ENGINES[name]
+            opt = OptimizerConfig(lr=args.lr, iterations=args.iterations, spp=args.spp,
+                                  engine=engine, transport_noise=noise)
             for seed in range(args.first_seed, args.first_seed + args.seeds):
-                E0 = s.initial_envmap(light, seed)
-                t0 = time.perf_counter()
-                res = optimize_light(engines[name], E0, s.mask, lam=light.effective_lam,
-                                     lr=args.lr, iterations=args.iterations, seed=seed)
-                t = time.perf_counter() - t0
-                judged = s.judge(s.render_final(res.envmap, spp=args.judge_spp), res.envmap, light)
-                rows.append(dict(surface=label, init=init, engine=name, seed=seed,
-                                 loss=judged["loss"], time_s=t, build_s=build_s))
-                print(f"  {init:13s} {name:18s} seed {seed}: judged {judged['loss']:.3f}  "
-                      f"{t:.1f} s", flush=True)
-    return rows
-
-
-def summary(rows) -> str:
-    engines = [n for n in ENGINES if any(r["engine"] == n for r in rows)]
-    if engines != list(ENGINES):  # a partial run: medians per engine only
-        lines = ["| surface | initial map | " + " | ".join(engines) + " |",
-                 "|---|---|" + "---|" * len(engines)]
-        for surface, init in dict.fromkeys((r["surface"], r["init"]) for r in rows):
-            meds = [np.median([r["loss"] for r in rows if (r["surface"], r["init"], r["engine"])
-                               == (surface, init, n)]) for n in engines]
-            lines.append(f"| {surface} | {init} | " + " | ".join(f"{m:.3f}" for m in meds) + " |")
-        return "\n".join(lines)
-    lines = ["| surface | initial map | AD | transport (none) | ratio | transport (matched) "
-             "| ratio | time AD / none / matched |", "|---|---|---|---|---|---|---|---|"]
-    keys = dict.fromkeys((r["surface"], r["init"]) for r in rows)
-    for surface, init in keys:
-        med = {}
-        for name in ENGINES:
-            sel = [r for r in rows if (r["surface"], r["init"], r["engine"]) == (surface, init, name)]
-            med[name] = (float(np.median([r["loss"] for r in sel])),
-                         float(np.median([r["time_s"] for r in sel])))
-        ad = med["ad"][0]
-        lines.append(f"| {surface} | {init} | {ad:.3f} | {med['transport-none'][0]:.3f} | "
-                     f"{med['transport-none'][0] / ad:.3f} | {med['transport-matched'][0]:.3f} | "
-                     f"**{med['transport-matched'][0] / ad:.3f}** | "
-                     + " / ".join(f"{med[n][1]:.1f} s" for n in ENGINES) + " |")
-    return "\n".join(lines)
+                if (label, case, name, seed) in done:
+                    continue
+                run = s.optimize(light, opt, seed=seed)
+                t1 = time.perf_counter()
+                judged = s.judge(s.render_final(run.envmap, spp=args.judge_spp), run.envmap,
+                                 light, run.mask)
+                judge_s = time.perf_counter() - t1
+                row = dict(surface=label, case=case, engine=name, seed=seed, init=light.init,
+                           color=light.color, l2_target=light.l2_target, mask=light.mask,
+                           mask_pixels=int(run.mask.sum()), lam=light.effective_lam,
+                           loss=judged["loss"], l_grad=judged["l_grad"], l_l2=judged["l_l2"],
+                           loop_loss=run.loss[-1], time_s=run.time_s,
+                           setup_s=run.engine_setup_s, judge_s=judge_s)
+                if engine == "transport":
+                    row["variant"] = args.noise_variant or "default"
+                    nm = s.engine(engine, args.spp, seed, tuple(light.envmap_size)).noise_model
+                    if nm is not None:
+                        row["noise"] = {k: v for k, v in vars(nm).items()
+                                        if isinstance(v, (int, float, bool, str)) and k != "scene"}
+                rows.append(row)
+                _save(args.json, rows)
+                print(f"  {case:13s} {name:18s} seed {seed}: judged {judged['loss']:8.3f}  "
+                      f"loop {run.time_s:5.1f} s  setup {run.engine_setup_s:4.1f} s  "
+                      f"judge {judge_s:4.1f} s", flush=True)
+    s.drop_engines()
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=128, help="image side, pixels")
     ap.add_argument("--max-size", type=int, default=256, help="height-map grid limit")
+    ap.add_argument("--synth-size", type=int, default=1024, help="synthetic map side, cells")
+    ap.add_argument("--exaggeration", default=1.0,
+                    type=lambda v: v if v == "auto" else float(v), help="1 or auto")
     ap.add_argument("--spp", type=int, default=16)
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. +seeds-1")
-    ap.add_argument("--init", action="append", choices=INITS, help="only these initial maps")
-    ap.add_argument("--engine", action="append", choices=ENGINES, help="only these engines")
+    ap.add_argument("--case", "--init", action="append", choices=list(CASES),
+                    help="only these cases (repeat)")
+    ap.add_argument("--engine", action="append", choices=list(ENGINES),
+                    help=f"only these engines (repeat; default {', '.join(DEFAULT_ENGINES)})")
     ap.add_argument("--judge-spp", type=int, default=256)
-    ap.add_argument("--surface", action="append", help="only these surface labels")
-    ap.add_argument("--json", help="write every run's row here")
+    ap.add_argument("--surface", action="append", help="only these surface labels (repeat)")
+    ap.add_argument("--json", default=RESULTS, help="every run's row (default %(default)s)")
+    ap.add_argument("--append", action="store_true", help="keep and skip the runs in --json")
+    ap.add_argument("--noise-variant", metavar="SPEC",
+                    help=f"patch the noise matching into a variant: {NOISE_VARIANTS}")
+    ap.add_argument("--ad-from", metavar="JSON", help="take the AD runs from this file")
     args = ap.parse_args(argv)
+    if args.noise_variant:
+        use_noise_variant(args.noise_variant)
     rows = []
+    if args.append and os.path.isfile(args.json):
+        with open(args.json) as f:
+            rows = [r for r in json.load(f) if not r.get("error")]
+    if args.ad_from:
+        with open(args.ad_from) as f:
+            rows += [r for r in json.load(f) if r.get("engine") == "ad"]
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["SCRATCHLIGHT_CACHE"] = tmp  # T built once per seed, not kept
+        lamp = raking_lamp(os.path.join(tmp, "raking-lamp.exr"))
         for label, surface in surfaces(tmp, args).items():
-            if args.surface and label not in args.surface:
-                continue
-            rows += run_surface(label, surface, args, os.path.join(tmp, "transport"))
+            run_surface(label, surface, args, lamp, rows)
+            _save(args.json, rows)
     print(f"\n{args.size} x {args.size} image, {args.spp} spp, {args.iterations} iterations, "
-          f"gray 25 x 50, lambda 30, judged at {args.judge_spp} spp; medians of {args.seeds} seeds\n")
+          f"25 x 50 map, lr {args.lr}, judged at {args.judge_spp} spp; medians over the "
+          f"seeds in the json; noise {args.noise_variant or 'default'}; "
+          f"{time.perf_counter() - t0:.0f} s in all\n")
     print(summary(rows))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
     return 0
 
 
