@@ -43,8 +43,10 @@ def test_ctrl_c_leaves_only_complete_rows(tmp_path):
     make_parts(tmp_path, n=3)
     (tmp_path / "plan.csv").write_text(
         "heightmap,resolution,iterations,spp,final_spp,engine\n"
-        # the AD engine: the transport engine would finish every row before the signal
-        + "".join(f"parts/fm-{k}.npz,24,20,2,4,ad\n" for k in (1, 2, 3)))
+        # fm-1 is quick; fm-2 and fm-3 take the AD engine through 400 iterations (seconds),
+        # so fm-2 is still running when the signal comes even with Mitsuba's kernels cached
+        "parts/fm-1.npz,24,20,2,4,ad\n"
+        + "".join(f"parts/fm-{k}.npz,24,400,2,4,ad\n" for k in (2, 3)))
     out = tmp_path / "out"
     env = {**os.environ, "PYTHONPATH": SRC, "SCRATCHLIGHT_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen([sys.executable, "-m", "scratchlight.cli", "batch",
