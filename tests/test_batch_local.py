@@ -52,7 +52,10 @@ def test_ctrl_c_leaves_only_complete_rows(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "scratchlight.cli", "batch",
                              str(tmp_path / "plan.csv"), "--out", str(out), "--workers", "1",
                              "--quiet"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            # a signal ignored here (an earlier in-process test may have set
+                            # SIG_IGN) would stay ignored in the child: give it the default
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline and not (out / "fm-1" / "row.json").exists():
         time.sleep(0.1)
