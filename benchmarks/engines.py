@@ -245,6 +245,8 @@ def main():
     ap.add_argument("--memory-spp", type=int, default=16,
                     help="single: spp of each matrix in the memory measurement")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, default=1,
+                    help="default: optimize seeds --seed .. --seed+N-1 (evaluate: the first)")
     ap.add_argument("--progress", action="store_true", help="progress bars")
     ap.add_argument("--json", help="also write the numbers to this file")
     ap.add_argument("--memory-child", nargs=3, type=int, help=argparse.SUPPRESS)

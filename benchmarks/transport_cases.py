@@ -165,16 +165,14 @@ def use_noise_variant(spec: str) -> None:
         ref = 0.5 * (a + b)
         if getattr(self, "_ad", None) is None:
             self._ad = ADEngine(self.scene, spp=self.calibration_spp)
-        mc = self._ad.render(E, seed=(int(seed) + noise._CAL_SEED_OFFSET) % 2 ** 31).astype(np.float64)
+        mc_seed = (int(seed) + noise._CAL_SEED_OFFSET) % 2 ** 31
+        mc = self._ad.render(E, seed=mc_seed).astype(np.float64)
         var_t = 0.5 * noise._box((a - b) ** 2)
         var_ad = (noise._box((mc - ref) ** 2) - 0.5 * var_t) * (self.calibration_spp / self.spp)
         if kind == "median":
-            from scipy.ndimage import median_filter
-
-            var_t = 0.5 * median_filter((a - b) ** 2, size=(noise._BOX, noise._BOX, 1),
-                                        mode="nearest") / 0.454936  # median of chi2(1)
+            var_t = 0.5 * noise.bulk_variance((a - b) ** 2)
         var = np.maximum(var_ad - var_t, 0.0)
-        self.sd, self.I0 = np.sqrt(var), ref
+        self.set_noise(np.sqrt(var), ref)
         m = np.asarray(self.scene.object_mask, bool)
         vt, va = float(var_t[m].sum()), float(var[m].sum())
         self.var_ratio = vt / (vt + va) if vt + va > 0 else 1.0
@@ -210,7 +208,8 @@ class _Mean:
         self.Ts = Ts
 
     def apply(self, E):
-        return (sum(T.apply(E).astype(np.float64) for T in self.Ts) / len(self.Ts)).astype(np.float32)
+        total = sum(T.apply(E).astype(np.float64) for T in self.Ts)
+        return (total / len(self.Ts)).astype(np.float32)
 
     def apply_transpose(self, G, channels=3):
         return sum(T.apply_transpose(G, channels) for T in self.Ts) / len(self.Ts)

@@ -14,12 +14,18 @@ high-spp Mitsuba render, all with one judge seed (``Session.render_final`` +
 ``Session.judge``). Transport matrices are built per seed (the session keys engines by
 seed) into a temporary cache. Prints each run, then medians over seeds, ratio = transport
 median / AD median, the worst ratio, and writes every run to ``--json`` after each run
-(``--append`` keeps the runs already there and skips them).
+(``--append`` keeps the runs already there and skips them). A case whose scratch mask is
+the whole surface reuses the constant:0.5 runs (the same runs, bit for bit).
+``--noise-variant`` patches the noise matching for a run into one of the alternatives
+measured in benchmarks/README.md (``transport_cases.use_noise_variant``).
 
 Usage (2 shared cores; see benchmarks/README.md for times):
-    PYTHONPATH=$PWD/src .venv/bin/python benchmarks/transport_start.py      # the whole matrix
-    ... --iterations 5 --seeds 1 --judge-spp 16 --json /tmp/t.json       # a timing probe
-    ... --surface milled-face.sur --case specular --first-seed 3 --seeds 6 --append
+    PYTHONPATH=$PWD/src .venv/bin/python benchmarks/transport_start.py      # seeds 0-2
+    ... --append --first-seed 3 --seeds 6                                  # seeds 3-8
+    ... --iterations 5 --seeds 1 --json /tmp/t.json                       # a timing probe
+    ... --summarize --table-seeds 3                # the table of seeds 0-2 of the json
+    ... --engine transport-matched --seeds 9 --noise-variant mean \
+        --ad-from benchmarks/results/transport_cases.json --json /tmp/mean.json
 """
 from __future__ import annotations
 
@@ -30,11 +36,12 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # transport_cases
 from transport_cases import (CASES, DEFAULT_ENGINES, ENGINES, NOISE_VARIANTS,  # noqa: E402
                              case_light, raking_lamp, surfaces, summary, use_noise_variant)
 
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "transport_cases.json")
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESULTS = os.path.join(HERE, "results", "transport_cases.json")
 
 
 def _save(path, rows):
@@ -43,6 +50,12 @@ def _save(path, rows):
         with open(path + ".tmp", "w") as f:
             json.dump(rows, f, indent=1)
         os.replace(path + ".tmp", path)
+
+
+def _table(rows, table_seeds=None) -> str:
+    """The summary of ``rows``, of seeds below ``table_seeds`` only if given."""
+    return summary([r for r in rows if table_seeds is None
+                    or (r.get("seed") is not None and r["seed"] < table_seeds)])
 
 
 def run_surface(label, surface, args, lamp, rows) -> None:
@@ -131,7 +144,15 @@ def main(argv=None) -> int:
     ap.add_argument("--noise-variant", metavar="SPEC",
                     help=f"patch the noise matching into a variant: {NOISE_VARIANTS}")
     ap.add_argument("--ad-from", metavar="JSON", help="take the AD runs from this file")
+    ap.add_argument("--table-seeds", type=int, metavar="N",
+                    help="summarize the runs of seeds 0 .. N-1 only (default: all in --json)")
+    ap.add_argument("--summarize", action="store_true", help="only print the table of --json")
     args = ap.parse_args(argv)
+    if args.summarize:
+        with open(args.json) as f:
+            rows = json.load(f)
+        print(_table(rows, args.table_seeds))
+        return 0
     if args.noise_variant:
         use_noise_variant(args.noise_variant)
     rows = []
@@ -148,11 +169,11 @@ def main(argv=None) -> int:
         for label, surface in surfaces(tmp, args).items():
             run_surface(label, surface, args, lamp, rows)
             _save(args.json, rows)
+    seeds = f"seeds < {args.table_seeds}" if args.table_seeds else "the seeds in the json"
     print(f"\n{args.size} x {args.size} image, {args.spp} spp, {args.iterations} iterations, "
-          f"25 x 50 map, lr {args.lr}, judged at {args.judge_spp} spp; medians over the "
-          f"seeds in the json; noise {args.noise_variant or 'default'}; "
-          f"{time.perf_counter() - t0:.0f} s in all\n")
-    print(summary(rows))
+          f"25 x 50 map, lr {args.lr}, judged at {args.judge_spp} spp; medians over {seeds}; "
+          f"noise {args.noise_variant or 'default'}; {time.perf_counter() - t0:.0f} s in all\n")
+    print(_table(rows, args.table_seeds))
     return 0
 
 

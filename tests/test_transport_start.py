@@ -76,3 +76,53 @@ def test_perturb_adds_the_calibrated_variance(face_mill, tmp_path):
         ratio = draws.std(axis=0)[sel] / (factor * model.sd[sel])
         assert np.median(ratio) == pytest.approx(1.0, abs=0.05)
         assert abs(draws.mean(axis=0)[sel].mean()) < 0.1 * model.sd[sel].mean()
+
+
+class _Fixed:
+    """A stand-in for a transport half (``apply``) or the calibration render (``render``):
+    the same image for any map."""
+
+    def __init__(self, image):
+        self.image = np.asarray(image, np.float32)
+
+    def apply(self, E):
+        return self.image
+
+    def render(self, E, seed=0):
+        return self.image
+
+
+def _calibrated(spikes: bool, var_ad=1e-3, var_t=2e-4, shape=(64, 64)):
+    """A NoiseModel calibrated on synthetic images: Mitsuba noise of variance var_ad, and
+    T's halves with Gaussian noise of var_t or, with ``spikes``, rare large outliers."""
+    from scratchlight.engines.transport.noise import NoiseModel
+
+    rng = np.random.default_rng(0)
+    ref = np.full((*shape, 3), 0.5)
+    if spikes:  # 2 % of the pixels of each half, 20 x the Gaussian's standard deviation
+        ta, tb = ((rng.random(shape) < 0.02) * 20 * np.sqrt(var_t) for _ in range(2))
+    else:
+        ta, tb = (rng.standard_normal(shape) * np.sqrt(var_t) for _ in range(2))
+    mc = ref + rng.standard_normal(shape)[..., None] * np.sqrt(var_ad)
+    nm = NoiseModel(scene=None, spp=4, calibration_spp=4)
+    nm._ad = _Fixed(mc)
+    nm.calibrate((_Fixed(ref + ta[..., None]), _Fixed(ref + tb[..., None])), np.zeros((4, 8, 1)))
+    return nm, (ta != 0) | (tb != 0)
+
+
+def test_noise_model_subtracts_the_bulk_of_the_transport_noise():
+    """The added variance is var_AD less the *bulk* of var_T: Gaussian T noise is subtracted
+    in full (added ~ var_AD - var_T), while rare outliers in T's halves, which carry most of
+    their mean square but little of L_grad's absolute gradients, leave the noise added
+    around them at ~ var_AD (subtracting their box mean cancelled it there)."""
+    var_ad, var_t = 1e-3, 2e-4
+    nm, _ = _calibrated(False, var_ad, var_t)
+    added = float(np.mean(nm.sd ** 2))
+    assert abs(added - (var_ad - var_t)) < 0.1 * (var_ad - var_t), added
+    nm, spiked = _calibrated(True, var_ad, var_t)
+    from scipy.ndimage import binary_dilation
+
+    near = binary_dilation(spiked, iterations=2)
+    assert spiked.mean() < 0.05 and near.mean() > 0.3
+    added_near = float(np.mean((nm.sd ** 2)[near]))
+    assert added_near > 0.85 * var_ad, added_near  # subtracting the mean var_T (~1.6e-3) left ~0
