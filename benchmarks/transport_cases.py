@@ -170,7 +170,10 @@ def use_noise_variant(spec: str) -> None:
         var_t = 0.5 * noise._box((a - b) ** 2)
         var_ad = (noise._box((mc - ref) ** 2) - 0.5 * var_t) * (self.calibration_spp / self.spp)
         if kind == "median":
-            var_t = 0.5 * noise.bulk_variance((a - b) ** 2)
+            from scipy.ndimage import median_filter
+
+            var_t = 0.5 * median_filter((a - b) ** 2, size=(noise._BOX, noise._BOX, 1),
+                                        mode="nearest") / 0.454936  # median of chi2(1)
         var = np.maximum(var_ad - var_t, 0.0)
         self.set_noise(np.sqrt(var), ref)
         m = np.asarray(self.scene.object_mask, bool)

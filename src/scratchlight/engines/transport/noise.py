@@ -19,34 +19,19 @@ Each gradient render then adds sqrt(var_add) * (I / I0) * z, z ~ N(0, 1) fresh p
 iteration (one z for the three channels, as one path carries all three), scaled with the
 image so a pixel that darkens keeps its relative noise.
 
-The bulk of T's noise. L_grad measures the image's gradients by their absolute values, and
-T's noise is heavy-tailed where Mitsuba's is not: under a uniform light on
-``bullet-land-sample.x3p`` (128 x 128, 16 spp), T's half-to-half differences, divided by
-their local 5 x 5 RMS, have excess kurtosis 9.7 and mean |z| 0.45, Mitsuba's 0.55 and 0.76
-(a Gaussian: 0 and 0.80). A few outlier paths carry much of var_T but add little to the L1
-measure, so subtracting the box *mean* of var_T left the transport primal short of the
-noise that matters where var_T is a fair share of the total (bullet land: 24 % of it from
-constant 0.5, 56 % from a raking-lamp file; 3-7 % on the face-milled maps). var_T is
-therefore subtracted as the variance of a Gaussian with T's *median* squared difference
-over the box (median / 0.4549, the median of chi-square(1)): the mean for Gaussian noise,
-the bulk for a heavy-tailed one. The mean stays in the residual's correction above
-(E[r^2] is a statement about means). Measured over the issue's case matrix
-(benchmarks/README.md, ``transport_start.py``): bullet land from the raking-lamp file,
-transport / AD 1.032 with the mean and 0.976 with the median (9 seeds); no case above
-1.02 x over 9 seeds. Not adopted, also measured there: a gate (noise only when the start's
-var_T share is small) brings the stall back on the bullet land; recalibrating every 10
-iterations, and drawing primal and gradient from random subsets of 8 smaller matrices,
-were no better.
+Measured and not adopted (benchmarks/README.md, the case matrix): subtracting only the
+*bulk* of var_T (a box median, as T's noise is heavy-tailed), a gate that adds the noise
+only when the start's var_T share is small, recalibrating every 10 iterations, and drawing
+primal and gradient from random subsets of 8 smaller matrices.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NoiseModel", "NOISE_MODES", "bulk_variance"]
+__all__ = ["NoiseModel", "NOISE_MODES"]
 
 NOISE_MODES = ("matched", "none")
 _BOX = 5  # pixels of the box the squared residuals are averaged over
-_MEDIAN_CHI2_1 = 0.454936  # the median of a chi-square variable with one degree of freedom
 _CAL_SEED_OFFSET = 0x0CA1_0000  # the calibration render's seed: never an iteration's
 
 
@@ -54,16 +39,6 @@ def _box(a: np.ndarray) -> np.ndarray:
     from scipy.ndimage import uniform_filter
 
     return uniform_filter(a, size=(_BOX, _BOX, 1), mode="nearest")
-
-
-def bulk_variance(d2: np.ndarray) -> np.ndarray:
-    """The variance of the Gaussian whose squared values have the median of ``d2`` over the
-    5 x 5 box: the box mean for Gaussian noise, the bulk (not the outliers) otherwise.
-
-    d2: (h, w, c) squared differences; returns the same shape, float64."""
-    from scipy.ndimage import median_filter
-
-    return median_filter(d2, size=(_BOX, _BOX, 1), mode="nearest") / _MEDIAN_CHI2_1
 
 
 class NoiseModel:
@@ -94,7 +69,7 @@ class NoiseModel:
         # E[r^2] = var_AD(cal) + var_T / 2, var_AD(spp) = var_AD(cal) * cal / spp
         var_t = 0.5 * _box((a - b) ** 2)
         var_ad = (_box((mc - ref) ** 2) - 0.5 * var_t) * (self.calibration_spp / self.spp)
-        var = var_ad - 0.5 * bulk_variance((a - b) ** 2)  # less the bulk of var_T
+        var = var_ad - var_t
         self.set_noise(np.sqrt(np.maximum(var, 0.0)), ref)
         self.seconds += time.perf_counter() - t0
 
