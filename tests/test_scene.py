@@ -120,3 +120,22 @@ def test_resample_keeps_the_physical_extent(shape, dx, dy, max_size):
 def test_resample_respects_max_size():
     hm = check_heightmap(np.zeros((40, 61)), 1e-6, 1e-6, source="big")
     assert max(resample(hm, 16).shape) <= 16
+
+
+def test_studio_light_puts_row_zero_at_the_zenith_and_the_last_row_at_the_nadir():
+    """The studio preset follows Mitsuba's rows (polar angle r / (H - 1) * pi): row 0 is the
+    sky straight up, the last row the floor straight down, the same in every column."""
+    from scratchlight.scene import studio_envmap
+    from scratchlight.studio.lights import studio_light
+    from scratchlight.study import studio_envmap as study_light
+
+    E = studio_envmap((8, 16))
+    assert E.shape == (8, 16, 3) and E.dtype == np.float32
+    np.testing.assert_allclose(E[0], np.broadcast_to([0.25, 0.42, 0.8], (16, 3)), atol=1e-4)
+    np.testing.assert_allclose(E[-1], np.broadcast_to([0.12, 0.09, 0.07], (16, 3)), atol=1e-4)
+    # the softbox (35 deg up, azimuth 120 deg) is brightest in the row nearest 55 deg polar
+    excess = E.sum(axis=2) - np.median(E.sum(axis=2), axis=1, keepdims=True)
+    row, col = np.unravel_index(np.argmax(excess), excess.shape)
+    assert row == round(55 / 180 * 7) and col == int(120 / 360 * 16)
+    np.testing.assert_array_equal(studio_light((8, 16)), E)  # the page and the study share it
+    np.testing.assert_array_equal(study_light((8, 16)), E)

@@ -32,7 +32,7 @@ import numpy as np
 
 __all__ = [
     "DEFAULT_ENVMAP_SHAPE", "EMITTER_ROTATION_AXIS", "EMITTER_ROTATION_DEG", "as_envmap",
-    "constant_envmap", "rgb_channels", "envmap_rgb", "emitter_data_shape", "halo_indices",
+    "constant_envmap", "studio_envmap", "rgb_channels", "envmap_rgb", "emitter_data_shape", "halo_indices",
     "expand_envmap", "expand_envmap_adjoint", "expand_envmap_drjit", "world_to_emitter",
     "direction_to_texel", "bilinear_lookup", "bilinear_texels_drjit",
 ]
@@ -63,6 +63,31 @@ def constant_envmap(value: float = 0.5, shape: tuple[int, int] = DEFAULT_ENVMAP_
     if not np.isfinite(value) or value < 0:
         raise ValueError(f"constant light must be a finite value >= 0, got {value}")
     return np.full((shape[0], shape[1], channels), value, np.float32)
+
+
+def studio_envmap(shape: tuple[int, int] = (64, 128)) -> np.ndarray:
+    """A common "studio" light (H, W, 3) float32, linear RGB in [0, 1]: a blue-to-white sky
+    over a warm, darker floor with a soft horizon, plus a large warm softbox 35 degrees up
+    at azimuth 120 degrees, the kind of light a renderer ships as its default.
+
+    Row r is at polar angle r / (H - 1) * pi (row 0 the zenith, the last row the nadir) and
+    column c at azimuth (c + 0.5) / W * 2 pi: Mitsuba's texel centres (``direction_to_texel``).
+    """
+    H, W = shape
+    theta = np.arange(H) / max(H - 1, 1) * np.pi
+    phi = (np.arange(W) + 0.5) / W * 2 * np.pi
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    elev = np.pi / 2 - th
+    up = np.clip(np.sin(elev), 0, 1)[..., None]
+    sky = (1 - up) * np.array([0.85, 0.88, 0.9]) + up * np.array([0.25, 0.42, 0.8])
+    down = np.clip(-np.sin(elev), 0, 1)[..., None]
+    floor = (1 - down) * np.array([0.42, 0.36, 0.3]) + down * np.array([0.12, 0.09, 0.07])
+    blend = 1 / (1 + np.exp(-elev / 0.05))[..., None]  # a soft horizon
+    E = blend * sky + (1 - blend) * floor
+    box = np.arccos(np.clip(np.sin(elev) * np.sin(np.radians(35)) + np.cos(elev)
+                            * np.cos(np.radians(35)) * np.cos(ph - np.radians(120)), -1, 1))
+    E = E + np.exp(-(box / np.radians(14)) ** 2)[..., None] * np.array([0.6, 0.5, 0.35])
+    return np.clip(E, 0, 1).astype(np.float32)
 
 
 def rgb_channels(C: int) -> np.ndarray:

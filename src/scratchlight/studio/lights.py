@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import InputError
 from ..io import write_exr
 from ..objectives import LUMINANCE_WEIGHTS
+from ..scene import studio_envmap
 
 __all__ = ["PRESETS", "preset_light", "studio_light", "to_channels", "lightness_inverse",
            "write_init_light"]
@@ -26,22 +27,8 @@ PRESETS = ("uniform", "studio", "specular")
 
 
 def studio_light(shape: tuple[int, int]) -> np.ndarray:
-    """(H, W, 3) linear RGB in [0, 1]: blue sky, warm floor, soft horizon, softbox at 35 deg."""
-    H, W = shape
-    theta = np.arange(H) / max(H - 1, 1) * np.pi
-    phi = (np.arange(W) + 0.5) / W * 2 * np.pi
-    th, ph = np.meshgrid(theta, phi, indexing="ij")
-    elev = np.pi / 2 - th
-    up = np.clip(np.sin(elev), 0, 1)[..., None]
-    sky = (1 - up) * np.array([0.85, 0.88, 0.9]) + up * np.array([0.25, 0.42, 0.8])
-    down = np.clip(-np.sin(elev), 0, 1)[..., None]
-    floor = (1 - down) * np.array([0.42, 0.36, 0.3]) + down * np.array([0.12, 0.09, 0.07])
-    blend = 1 / (1 + np.exp(-elev / 0.05))[..., None]
-    E = blend * sky + (1 - blend) * floor
-    box = np.arccos(np.clip(np.sin(elev) * np.sin(np.radians(35)) + np.cos(elev)
-                            * np.cos(np.radians(35)) * np.cos(ph - np.radians(120)), -1, 1))
-    E = E + np.exp(-(box / np.radians(14)) ** 2)[..., None] * np.array([0.6, 0.5, 0.35])
-    return np.clip(E, 0, 1).astype(np.float32)
+    """(H, W, 3) linear RGB in [0, 1]: the studio preset, ``scene.studio_envmap``."""
+    return studio_envmap(shape)
 
 
 def to_channels(E: np.ndarray, channels: int) -> np.ndarray:

@@ -1,12 +1,14 @@
 """The surfaces the study runs on: synthetic ones with planted scratches (ground truth
 known, written with a region of interest around the scratches) and the real height maps of
-the data folder; plus the common "studio" light the paper compares against."""
+the data folder; plus the common "studio" light the paper compares against (the
+``scene.studio_envmap`` preset, which the studio page also offers)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
 
+from ..scene import studio_envmap
 from .experiments import Settings
 
 __all__ = ["default_data_dir", "studio_envmap", "seed_tag", "surface_cases"]
@@ -15,29 +17,6 @@ __all__ = ["default_data_dir", "studio_envmap", "seed_tag", "surface_cases"]
 def default_data_dir() -> Path:
     """``<repo>/../shared/data``, the real height maps beside the repository."""
     return Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
-
-def studio_envmap(shape: tuple[int, int] = (64, 128)) -> np.ndarray:
-    """A common "studio" lat-long light (H, W, 3), linear RGB in [0, 1], row 0 the zenith.
-
-    A blue-to-white sky over a warm, darker floor with a soft horizon, plus a large warm
-    softbox 35 degrees up: the kind of light a renderer ships as its default.
-    """
-    H, W = shape
-    theta = (np.arange(H) + 0.5) / H * np.pi          # 0 at the zenith
-    phi = (np.arange(W) + 0.5) / W * 2 * np.pi
-    th, ph = np.meshgrid(theta, phi, indexing="ij")
-    elev = np.pi / 2 - th
-    up = np.clip(np.sin(elev), 0, 1)[..., None]
-    sky = (1 - up) * np.array([0.85, 0.88, 0.9]) + up * np.array([0.25, 0.42, 0.8])
-    down = np.clip(-np.sin(elev), 0, 1)[..., None]
-    floor = (1 - down) * np.array([0.42, 0.36, 0.3]) + down * np.array([0.12, 0.09, 0.07])
-    blend = 1 / (1 + np.exp(-elev / 0.05))[..., None]   # soft horizon
-    E = blend * sky + (1 - blend) * floor
-    box_d = np.arccos(np.clip(np.sin(elev) * np.sin(np.radians(35)) + np.cos(elev)
-                              * np.cos(np.radians(35)) * np.cos(ph - np.radians(120)), -1, 1))
-    E = E + np.exp(-(box_d / np.radians(14)) ** 2)[..., None] * np.array([0.6, 0.5, 0.35])
-    return np.clip(E, 0, 1).astype(np.float32)
 
 
 def _central_square(shape: tuple[int, int]) -> tuple[int, int, int, int]:
