@@ -180,6 +180,24 @@ def test_tiff_uint16_is_nanometre_counts_and_default_spacing(tmp_path):
     assert (hm.dx, hm.dy) == (1e-6, 1e-6)
 
 
+@pytest.mark.parametrize("dpi", [72, 96])
+def test_tiff_display_dpi_is_not_taken_as_spacing(tmp_path, dpi):
+    """72 or 96 pixels per inch (what image software writes) would make a 1 um scan 350 or
+    265 um per pixel: the reader ignores it, assumes the default and says so; a real
+    per-inch spacing (25400 dpi = 1 um) is kept."""
+    import tifffile
+
+    data = np.zeros((3, 4), np.float32)
+    tifffile.imwrite(tmp_path / "d.tif", data, resolution=(dpi, dpi), resolutionunit="INCH")
+    hm = read_heightmap(tmp_path / "d.tif")
+    assert (hm.dx, hm.dy) == (1e-6, 1e-6)
+    assert any(f"{dpi} dpi" in w for w in hm.warnings), hm.warnings
+    assert hm.provenance["spacing"].startswith("default")
+    tifffile.imwrite(tmp_path / "s.tif", data, resolution=(25400, 12700), resolutionunit="INCH")
+    hm = read_heightmap(tmp_path / "s.tif")
+    assert (hm.dx, hm.dy) == pytest.approx((1e-6, 2e-6)) and not hm.warnings
+
+
 def test_tiff_imagej_unit_and_json_sidecar(tmp_path):
     import tifffile
 

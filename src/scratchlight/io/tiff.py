@@ -20,7 +20,8 @@ Spacing (metres), the first that applies:
 2. ImageJ metadata naming a length ``unit`` (e.g. 'micron', 'um', 'nm') together with the
    XResolution/YResolution tags (pixels per unit);
 3. XResolution/YResolution with ResolutionUnit inch or centimetre (or tifffile's
-   millimetre/micrometre extensions);
+   millimetre/micrometre extensions), except 72, 96 or 300 pixels per inch: the defaults
+   image software writes, not a scan's spacing, ignored with a warning;
 4. ``DEFAULT_SPACING_M`` = 1 um, with a warning (so is the 1 nm count of integer images
    without a sidecar ``z_scale``).
 
@@ -55,6 +56,8 @@ DEFAULT_INTEGER_Z_SCALE = 1e-9
 _SIDECAR_KEYS = ("dx", "dy", "z_scale", "z_offset", "nodata")
 # TIFF ResolutionUnit -> metres per unit (2 inch, 3 cm; 4 mm and 5 um are tifffile extensions).
 _RESOLUTION_UNITS = {2: 0.0254, 3: 0.01, 4: 1e-3, 5: 1e-6}
+# pixels per inch that image software writes by default (screen and print), never a scan's
+_DISPLAY_DPI = (72.0, 96.0, 300.0)
 
 
 def sidecar_path(path: str) -> str:
@@ -106,13 +109,19 @@ def _imagej_unit(tf) -> float | None:
     return metres_per(unit)
 
 
-def _spacing_from_tags(tf, page) -> tuple[float, float] | None:
+def _spacing_from_tags(tf, page) -> tuple[float, float] | str | None:
+    """(dx, dy) in metres from the resolution tags; None when they state no length; a
+    warning (str) when they hold an image editor's display default instead of a spacing."""
     xres = _rational(page.tags.get("XResolution"))
     yres = _rational(page.tags.get("YResolution"))
     if not xres or not yres or xres <= 0 or yres <= 0:
         return None
     unit_tag = page.tags.get("ResolutionUnit")
     unit = int(unit_tag.value) if unit_tag is not None else 2
+    if unit == 2 and xres == yres and xres in _DISPLAY_DPI:
+        # 72 dpi is a 0.35 mm pixel: taken as a spacing, a 1 mm scan would become metres wide
+        return (f"the resolution tags say {xres:g} dpi, an image editor's display default "
+                "rather than a measured spacing: ignored")
     per_unit = _imagej_unit(tf) if unit == 1 else _RESOLUTION_UNITS.get(unit)
     if per_unit is None:
         return None
@@ -198,6 +207,9 @@ def read_tiff(path: str) -> HeightMap:
     nodata = side.get("nodata", nodata)
     missing = np.zeros(data.shape, bool) if nodata is None else (data == nodata)
     problems = [f"tifffile reported: {log[0]}"] if log else []
+    if isinstance(spacing, str):
+        problems.append(spacing)
+        spacing = None
     side_name = os.path.basename(sidecar_path(path))
     if "z_scale" in side:
         z_scale, z_where = side["z_scale"], f"sidecar {side_name} (z_scale)"
