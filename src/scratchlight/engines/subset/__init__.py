@@ -4,6 +4,8 @@
   pixels of given flat indices with Mitsuba's ``flat_sensor`` and prb integrator.
 - ``frozen``: the primal and adjoint passes as replayed Dr.Jit frozen functions.
 - ``indices``: the flat pixel index of V views, and blocks of pixels.
+- ``probes``: what the adaptive samplers measure with a renderer: a pixel's relative cost
+  and a cheap low-resolution pass with forward-mode derivatives.
 """
 from .frozen import FREEZE_ENV
 from .indices import draw_block_pixels, flat_index, image_blocks, spread_blocks, unflat_index
