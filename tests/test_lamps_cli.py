@@ -22,13 +22,6 @@ SHAPE = (8, 16)
 rad = math.radians
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SCRATCHLIGHT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def part(tmp_path_factory):
     d = tmp_path_factory.mktemp("part")
