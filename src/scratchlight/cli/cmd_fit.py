@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..errors import InputError
-from .common import add_config_option, add_heightmap_options, parse_floats
+from .common import add_config_option, add_heightmap_options, flag_for_field, parse_floats
 
 NAME = "fit"
 HELP = ("recover the environment light and the roughness of a height-map scene from one or "
@@ -65,19 +65,6 @@ def add_arguments(p):
                    help="cuda when a GPU is usable (auto, the default), cpu or cuda; with "
                         "--config the saved one unless given")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-# Config fields -> the options that set them, so that errors name what the user typed.
-_FIT_FLAGS = ("params", "sampling", "budget", "iterations", "lr", "lr_roughness", "loss", "spp",
-              "seed", "refresh", "refresh_pairs", "refresh_spp", "cost_aware")
-_RUN_FLAGS = ("fov", "material", "roughness", "exaggeration", "max_depth", "color",
-              "envmap_size", "init", "truth_envmap", "truth_roughness", "final_spp", "device")
-FLAG_OF_FIELD = {
-    **{f"fit.{name}": "--" + name.replace("_", "-") for name in _FIT_FLAGS},
-    **{name: "--" + name.replace("_", "-") for name in _RUN_FLAGS},
-    "cameras": "--camera", "targets": "--target", "surface.path": "heightmap",
-    "surface.max_size": "--max-size", "surface.level": "--no-level", "surface.crop": "--crop",
-}
 
 
 def _config_fields(cls=None, prefix: str = "") -> set[str]:
@@ -146,7 +133,7 @@ def run(args) -> int:
         if args.config:                         # a value of the saved config
             raise InputError(args.config, f"{e.path}: {e.problem}") from None
         # a value that came from an option: name the option, not the config field
-        raise InputError(FLAG_OF_FIELD.get(e.path, e.path), e.problem) from None
+        raise InputError(flag_for_field(e.path), e.problem) from None
     fit, res = done.config.fit, done.result
     line = (f"fitted {','.join(fit.params)} in {res.time_s:.1f} s ({fit.sampling}, "
             f"{res.pixels_per_iteration} of {done.summary['pixels_total']} pixels per "

@@ -77,12 +77,16 @@ _SPECIAL_FLAGS = {
     "light.constant": "--constant", "use_cache": "--no-cache",
     "viewing_distance_m": "--viewing-distance", "pixel_pitch_m": "--pixel-pitch",
     "optimizer.memory_budget_gib": "--memory-budget", "memory_budget_gib": "--memory-budget",
+    "cameras": "--camera", "targets": "--target",
 }
 
 
 # Top-level fields of the command configs (the rest are nested: surface.*, scene.*, ...).
 _TOP_FIELDS = ("seed", "device", "spp", "repeat", "seeds", "guard", "weber_threshold",
-               "truth_from_file", "cache_dir", "final_spp", "window", "twin")
+               "truth_from_file", "cache_dir", "final_spp", "window", "twin",
+               # fit's run config keeps its scene and light options at the top
+               "fov", "material", "roughness", "exaggeration", "max_depth", "color",
+               "envmap_size", "init", "truth_envmap", "truth_roughness")
 _SECTIONS = ("surface", "scene", "light", "optimizer", "fit", "lamps")
 
 
