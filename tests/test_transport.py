@@ -195,13 +195,51 @@ def test_matrix_layout_and_sizes(copper_scene):
     np.testing.assert_array_equal(R.data, T.data)
 
 
-def test_sparse_summation_equals_dense(copper_scene):
-    """The scipy summation (for large maps) gives the dense path's matrix."""
-    a = build_transport(copper_scene, spp=8, seed=4, method="dense", pixels_per_chunk=300)
-    b = build_transport(copper_scene, spp=8, seed=4, method="sparse", pixels_per_chunk=300)
+def test_numba_rows_equal_scipy_sum_and_rebuild_is_bit_identical(copper_scene):
+    """The numba row sums give scipy's sparse sum of the same paths (an independent route),
+    and a rebuild with the same seed gives the very same bits."""
+    a = build_transport(copper_scene, spp=8, seed=4, pixels_per_chunk=300)
+    b = build_transport(copper_scene, spp=8, seed=4, method="scipy", pixels_per_chunk=300)
     np.testing.assert_array_equal(a.indptr, b.indptr)
     np.testing.assert_array_equal(a.indices, b.indices)
-    np.testing.assert_allclose(a.data, b.data, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(a.data, b.data, rtol=1e-6, atol=1e-12)
+    again = build_transport(copper_scene, spp=8, seed=4, pixels_per_chunk=300)
+    np.testing.assert_array_equal(again.data, a.data)
+    assert a.nnz > 0
+
+
+def test_paths_to_rows_by_hand():
+    """Two pixels of two paths on a 2 x 3 map: the bilinear weights, a shared texel summed,
+    a path that did not escape ignored, a zero-weight corner dropped, texels in order."""
+    from scratchlight.engines.transport.rows import paths_to_rows
+
+    escaped = np.array([True, True, False, True])
+    thr = np.array([[1.0, 2.0, 9.0, 4.0], [0.5, 0.5, 9.0, 0.0], [0.0, 1.0, 9.0, 1.0]], np.float32)
+    # path 0: texel 1, right 2, down 4, down-right 5 at fu=0.25, fv=0.5
+    # path 1: texel 2 wrapping right to 0 (dj = -2), the bottom row clamped (di = 0), fu=0.5, fv=0
+    # path 3 (pixel 1): texel 4, fu = fv = 0: all of it on texel 4
+    t00 = np.array([1, 2, 0, 4], np.uint32)
+    di = np.array([3, 0, 0, 0], np.int32)
+    dj = np.array([1, -2, 0, 1], np.int32)
+    fu = np.array([0.25, 0.5, 0.0, 0.0], np.float32)
+    fv = np.array([0.5, 0.0, 0.0, 0.0], np.float32)
+    counts, texels, values = paths_to_rows(escaped, thr, t00, di, dj, fu, fv, spp=2, n_texels=6)
+    np.testing.assert_array_equal(counts, [5, 1])
+    np.testing.assert_array_equal(texels, [0, 1, 2, 4, 5, 4])
+    r0 = np.array([1.0, 0.5, 0.0])
+    r1 = np.array([2.0, 0.5, 1.0])
+    want = np.stack([
+        r1 * 0.5,                          # texel 0: path 1's right corner, wrapped
+        r0 * 0.75 * 0.5,                   # texel 1
+        r0 * 0.25 * 0.5 + r1 * 0.5,        # texel 2: path 0's right + path 1's top-left
+        # (path 1's clamped lower row adds its fv = 0 weights to the same texels: nothing)
+        r0 * 0.75 * 0.5,                   # texel 4
+        r0 * 0.25 * 0.5,                   # texel 5
+        np.array([4.0, 0.0, 1.0]),         # pixel 1: texel 4 alone
+    ], axis=1)
+    np.testing.assert_allclose(values, want, rtol=1e-6)
+    np.testing.assert_array_equal(paths_to_rows(escaped, thr, t00, di, dj, fu, fv, spp=2,
+                                                n_texels=6, count_only=True), [5, 1])
 
 
 def test_relight_command_builds_then_reuses_the_cache(feed_marks_npz, tmp_path, capsys):

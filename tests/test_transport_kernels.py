@@ -233,7 +233,7 @@ _BESIDE_MITSUBA = textwrap.dedent("""
         T = build_transport(scene, spp=4)
         p = products(T)
     else:
-        T = build_transport(scene, spp=4, method="sparse")
+        T = build_transport(scene, spp=4, method="scipy")
         p = products(T)
         m = mitsuba()
     print(json.dumps({"mitsuba": m, "products": p, "again": products(T),
@@ -265,3 +265,36 @@ def test_kernels_beside_mitsuba_llvm_and_their_cache(shared_cache, order):
     assert out["cache"] == str(tmp_path / "numba")
     assert list((tmp_path / "numba").rglob("*.nbi"))  # the index files of the kernels
     assert sorted(pkg.rglob("*.nbi")) == before
+
+
+def test_scaled_noise_is_standard_normal_per_pixel_and_thread_independent():
+    """add_scaled_noise(I, g, f, seed) = I + (g I + f) z: z one standard normal per pixel
+    (shared by its channels), fresh per seed, the same for any number of threads."""
+    import numba
+    from scipy import stats
+
+    from scratchlight.engines.transport.kernels import add_scaled_noise
+
+    rng = np.random.default_rng(0)
+    image = 0.25 + rng.random((64, 96, 3), dtype=np.float32)  # away from 0: z = noise / (g I)
+    gain = 0.25 + rng.random((64, 96, 3), dtype=np.float32)
+    floor = np.zeros_like(gain)
+    out = add_scaled_noise(image, gain, floor, 7)
+    z = (out - image) / (gain * image)
+    np.testing.assert_allclose(z[..., 1], z[..., 0], rtol=1e-4, atol=1e-5)  # one z per pixel
+    zs = np.stack([(add_scaled_noise(image, np.ones_like(gain), floor, s) - image)[..., 0] / image[..., 0]
+                   for s in range(20)]).ravel()
+    assert abs(zs.mean()) < 0.01 and abs(zs.std() - 1) < 0.01
+    assert abs(stats.skew(zs)) < 0.03 and abs(stats.kurtosis(zs)) < 0.06
+    assert stats.kstest(zs, "norm").pvalue > 1e-3
+    a, b = ((add_scaled_noise(image, gain, floor, s) - image).ravel() for s in (1, 2))
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.02  # seeds are independent
+    with_floor = add_scaled_noise(image, np.zeros_like(gain), np.full_like(gain, 0.5), 7)
+    np.testing.assert_allclose(with_floor - image, 0.5 * z, rtol=1e-4, atol=1e-5)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        single = add_scaled_noise(image, gain, floor, 7)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(single, out)

@@ -23,22 +23,26 @@ def _judged(scene, judge, E):
 
 
 def test_matched_noise_reaches_the_ad_objective_from_a_constant_start(face_mill, tmp_path):
-    """From constant 0.5 (the default start), 60 iterations at 16 spp: the noise-matched
-    transport run ends within 10 % of the AD run's judged objective, the deterministic one
-    ('none') at least 1.5 x above it. Measured for seeds 0, 1, 2: matched / AD = 0.955,
-    0.966, 0.939 and none / AD = 2.91, 2.83, 2.94; the 10 % leaves room for the seed to seed
-    spread of either engine (up to ~15 % in benchmarks/transport_start.py) while a stall
-    (~3 x) fails by far."""
+    """From constant 0.5 (the default start), 60 iterations at 16 spp, seeds 0-2: the median
+    judged objective of the noise-matched transport runs is within 10 % of the AD runs',
+    the deterministic one ('none', seed 0) at least 1.5 x above it. Measured over seeds 0-7:
+    matched / AD per seed 0.93-1.12 (mean 1.01; medians of seeds 0-2: 0.96), none / AD
+    ~2.9. A single seed can land 12 % off either way, a stall (~3 x) fails by far."""
     E0 = np.full((25, 50, 1), 0.5, np.float32)
     judge = ADEngine(face_mill)
-    runs = {}
-    for name, engine in (("ad", ADEngine(face_mill, spp=16)),
-                         ("none", TransportEngine(face_mill, spp=16, cache_dir=tmp_path, noise="none")),
-                         ("matched", TransportEngine(face_mill, spp=16, cache_dir=tmp_path))):
-        res = optimize_light(engine, E0, face_mill.object_mask, lam=30.0, iterations=60, seed=0)
-        runs[name] = _judged(face_mill, judge, res.envmap)
-    assert runs["matched"] <= 1.10 * runs["ad"], runs
-    assert runs["none"] >= 1.5 * runs["ad"], runs
+    matched = TransportEngine(face_mill, spp=16, cache_dir=tmp_path)
+    runs = {"ad": [], "matched": []}
+    for seed in (0, 1, 2):
+        for name, engine in (("ad", ADEngine(face_mill, spp=16)), ("matched", matched)):
+            res = optimize_light(engine, E0, face_mill.object_mask, lam=30.0, iterations=60,
+                                 seed=seed)
+            runs[name].append(_judged(face_mill, judge, res.envmap))
+    none = TransportEngine(face_mill, spp=16, cache_dir=tmp_path, noise="none")
+    stalled = _judged(face_mill, judge, optimize_light(none, E0, face_mill.object_mask, lam=30.0,
+                                                       iterations=60, seed=0).envmap)
+    ad = float(np.median(runs["ad"]))
+    assert float(np.median(runs["matched"])) <= 1.10 * ad, runs
+    assert stalled >= 1.5 * ad, (stalled, runs)
 
 
 def test_noise_option(face_mill, tmp_path):

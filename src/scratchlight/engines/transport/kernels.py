@@ -41,7 +41,8 @@ from numba.core import config as _numba_config
 
 from .cache import cache_root
 
-__all__ = ["mean_times", "transpose_times", "warm_up", "numba_cache_dir", "threads"]
+__all__ = ["mean_times", "transpose_times", "add_scaled_noise", "warm_up", "numba_cache_dir",
+           "threads"]
 
 # numba's workqueue layer (used when neither TBB nor OpenMP is present) aborts the process
 # when two Python threads launch parallel kernels at once (the studio relights from worker
@@ -212,6 +213,50 @@ def transpose_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
     return acc.sum(axis=0)
 
 
+# ---- noise of the primal image (``noise.NoiseModel.perturb``) ----------------------------
+# A counter-based generator: pixel p's normal is a function of (seed, p) alone, so the image
+# is the same for any number of threads. splitmix64 (Steele, Lea & Flood 2014), output
+# number seed * 2^32 + p, gives 64 well-mixed bits: 32 for u1 in (0, 1] and 32 for u2 in [0, 1),
+# and Box-Muller turns them into one standard normal.
+_GOLDEN, _MIX1, _MIX2 = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9),
+                         np.uint64(0x94D049BB133111EB))
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_INV32 = 1.0 / 4294967296.0
+
+
+@_jit
+def _noisy(image, gain, floor, key, out):  # pragma: no cover - compiled
+    # out = image + (gain * image + floor) * z, one z per pixel for its three channels
+    h, w = image.shape[0], image.shape[1]
+    for i in prange(h):
+        for j in range(w):
+            z = (np.uint64(i * w + j) + key) * _GOLDEN  # splitmix64's state at that count
+            z = (z ^ (z >> _S30)) * _MIX1
+            z = (z ^ (z >> _S27)) * _MIX2
+            z = z ^ (z >> _S31)
+            u1 = np.float32((np.float64(z >> _S32) + 1.0) * _INV32)  # (0, 1]
+            u2 = np.float32(np.float64(z & _LOW32) * _INV32)  # [0, 1)
+            n = np.sqrt(np.float32(-2.0) * np.log(u1)) * np.cos(np.float32(2 * np.pi) * u2)
+            for c in range(3):
+                v = image[i, j, c]
+                out[i, j, c] = v + (gain[i, j, c] * v + floor[i, j, c]) * n
+
+
+def add_scaled_noise(image: np.ndarray, gain: np.ndarray, floor: np.ndarray,
+                     seed: int) -> np.ndarray:
+    """image + (gain * image + floor) * z: (h, w, 3) float32 arrays in, a new one out; z a
+    standard normal per pixel (the same for its three channels) drawn from ``seed`` and
+    the pixel's index alone (so it does not depend on the number of threads)."""
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    out = np.empty_like(image)
+    key = np.uint64((int(seed) % 2 ** 31) << 32)
+    with _LOCK:
+        _noisy(image, np.ascontiguousarray(gain, np.float32),
+               np.ascontiguousarray(floor, np.float32), key, out)
+    return out
+
+
 _WARM: set = set()
 
 
@@ -232,5 +277,7 @@ def warm_up(indptr_dtype, indices_dtype) -> float:
     mean_times([arrays], e)
     mean_times([arrays, arrays], e)
     transpose_times(*arrays, np.ones((2, 3)), 2)
+    one = np.ones((1, 1, 3), np.float32)
+    add_scaled_noise(one, one, one, 0)
     _WARM.add(key)
     return time.perf_counter() - t0

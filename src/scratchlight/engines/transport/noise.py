@@ -17,7 +17,9 @@ difference d = T_a E0 - T_b E0 (E[r^2] = var_AD + var_T / 2, E[d^2] = 2 var_T), 
 squared and averaged over a 5 x 5 pixel box: var_add = var_AD - var_T, clipped at 0.
 Each gradient render then adds sqrt(var_add) * (I / I0) * z, z ~ N(0, 1) fresh per
 iteration (one z for the three channels, as one path carries all three), scaled with the
-image so a pixel that darkens keeps its relative noise.
+image so a pixel that darkens keeps its relative noise. z comes from a counter-based
+generator (``kernels.add_scaled_noise``: splitmix64 of (seed, pixel), Box-Muller), one fused
+threaded pass over the image, the same for any number of threads.
 
 Measured and not adopted (benchmarks/README.md, the case matrix): subtracting only the
 *bulk* of var_T (a box median, as T's noise is heavy-tailed), a gate that adds the noise
@@ -86,10 +88,6 @@ class NoiseModel:
         """``image`` plus fresh Gaussian noise of the calibrated variance (scaled by I / I0)."""
         if self.sd is None:
             return image
-        z = np.random.default_rng([int(seed), 0x401]).standard_normal(image.shape[:2],
-                                                                      dtype=np.float32)
-        noise = np.asarray(image, np.float32) * self._gain
-        noise += self._floor
-        noise *= z[..., None]
-        noise += image
-        return noise
+        from .kernels import add_scaled_noise
+
+        return add_scaled_noise(image, self._gain, self._floor, seed)
