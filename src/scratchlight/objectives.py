@@ -1,7 +1,8 @@
 """Stage 5 — the scratch-visibility objective, one module for every engine.
 
-Pure NumPy functions of (image I, light E, mask M); they return the loss and its gradients
-with respect to I and E, and never modify their inputs. Engines turn dL/dI into dL/dE.
+Functions of NumPy arrays (image I, light E, mask M; the L1 gradient sum is one compiled
+pass, ``objective_kernels``); they return the loss and its gradients with respect to I and
+E, and never modify their inputs. Engines turn dL/dI into dL/dE.
 
 The paper's objective (SPEC section A, eqs. 1-3)::
 
@@ -70,19 +71,12 @@ def gradient_l1(Y: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
     """S = sum_ij M_ij (|Y[i+1,j]-Y[i,j]| + |Y[i,j+1]-Y[i,j]|) and dS/dY (h, w).
 
     Pixels in the last row/column have no forward neighbour; their missing terms are zero.
+    One compiled pass (``objective_kernels``); the formula is that of the module docstring.
     """
+    from .objective_kernels import gradient_l1_sum
+
     Y = np.asarray(Y, np.float64)
-    M = _check_mask(mask, Y.shape)
-    dv = np.zeros_like(Y)
-    dh = np.zeros_like(Y)
-    dv[:-1] = Y[1:] - Y[:-1]
-    dh[:, :-1] = Y[:, 1:] - Y[:, :-1]
-    S = float(np.sum(M * (np.abs(dv) + np.abs(dh))))
-    sv, sh = M * np.sign(dv), M * np.sign(dh)
-    dS = -(sv + sh)
-    dS[1:] += sv[:-1]
-    dS[:, 1:] += sh[:, :-1]
-    return S, dS
+    return gradient_l1_sum(Y, _check_mask(mask, Y.shape))
 
 
 def scratch_objective(image: np.ndarray, envmap: np.ndarray, mask: np.ndarray,
@@ -129,7 +123,12 @@ def _with_l2(image, E, Y, M, l_grad, dL_dY, mean_gradient, lam, l2_target) -> Ob
         dL_dY = dL_dY + lam * 2.0 * M * Y / n
     else:
         l_l2 = 0.0
-    dL_dI = dL_dY[..., None] * LUMINANCE_WEIGHTS if image.ndim == 3 else dL_dY
+    if image.ndim == 3:  # channel by channel: ~2x faster than broadcasting into (h, w, 3)
+        dL_dI = np.empty(dL_dY.shape + (3,))
+        for c in range(3):
+            np.multiply(dL_dY, LUMINANCE_WEIGHTS[c], out=dL_dI[..., c])
+    else:
+        dL_dI = dL_dY
     loss = l_grad + (lam * l_l2 if l2_target != "none" else 0.0)
     return ObjectiveValue(loss=float(loss), l_grad=float(l_grad), l_l2=float(l_l2),
                           mean_gradient=float(mean_gradient), dL_dI=dL_dI, dL_dE=dL_dE)

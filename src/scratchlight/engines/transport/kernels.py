@@ -20,10 +20,7 @@ addresses a row apart instead of streaming T, and the alternative, a scatter-add
 non-zero, needs a row index per non-zero (more bytes) and atomics. Measured on
 milled-face.sur: ``benchmarks/relight.py``.
 
-Compiled kernels are cached on disk under ``$NUMBA_CACHE_DIR`` if set, else under the
-scratchlight cache root (``$SCRATCHLIGHT_CACHE`` or ``~/.cache/scratchlight``) in
-``numba/``, never beside an installed package; when that folder is not writable they are
-compiled in memory only. On the 2-core reference machine the first product in a process
+Compiled kernels are cached on disk (``scratchlight.compiled``). On the 2-core reference machine the first product in a process
 imports numba (~1.4 s); with an empty cache each kernel and argument types then compiles in
 1-2.5 s, from the cache the first loads in 0.5 s, the others in 0.01 s. ``warm_up`` pays
 this when an engine loads or builds its matrices (``cache.load_or_build_transport``), not at
@@ -31,60 +28,15 @@ the first relight.
 """
 from __future__ import annotations
 
-import os
-import threading
-
-import numba
 import numpy as np
 from numba import prange
-from numba.core import config as _numba_config
 
-from .cache import cache_root
+from ...compiled import LOCK as _LOCK
+from ...compiled import jit as _jit
+from ...compiled import numba_cache_dir, threads
 
 __all__ = ["mean_times", "transpose_times", "add_scaled_noise", "warm_up", "numba_cache_dir",
            "threads"]
-
-# numba's workqueue layer (used when neither TBB nor OpenMP is present) aborts the process
-# when two Python threads launch parallel kernels at once (the studio relights from worker
-# threads): one product at a time, each using every thread anyway.
-_LOCK = threading.Lock()
-
-
-def numba_cache_dir() -> str | None:
-    """The folder compiled kernels are cached in (``$NUMBA_CACHE_DIR``, else
-    ``<scratchlight cache root>/numba``), or None when it cannot be written."""
-    folder = _numba_config.CACHE_DIR or os.path.join(cache_root(), "numba")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        return None
-    return folder if os.access(folder, os.W_OK | os.X_OK) else None
-
-
-_CACHE_DIR = numba_cache_dir()
-
-
-def _jit(fn):
-    """``numba.njit(parallel, nogil)`` cached in ``numba_cache_dir()``.
-
-    numba picks a function's cache folder when it is decorated: from ``config.CACHE_DIR``,
-    else beside its source (site-packages for an installed package). So CACHE_DIR is set for
-    the decoration only, leaving the rest of the process's numba as it was; no folder, no
-    cache.
-    """
-    if _CACHE_DIR is None:
-        return numba.njit(parallel=True, nogil=True)(fn)
-    before = _numba_config.CACHE_DIR
-    _numba_config.CACHE_DIR = _CACHE_DIR
-    try:
-        return numba.njit(parallel=True, nogil=True, cache=True)(fn)
-    finally:
-        _numba_config.CACHE_DIR = before
-
-
-def threads() -> int:
-    """Threads a product uses (numba's default: the cores, or ``NUMBA_NUM_THREADS``)."""
-    return numba.get_num_threads()
 
 
 # The kernels index with unsigned integers: numba wraps negative signed indices, and

@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
-from .kernels import _LOCK, _jit, threads
+from ...compiled import LOCK as _LOCK
+from ...compiled import jit as _jit
+from ...compiled import threads
 
 __all__ = ["paths_to_rows"]
 
