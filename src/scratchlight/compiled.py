@@ -15,6 +15,8 @@ import threading
 import numba
 from numba.core import config as _numba_config
 
+from .user_cache import cache_root
+
 __all__ = ["jit", "numba_cache_dir", "threads", "LOCK"]
 
 # numba's workqueue layer (used when neither TBB nor OpenMP is present) aborts the process
@@ -26,8 +28,6 @@ LOCK = threading.Lock()
 def numba_cache_dir() -> str | None:
     """The folder compiled kernels are cached in (``$NUMBA_CACHE_DIR``, else
     ``<scratchlight cache root>/numba``), or None when it cannot be written."""
-    from .engines.transport.cache import cache_root
-
     folder = _numba_config.CACHE_DIR or os.path.join(cache_root(), "numba")
     try:
         os.makedirs(folder, exist_ok=True)

@@ -21,17 +21,12 @@ import zipfile
 import numpy as np
 
 from ...scene.build import Scene
+from ...user_cache import cache_root
 from .build import build_transport
 from .matrix import TRANSPORT_VERSION, TransportMatrix
 
 __all__ = ["cache_root", "default_cache_dir", "transport_key", "load_or_build_transport",
            "key_lock"]
-
-
-def cache_root() -> str:
-    """``$SCRATCHLIGHT_CACHE`` if that variable is set, else ``~/.cache/scratchlight``."""
-    return os.environ.get("SCRATCHLIGHT_CACHE") or os.path.join(
-        os.path.expanduser("~"), ".cache", "scratchlight")
 
 
 def default_cache_dir() -> str:
