@@ -23,8 +23,9 @@ threaded pass over the image, the same for any number of threads.
 
 Measured and not adopted (benchmarks/README.md, the case matrix): subtracting only the
 *bulk* of var_T (a box median, as T's noise is heavy-tailed), a gate that adds the noise
-only when the start's var_T share is small, recalibrating every 10 iterations, and drawing
-primal and gradient from random subsets of 8 smaller matrices.
+only when the start's var_T share is small, recalibrating every 10 iterations, drawing
+primal and gradient from random subsets of 8 smaller matrices, and adding to the gradient
+the noise a fresh T_b would have (sum_p g_p^2 (T_a - T_b)^2 / 2 per texel).
 """
 from __future__ import annotations
 
