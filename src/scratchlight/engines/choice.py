@@ -2,7 +2,7 @@
 
 Why. One scene lit by many lights (an optimization's iterations, relighting) costs the AD
 engine a full Mitsuba render per light, and the transport engine one build of T (about the
-paths of one or two AD iterations) and then milliseconds per light: 15-26x faster end to
+paths of one or two AD iterations) and then milliseconds per light: 30-45x faster end to
 end at the paper's settings (benchmarks/README.md). What limits T is memory: it holds every
 path's texel weights, 14 bytes per non-zero, ~10-60 non-zeros per pixel.
 
