@@ -15,7 +15,8 @@ page, a batch runner) drives scratchlight through a :class:`Session`::
 
 The surface is read and prepared once and the scene built once; engines are built on
 first use and kept (a transport matrix is expensive). Judging renders (``render_final``,
-``evaluate``) always use Mitsuba's path tracer with seeds the optimization never uses.
+``evaluate``) always use Mitsuba's path tracer with seeds the optimization never uses; the
+one of a run's initial light, which every run from that start shares, is cached on disk.
 """
 from __future__ import annotations
 
@@ -316,14 +317,22 @@ class Session:
         return self.engine(engine, spp, seed, np.shape(envmap)[:2]).relight(envmap)
 
     def render_final(self, envmap: np.ndarray, spp: int = 256, seed: int = FINAL_RENDER_SEED,
-                     label: str = "render") -> np.ndarray:
-        """An independent Mitsuba render (h, w, 3) linear float32 at ``spp`` in passes of 16."""
-        from .engines import ADEngine
+                     label: str = "render", cache: bool = False) -> np.ndarray:
+        """An independent Mitsuba render (h, w, 3) linear float32 at ``spp`` in passes of 16.
 
-        if self._judge is None:
-            self._judge = ADEngine(self.scene)
-        return self._judge.render_progressive(envmap, spp, seed=seed,
-                                              progress=label if self.progress else False)
+        ``cache``: take it from the on-disk cache of judging renders, or render and add it
+        there (``engines.render_cache``: the same image to the bit; ``save`` does this for a
+        run's initial light, which every run from that start on the surface shares)."""
+        from .engines import ADEngine
+        from .engines.render_cache import cached_render
+
+        def render():
+            if self._judge is None:
+                self._judge = ADEngine(self.scene)
+            return self._judge.render_progressive(envmap, spp, seed=seed,
+                                                  progress=label if self.progress else False)
+
+        return cached_render(self.scene, envmap, spp, seed, render)[0] if cache else render()
 
     def objective_function(self, light: LightConfig, mask: np.ndarray) -> Callable:
         """``f(image, E) -> ObjectiveValue`` of ``light.objective`` for the region ``mask``:
@@ -378,7 +387,9 @@ class Session:
         spp = run.optimizer.final_spp
         renders, objectives = {}, {}
         for name, light in (("before", run.initial_envmap), ("after", run.envmap)):
-            renders[name] = self.render_final(light, spp, label=f"{name} ({spp} spp)")
+            # the initial light's render is shared by every run from that start: cached
+            renders[name] = self.render_final(light, spp, label=f"{name} ({spp} spp)",
+                                              cache=name == "before")
             objectives[name] = self.judge(renders[name], light, run.light, run.mask)
         return write_optimization_results(out_dir, config, self, run, renders, objectives,
                                           FINAL_RENDER_SEED,

@@ -103,6 +103,25 @@ class Scene:
     def image_shape(self) -> tuple[int, int]:
         return (self.spec.height, self.spec.width)
 
+    def digest(self) -> str:
+        """Hex SHA-256 of everything a render of this scene depends on besides the light:
+        height-map bytes, validity and spacing, the SceneSpec, the envmap shape, and the
+        Mitsuba version and variant (their random sequences differ). Caches of what is
+        computed from the scene (transport matrices, judging renders) key on it."""
+        import hashlib
+
+        import mitsuba as mi
+
+        hm = self.heightmap
+        h = hashlib.sha256()
+        h.update(np.ascontiguousarray(hm.heights, np.float64).tobytes())
+        h.update(np.ascontiguousarray(hm.valid, bool).tobytes())
+        h.update(repr((hm.heights.shape, float(hm.dx), float(hm.dy))).encode())
+        h.update(repr(self.spec).encode())
+        h.update(repr(tuple(int(v) for v in self.envmap_shape)).encode())
+        h.update(f"{mi.__version__} {mi.variant()}".encode())
+        return h.hexdigest()
+
     def cell_mask_to_image(self, cell_mask: np.ndarray) -> np.ndarray:
         """Carry a (ny, nx) bool mask in height-map space to an (H, W) image mask."""
         cell_mask = np.asarray(cell_mask, bool)

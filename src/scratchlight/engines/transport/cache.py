@@ -18,8 +18,6 @@ import hashlib
 import os
 import zipfile
 
-import numpy as np
-
 from ...scene.build import Scene
 from ...user_cache import cache_root
 from .build import build_transport
@@ -36,23 +34,13 @@ def default_cache_dir() -> str:
 
 
 def transport_key(scene: Scene, spp: int, seed: int = 0) -> str:
-    """Hex digest (24 characters) of everything T depends on.
-
-    Height-map bytes and spacing, the SceneSpec (material, roughness, exaggeration, camera,
-    image size, max_depth), envmap shape, spp, seed, TRANSPORT_VERSION, and the Mitsuba
-    version and variant (their random sequences differ).
-    """
-    import mitsuba as mi
-
-    hm = scene.heightmap
+    """Hex digest (24 characters) of everything T depends on: the scene (``Scene.digest``:
+    height map, SceneSpec, envmap shape, Mitsuba version and variant), spp, seed and
+    TRANSPORT_VERSION."""
     h = hashlib.sha256()
     h.update(f"scratchlight-transport-v{TRANSPORT_VERSION}".encode())
-    h.update(np.ascontiguousarray(hm.heights, np.float64).tobytes())
-    h.update(np.ascontiguousarray(hm.valid, bool).tobytes())
-    h.update(repr((hm.heights.shape, float(hm.dx), float(hm.dy))).encode())
-    h.update(repr(scene.spec).encode())
-    h.update(repr((tuple(int(v) for v in scene.envmap_shape), int(spp), int(seed))).encode())
-    h.update(f"{mi.__version__} {mi.variant()}".encode())
+    h.update(scene.digest().encode())
+    h.update(repr((int(spp), int(seed))).encode())
     return h.hexdigest()[:24]
 
 
