@@ -190,7 +190,8 @@ def test_transport_noise_is_an_optimizer_option(feed_marks_npz, tmp_path, monkey
                                                              exaggeration="auto"))
     runs = {}
     for noise in ("none", "none", "matched"):
-        opt = OptimizerConfig(iterations=3, spp=4, engine="transport", transport_noise=noise)
+        opt = OptimizerConfig(iterations=3, spp=4, engine="transport", transport_noise=noise,
+                              transport_warmup=0)
         runs.setdefault(noise, []).append(s.optimize(LIGHT, opt, seed=2).loss)
     assert runs["none"][0] == runs["none"][1]
     assert runs["matched"][0] != runs["none"][0]
@@ -199,3 +200,28 @@ def test_transport_noise_is_an_optimizer_option(feed_marks_npz, tmp_path, monkey
     r = _cli("optimize", feed_marks_npz, "--out", tmp_path / "o", "--engine", "transport",
              "--transport-noise", "loud")
     assert r.returncode == 2 and "--transport-noise" in r.stderr
+
+
+def test_transport_warmup_is_an_optimizer_option(feed_marks_npz, tmp_path, monkeypatch):
+    """optimizer.transport_warmup reaches the transport engine: a run of 3 iterations, all
+    in the warm-up, has the loss curve of the AD engine at 1 spp with the same seed (to the
+    last bits, which the adjoint's atomic sums may order differently); without a warm-up
+    the curve is T's. The option is saved with the config, and a negative count is named
+    by its flag."""
+    monkeypatch.setenv("SCRATCHLIGHT_CACHE", str(tmp_path / "cache"))
+    s = Session(SurfaceConfig(str(feed_marks_npz)), SceneSpec(width=24, height=24,
+                                                             exaggeration="auto"))
+    warm = s.optimize(LIGHT, OptimizerConfig(iterations=3, spp=4, engine="transport",
+                                             transport_warmup=3), seed=2).loss
+    ad = s.optimize(LIGHT, OptimizerConfig(iterations=3, spp=1, engine="ad"), seed=2).loss
+    assert warm == pytest.approx(ad, rel=1e-5)  # the adjoint sums atomically: last bits
+    cold = s.optimize(LIGHT, OptimizerConfig(iterations=3, spp=4, engine="transport",
+                                             transport_warmup=0), seed=2).loss
+    assert cold[0] != warm[0]
+    cfg = OptimizeConfig.from_options(heightmap=str(feed_marks_npz), transport_warmup=4)
+    assert config_to_dict(cfg)["optimizer"]["transport_warmup"] == 4
+    with pytest.raises(InputError) as e:
+        OptimizerConfig(transport_warmup=-1).validate()
+    assert e.value.path == "optimizer.transport_warmup"
+    r = _cli("optimize", feed_marks_npz, "--out", tmp_path / "o", "--transport-warmup", "-1")
+    assert r.returncode == 2 and "--transport-warmup" in r.stderr and "Traceback" not in r.stderr

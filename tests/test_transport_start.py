@@ -37,7 +37,7 @@ def test_matched_noise_reaches_the_ad_objective_from_a_constant_start(face_mill,
             res = optimize_light(engine, E0, face_mill.object_mask, lam=30.0, iterations=60,
                                  seed=seed)
             runs[name].append(_judged(face_mill, judge, res.envmap))
-    none = TransportEngine(face_mill, spp=16, cache_dir=tmp_path, noise="none")
+    none = TransportEngine(face_mill, spp=16, cache_dir=tmp_path, noise="none", warmup=0)
     stalled = _judged(face_mill, judge, optimize_light(none, E0, face_mill.object_mask, lam=30.0,
                                                        iterations=60, seed=0).envmap)
     ad = float(np.median(runs["ad"]))
@@ -48,7 +48,7 @@ def test_matched_noise_reaches_the_ad_objective_from_a_constant_start(face_mill,
 def test_noise_option(face_mill, tmp_path):
     """'matched' perturbs gradient renders only after begin_run, with noise measured at E0;
     plain renders stay T E; unknown modes are refused."""
-    eng = TransportEngine(face_mill, spp=4, cache_dir=tmp_path)
+    eng = TransportEngine(face_mill, spp=4, cache_dir=tmp_path, warmup=0)
     E = np.full((25, 50, 1), 0.5, np.float32)
     clean = eng.render(E, seed=2, grad=True)
     eng.backprop(np.zeros_like(clean))
@@ -67,7 +67,7 @@ def test_noise_option(face_mill, tmp_path):
 def test_perturb_adds_the_calibrated_variance(face_mill, tmp_path):
     """At the calibration image I0 the added noise has the calibrated sd per pixel; it
     scales with the image (2 I0: twice the sd), and it is float32 and zero-mean."""
-    eng = TransportEngine(face_mill, spp=4, cache_dir=tmp_path)
+    eng = TransportEngine(face_mill, spp=4, cache_dir=tmp_path, warmup=0)
     E = np.full((25, 50, 1), 0.5, np.float32)
     eng.begin_run(E, seed=0)
     model = eng.noise_model

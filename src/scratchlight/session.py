@@ -275,6 +275,7 @@ class Session:
         engine = self.engine(name, optimizer.spp, seed, tuple(light.envmap_size))
         if name == "transport":
             engine.set_noise(optimizer.transport_noise)
+            engine.set_warmup(optimizer.transport_warmup)
         setup_s = time.perf_counter() - t0
         if prev is not None:
             E0 = prev.envmap if envmap is None else envmap

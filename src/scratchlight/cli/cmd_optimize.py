@@ -55,6 +55,9 @@ def add_arguments(p):
                    help="transport engine: add the Monte Carlo noise of a Mitsuba render to "
                         "each iteration's image (matched, default), or keep T's noise-free "
                         "images (none)")
+    a.add_argument("--transport-warmup", type=int, default=10, metavar="N",
+                   help="transport engine: render the first N iterations with Mitsuba at 1 "
+                        "spp, which decide where the run goes (default 10; 0 for none)")
     add_scene_options(p, resolution="256", spp=16)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -89,6 +92,7 @@ def config_from_args(args):
     optimizer = OptimizerConfig(lr=args.lr, iterations=args.iterations, spp=args.spp,
                                 final_spp=args.final_spp, engine=args.engine,
                                 transport_noise=args.transport_noise,
+                                transport_warmup=args.transport_warmup,
                                 memory_budget_gib=args.memory_budget)
     cfg = OptimizeConfig(surface=surface, scene=spec, light=light, optimizer=optimizer,
                          seed=args.seed, device=args.device)

@@ -40,9 +40,10 @@ class Engine(Protocol):
 
     name: str
 
-    # Optional, not part of the protocol's checks: ``begin_run(E0, seed, resume)``, which the
-    # optimization loop calls before its first iteration from map E0 (the transport
-    # engine calibrates there the Monte Carlo noise it adds to its primal images).
+    # Optional, not part of the protocol's checks: ``begin_run(E0, seed, resume,
+    # first_iteration)``, which the optimization loop calls before its first iteration from
+    # map E0 (the transport engine counts its Mitsuba warm-up iterations from there and
+    # calibrates the Monte Carlo noise it adds to its primal images).
 
     def render(self, E: np.ndarray, seed: int = 0, spp: int | None = None,
                grad: bool = False) -> np.ndarray:

@@ -7,9 +7,10 @@
 
 Adam is the standard one (Kingma & Ba; beta1 0.9, beta2 0.999, eps 1e-8), as in Mitsuba's
 ``mi.ad.Adam``. Each iteration renders with its own seed, and the engine decorrelates the
-primal and gradient samples. An engine with a ``begin_run(E0, seed)`` method has it called
-once before the first iteration (the transport engine measures there the noise it adds;
-with ``resume`` it keeps what it measured at the start of the run it continues). Ctrl-C
+primal and gradient samples. An engine with a ``begin_run(E0, seed, resume,
+first_iteration)`` method has it called once before the first iteration (the transport
+engine starts counting its warm-up iterations there and measures the noise it adds; with
+``resume`` it keeps what it measured in the run it continues). Ctrl-C
 ends the loop cleanly: the result then holds the map with the lowest loss seen so far.
 """
 from __future__ import annotations
@@ -84,7 +85,7 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
     begin = getattr(engine, "begin_run", None)  # e.g. the transport engine's noise matching
     if begin is not None:
         begin(E.astype(np.float32), seed=iteration_seed(seed, first_iteration),
-              resume=first_iteration > 0)
+              resume=first_iteration > 0, first_iteration=first_iteration)
     bar = tqdm(range(first_iteration, first_iteration + iterations), desc="optimize", unit="it",
                disable=not progress, dynamic_ncols=True)
     try:

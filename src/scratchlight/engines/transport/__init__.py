@@ -12,13 +12,15 @@ environment map E:  I = T E,  T of shape (h*w pixels) x (H*W texels) per RGB cha
   independent matrices, one for the primal image and one for the gradient.
 - ``noise``: ``NoiseModel``, the per-pixel Monte Carlo noise a Mitsuba render has and T E
   lacks, added to the primal image of every iteration (``noise='matched'``).
+- ``warmup``: ``Warmup``, the first iterations of a run, rendered with Mitsuba at 1 spp.
 """
 from .build import build_transport
 from .cache import default_cache_dir, load_or_build_transport, transport_key
 from .engine import TransportEngine, half_seed
 from .matrix import TRANSPORT_VERSION, TransportMatrix, mean_apply
 from .noise import NOISE_MODES, NoiseModel
+from .warmup import Warmup
 
 __all__ = ["TRANSPORT_VERSION", "TransportMatrix", "TransportEngine", "build_transport",
            "transport_key", "default_cache_dir", "load_or_build_transport", "half_seed",
-           "NoiseModel", "NOISE_MODES", "mean_apply"]
+           "NoiseModel", "NOISE_MODES", "mean_apply", "Warmup"]

@@ -5,7 +5,8 @@ dL/dE = T^T dL/dI. Unlike the AD engine's, the image is deterministic: its Monte
 noise is frozen into T at build time, so the engine holds two independent matrices, one
 for the primal image and one for the gradient (see ``TransportEngine``), and by default it
 adds to the primal image of each iteration the Monte Carlo noise a Mitsuba render would have
-(``noise='matched'``, module ``noise``).
+(``noise='matched'``, module ``noise``). The first few iterations of a run render with
+Mitsuba at 1 sample per pixel (``warmup``, module ``warmup``).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ...scene.build import Scene
 from .cache import load_or_build_transport
 from .matrix import TransportMatrix, mean_apply
 from .noise import NOISE_MODES, NoiseModel
+from .warmup import DEFAULT_WARMUP_ITERATIONS, DEFAULT_WARMUP_SPP, Warmup
 
 __all__ = ["TransportEngine", "half_seed"]
 
@@ -57,6 +59,14 @@ class TransportEngine:
     'none' keeps the deterministic images (the engine before this option). Plain renders
     and ``relight`` are never perturbed.
 
+    ``warmup`` (iterations, 10 by default) and ``warmup_spp`` (1): the first ``warmup``
+    iterations of a run (counted by ``begin_run``'s ``first_iteration`` and every later
+    gradient render) render and backpropagate with Mitsuba instead of T, since the first
+    steps decide where a run goes and T's gradient is imprecise for weakly reflected texels
+    (``warmup`` module). With 'matched' noise the calibration then happens at the first
+    iteration that uses T, at that iteration's map. Outside a run (no ``begin_run``) every
+    render uses T.
+
     Attributes:
         T: the single matrix (decorrelate=False) or None.
         halves: (T_a, T_b), or (T, T) without decorrelation.
@@ -69,10 +79,14 @@ class TransportEngine:
     def __init__(self, scene: Scene, spp: int = 64, seed: int = 0,
                  cache_dir: str | os.PathLike | None | bool = None,
                  progress: bool | str = False, decorrelate: bool = True,
-                 noise: str = "matched"):
+                 noise: str = "matched", warmup: int = DEFAULT_WARMUP_ITERATIONS,
+                 warmup_spp: int = DEFAULT_WARMUP_SPP):
         self.scene = scene
         self.spp = int(spp)
         self.set_noise(noise)
+        self.warmup = Warmup(scene, warmup, warmup_spp)
+        self._iteration = None  # the run's next iteration, from begin_run on
+        self._calibrate = False  # calibrate the noise at the first iteration on T
         self.seed = int(seed)
         self.decorrelate = bool(decorrelate)
         if self.spp < 1:
@@ -108,13 +122,30 @@ class TransportEngine:
         self.noise = noise
         self.noise_model = NoiseModel(self.scene, self.spp) if noise == "matched" else None
 
-    def begin_run(self, E0: np.ndarray, seed: int = 0, resume: bool = False) -> None:
-        """Called by the optimization loop before its first iteration from map E0: with
-        ``noise='matched'`` (re)calibrate the noise added to gradient renders at E0 (one
-        small Mitsuba render); otherwise nothing. ``resume`` (the loop continues a run) keeps
-        the calibration of that run's start, so a resumed run equals one run of all its
-        iterations; an engine not yet calibrated calibrates at E0 all the same."""
-        if self.noise_model is not None and not (resume and self.noise_model.sd is not None):
+    def set_warmup(self, iterations: int, spp: int | None = None) -> None:
+        """How many of a run's first iterations render with Mitsuba, at ``spp`` (default:
+        unchanged) samples per pixel (class docstring); 0 for none."""
+        spp = self.warmup.spp if spp is None else spp
+        if (iterations, spp) != (self.warmup.iterations, self.warmup.spp):
+            self.warmup = Warmup(self.scene, iterations, spp)
+
+    def begin_run(self, E0: np.ndarray, seed: int = 0, resume: bool = False,
+                  first_iteration: int = 0) -> None:
+        """Called by the optimization loop before its iteration ``first_iteration`` (0 for a
+        new run) from map E0. Starts counting the run's iterations for the warm-up, and with
+        ``noise='matched'`` (re)calibrates the noise added to gradient renders (one small
+        Mitsuba render) at E0, or, while the warm-up lasts, at the map of the first
+        iteration on T. ``resume`` (the loop continues a run) keeps the calibration of that
+        run, so a resumed run equals one run of all its iterations; an engine not yet
+        calibrated calibrates all the same."""
+        self._iteration = int(first_iteration)
+        self._calibrate = False
+        if self.noise_model is None or (resume and self.noise_model.sd is not None):
+            return
+        if self.warmup.covers(self._iteration):
+            self.noise_model.sd = None
+            self._calibrate = True
+        else:
             self.noise_model.calibrate(self.halves, np.asarray(E0, np.float32), seed)
 
     @property
@@ -137,13 +168,22 @@ class TransportEngine:
         """Linear RGB image (h, w, 3) float32 of the scene under E (H, W, C), C = 1 or 3.
 
         ``spp`` is ignored (the matrices are fixed). With ``grad`` the image comes from one
-        half (chosen by the parity of ``seed``) and ``backprop`` will use the other; without
-        it, ``relight(E)``.
+        half (chosen by the parity of ``seed``) and ``backprop`` will use the other (during a
+        run's warm-up: from Mitsuba, and ``backprop`` by its adjoint render); without it,
+        ``relight(E)``.
         """
         E = np.asarray(E)
         if not grad:
             self._grad = None
             return self.relight(E)
+        if self._iteration is not None:
+            iteration, self._iteration = self._iteration, self._iteration + 1
+            if self.warmup.covers(iteration):
+                self._grad = (self.warmup, None)
+                return self.warmup.render(E, seed)
+            if self._calibrate:
+                self._calibrate = False
+                self.noise_model.calibrate(self.halves, E.astype(np.float32), seed)
         k = int(seed) % 2
         primal, other = self.halves[k], self.halves[1 - k]
         image = primal.apply(E)
@@ -166,5 +206,7 @@ class TransportEngine:
             raise RuntimeError("backprop needs a preceding render(..., grad=True)")
         T, channels = self._grad
         self._grad = None
+        if T is self.warmup:
+            return self.warmup.backprop(dL_dI)
         return T.apply_transpose(dL_dI, channels)
 

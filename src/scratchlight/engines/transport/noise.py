@@ -9,7 +9,8 @@ more (2.3e-4). L_grad = n / S is then ~30 x steeper for the transport image (L_g
 stalls in a worse optimum. Swapping the primal image for a Mitsuba render (keeping T^T for
 the gradient) removes the stall entirely, fresh T noise does not (benchmarks/README.md).
 
-What. ``NoiseModel.calibrate`` renders the start map E0 once with Mitsuba (the AD engine at
+What. ``NoiseModel.calibrate`` renders the map of the run's first iteration on T (the
+start map E0, or the map after the warm-up, module ``warmup``) once with Mitsuba (the AD engine at
 ``calibration_spp``, 4 by default: the scene's independent sampler makes the variance
 exactly proportional to 1 / spp, so it is rescaled to the run's spp) and measures, per pixel and channel, the variance the transport primal
 lacks: var_AD - var_T, from the residual r = I_AD - (T_a E0 + T_b E0) / 2 and the halves'
