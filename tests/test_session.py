@@ -204,7 +204,8 @@ def test_transport_noise_is_an_optimizer_option(feed_marks_npz, tmp_path, monkey
 
 def test_transport_warmup_is_an_optimizer_option(feed_marks_npz, tmp_path, monkeypatch):
     """optimizer.transport_warmup reaches the transport engine: a run of 3 iterations, all
-    in the warm-up, has the loss curve of the AD engine at 1 spp with the same seed (to the
+    in the warm-up, has the loss curve of the AD engine at a quarter of the run's spp (1 of
+    4) with the same seed (to the
     last bits, which the adjoint's atomic sums may order differently); without a warm-up
     the curve is T's. The option is saved with the config, and a negative count is named
     by its flag."""

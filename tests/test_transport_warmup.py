@@ -5,6 +5,7 @@ import pytest
 
 from scratchlight.engines import ADEngine, TransportEngine
 from scratchlight.engines.transport import Warmup
+from scratchlight.engines.transport.warmup import warmup_spp_for
 from scratchlight.scene import SceneSpec, build_scene, constant_envmap
 from scratchlight.surface import synthesize
 
@@ -21,9 +22,11 @@ def _dL_dI(image, seed):
 
 def test_warmup_iterations_are_mitsuba_renders_then_T(scene, tmp_path):
     """With warmup=2 the first two gradient renders of a run and their gradients equal an
-    AD engine's at 1 spp with the same seeds, to the bit; the third is T's half (noise
-    'none': exactly T_a E or T_b E by the seed's parity) and its gradient T^T dL/dI."""
+    AD engine's at a quarter of the engine's spp (1 of 4) with the same seeds (the image to
+    the bit); the third is T's half (noise 'none': exactly T_a E or T_b E by the seed's
+    parity) and its gradient T^T dL/dI."""
     eng = TransportEngine(scene, spp=4, cache_dir=tmp_path, noise="none", warmup=2)
+    assert eng.warmup.spp == 1
     ad = ADEngine(scene, spp=1)
     E = np.random.default_rng(0).uniform(0.2, 0.8, (8, 16, 1)).astype(np.float32)
     eng.begin_run(E, seed=7)
@@ -86,6 +89,11 @@ def test_matched_noise_is_calibrated_at_the_first_iteration_on_T(scene, tmp_path
     plain = TransportEngine(scene, spp=4, cache_dir=tmp_path, warmup=0)
     plain.begin_run(E0, seed=0)
     np.testing.assert_allclose(plain.noise_model.I0, plain.relight(E0), rtol=1e-5, atol=1e-7)
+
+
+def test_warmup_spp_is_a_quarter_of_the_runs(scene, tmp_path):
+    assert [warmup_spp_for(n) for n in (1, 3, 4, 16, 64)] == [1, 1, 1, 4, 16]
+    assert TransportEngine(scene, spp=8, cache_dir=tmp_path, warmup_spp=3).warmup.spp == 3
 
 
 def test_warmup_refuses_bad_values(scene, tmp_path):

@@ -55,9 +55,10 @@ def add_arguments(p):
                    help="transport engine: add the Monte Carlo noise of a Mitsuba render to "
                         "each iteration's image (matched, default), or keep T's noise-free "
                         "images (none)")
-    a.add_argument("--transport-warmup", type=int, default=10, metavar="N",
-                   help="transport engine: render the first N iterations with Mitsuba at 1 "
-                        "spp, which decide where the run goes (default 10; 0 for none)")
+    a.add_argument("--transport-warmup", type=int, default=5, metavar="N",
+                   help="transport engine: render the first N iterations with Mitsuba at a "
+                        "quarter of --spp, which decide where the run goes (default 5; 0 "
+                        "for none)")
     add_scene_options(p, resolution="256", spp=16)
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")

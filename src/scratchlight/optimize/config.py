@@ -118,10 +118,10 @@ class OptimizerConfig:
     """Transport engine only: 'matched' adds to each iteration's image the Monte Carlo noise
     a Mitsuba render would have (measured once, at the first iteration on T), so runs from any start reach
     the AD engine's result; 'none' keeps T's deterministic images."""
-    transport_warmup: int = 10
+    transport_warmup: int = 5
     """Transport engine only: how many of the run's first iterations render with Mitsuba at
-    1 sample per pixel instead of T (0 for none). The first steps decide where a run goes,
-    and T's gradient is imprecise for weakly reflected texels; ~0.13 s per iteration at
+    a quarter of ``spp`` (4 for 16) instead of T (0 for none). The first steps decide where a run goes,
+    and T's gradient is imprecise for weakly reflected texels; ~0.4 s per iteration at
     512^2."""
 
     def validate(self) -> None:

@@ -12,7 +12,7 @@ environment map E:  I = T E,  T of shape (h*w pixels) x (H*W texels) per RGB cha
   independent matrices, one for the primal image and one for the gradient.
 - ``noise``: ``NoiseModel``, the per-pixel Monte Carlo noise a Mitsuba render has and T E
   lacks, added to the primal image of every iteration (``noise='matched'``).
-- ``warmup``: ``Warmup``, the first iterations of a run, rendered with Mitsuba at 1 spp.
+- ``warmup``: ``Warmup``, the first iterations of a run, rendered with Mitsuba at low spp.
 """
 from .build import build_transport
 from .cache import default_cache_dir, load_or_build_transport, transport_key

@@ -13,11 +13,14 @@ Mitsuba's path tracer also samples the emitter (next-event estimation, importanc
 the map); that changes the noise, not the expectation, so T E and ``mi.render`` agree up to
 Monte Carlo noise. The noise differs where the reflection lobe is weak: BSDF samples rarely
 reach those texels, so T's column for them is 3-10 x less precise than Mitsuba's estimate
-at the same spp. E-independent emitter samples (uniform, combined by MIS) would fix that
-at 2.8 x the non-zeros; measured on the optimization and not adopted (benchmarks/README.md,
-the synthetic map with the L2 term on the image). Work is split into chunks of pixels (all their samples at once): each
-chunk's paths are traced by Dr.Jit (one kernel) and summed into rows of T by a threaded
-numba kernel (``rows``). Memory of the build is bounded by the chunk size. T is stored as
+at the same spp. Where that decided an optimization's result, a few Mitsuba iterations at the
+start of the run fix it (``warmup``); E-independent emitter samples (uniform, combined by
+MIS) helped only in part, at 2.8 x the non-zeros, and were not adopted (benchmarks/README.md,
+the synthetic map with the L2 term on the image).
+
+Work is split into chunks of pixels (all their samples at once): each chunk's paths are
+traced by Dr.Jit (one kernel) and summed into rows of T by a threaded numba kernel
+(``rows``). Memory of the build is bounded by the chunk size. T is stored as
 it comes out, row-compressed (one row per pixel), one structure shared by the three
 channels. The sums run in a fixed order, so a rebuild with the same seed is bit-identical.
 """

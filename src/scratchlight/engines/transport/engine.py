@@ -6,7 +6,7 @@ noise is frozen into T at build time, so the engine holds two independent matric
 for the primal image and one for the gradient (see ``TransportEngine``), and by default it
 adds to the primal image of each iteration the Monte Carlo noise a Mitsuba render would have
 (``noise='matched'``, module ``noise``). The first few iterations of a run render with
-Mitsuba at 1 sample per pixel (``warmup``, module ``warmup``).
+Mitsuba at a quarter of its samples per pixel (``warmup``, module ``warmup``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ...scene.build import Scene
 from .cache import load_or_build_transport
 from .matrix import TransportMatrix, mean_apply
 from .noise import NOISE_MODES, NoiseModel
-from .warmup import DEFAULT_WARMUP_ITERATIONS, DEFAULT_WARMUP_SPP, Warmup
+from .warmup import DEFAULT_WARMUP_ITERATIONS, Warmup, warmup_spp_for
 
 __all__ = ["TransportEngine", "half_seed"]
 
@@ -59,13 +59,13 @@ class TransportEngine:
     'none' keeps the deterministic images (the engine before this option). Plain renders
     and ``relight`` are never perturbed.
 
-    ``warmup`` (iterations, 10 by default) and ``warmup_spp`` (1): the first ``warmup``
-    iterations of a run (counted by ``begin_run``'s ``first_iteration`` and every later
-    gradient render) render and backpropagate with Mitsuba instead of T, since the first
-    steps decide where a run goes and T's gradient is imprecise for weakly reflected texels
-    (``warmup`` module). With 'matched' noise the calibration then happens at the first
-    iteration that uses T, at that iteration's map. Outside a run (no ``begin_run``) every
-    render uses T.
+    ``warmup`` (iterations, 5 by default) and ``warmup_spp`` (default a quarter of ``spp``,
+    at least 1): the first ``warmup`` iterations of a run (counted by ``begin_run``'s
+    ``first_iteration`` and every later gradient render) render and backpropagate with
+    Mitsuba instead of T, since the first steps decide where a run goes and T's gradient is
+    imprecise for weakly reflected texels (``warmup`` module). With 'matched' noise the
+    calibration then happens at the first iteration that uses T, at that iteration's map.
+    Outside a run (no ``begin_run``) every render uses T.
 
     Attributes:
         T: the single matrix (decorrelate=False) or None.
@@ -80,11 +80,12 @@ class TransportEngine:
                  cache_dir: str | os.PathLike | None | bool = None,
                  progress: bool | str = False, decorrelate: bool = True,
                  noise: str = "matched", warmup: int = DEFAULT_WARMUP_ITERATIONS,
-                 warmup_spp: int = DEFAULT_WARMUP_SPP):
+                 warmup_spp: int | None = None):
         self.scene = scene
         self.spp = int(spp)
         self.set_noise(noise)
-        self.warmup = Warmup(scene, warmup, warmup_spp)
+        self.warmup = Warmup(scene, warmup,
+                             warmup_spp_for(spp) if warmup_spp is None else warmup_spp)
         self._iteration = None  # the run's next iteration, from begin_run on
         self._calibrate = False  # calibrate the noise at the first iteration on T
         self.seed = int(seed)

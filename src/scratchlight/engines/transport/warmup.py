@@ -5,28 +5,40 @@ sign, however small the gradient, and those first steps decide which optimum a r
 T's paths are BSDF-sampled only, so for the texels that only the tail of the reflection lobe
 reaches, T's gradient is 3-10 x less precise than that of Mitsuba's path tracer, which also
 samples the emitter (benchmarks/README.md). Where those weakly reflected texels decide the
-run (the synthetic face-milled map with ``--l2-target image``), a transport run started on
-T alone ends ~4 % above the AD engine's objective; after a few Mitsuba iterations it
-reaches the AD engine's result, even at 1 sample per pixel. Measured on that case (128^2
-image, 16 spp, seeds 0-17): 5 or 10 warm-up iterations at 1 spp put the median within 1 %
-of AD's; 2 iterations at 4 spp helped half-way. It is the map after the warm-up that
-matters, not Adam's state: a fresh Adam after the warm-up does as well, and 5 transport
-iterations followed by a new noise calibration do not help at all.
+run (the synthetic face-milled map with ``--l2-target image``), a transport run on T from its
+first iteration ends ~4 % above the AD engine's objective; after a few Mitsuba iterations
+it reaches the AD engine's result. It is the map after the warm-up that matters, not
+Adam's state: a fresh Adam after the warm-up does as well, while 5 iterations on T followed
+by a new noise calibration do not help at all.
+
+How many, at what spp. Measured (benchmarks/README.md): on that case (128^2 image, 16 spp,
+seeds 0-17) 5 iterations at 4 spp give 1.007 x AD by medians (without: 1.041). 1 spp is
+not enough in general: on milled-face.sur at 512^2, where a 1-spp image is 4 x noisier than
+the run's 16-spp ones and L_grad rewards noise, 10 iterations at 1 spp ended 8-18 % above
+AD (9.09 against 7.72), at 4 spp within 1 %. 5 at 4 spp cost ~2 s at 512^2 (a 4-spp
+iteration ~0.4 s, a 16-spp one ~1.5-2.3 s).
+
+So the warm-up renders at a quarter of the run's spp (``warmup_spp_for``: 4 for the default
+16), where its images are twice as noisy as the run's, not four times.
 
 What. ``Warmup(scene, iterations, spp)``: for the first ``iterations`` gradient renders of a
 run, counted from the run's first iteration (a resumed run goes on counting), the transport
 engine renders the primal image and backpropagates with an ``ADEngine`` at ``spp`` samples
-per pixel, with the iteration's own seed, as the AD engine would. At 512^2 such an iteration
-takes ~0.13 s at 1 spp (a 16-spp AD iteration ~1.5 s).
+per pixel, with the iteration's own seed, as the AD engine would.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Warmup", "DEFAULT_WARMUP_ITERATIONS", "DEFAULT_WARMUP_SPP"]
+__all__ = ["Warmup", "DEFAULT_WARMUP_ITERATIONS", "warmup_spp_for"]
 
-DEFAULT_WARMUP_ITERATIONS = 10
-DEFAULT_WARMUP_SPP = 1
+DEFAULT_WARMUP_ITERATIONS = 5
+
+
+def warmup_spp_for(spp: int) -> int:
+    """The warm-up's samples per pixel for a run at ``spp``: a quarter (at least 1), so its
+    images are twice as noisy as the run's, not four times (module docstring)."""
+    return max(1, int(spp) // 4)
 
 
 class Warmup:
@@ -38,8 +50,7 @@ class Warmup:
         spp: samples per pixel of each of those renders (primal and gradient each).
     """
 
-    def __init__(self, scene, iterations: int = DEFAULT_WARMUP_ITERATIONS,
-                 spp: int = DEFAULT_WARMUP_SPP):
+    def __init__(self, scene, iterations: int = DEFAULT_WARMUP_ITERATIONS, spp: int = 4):
         if int(iterations) < 0:
             raise ValueError(f"warm-up iterations must be 0 or more, got {iterations}")
         if int(spp) < 1:
