@@ -26,7 +26,7 @@ u = (c + 1/2) / W, v = (r + 1/2) / H, bilinear in between ("Linear" interpolatio
 looks at the image's centre, +y at a quarter of its width, the zenith at its top row.
 Measured with an Environment Texture coding each texel by its (column + 1/2, row + 1/2) in
 R and G (16 x 32, Non-Color, Linear) and a 1 x 1-pixel camera of 0.05 degrees field of view
-turned towards eight known directions (``tests/test_blender.py`` keeps the readings): the
+turned towards eight known directions (``tests/lamps/test_lamps_blender.py`` keeps the readings): the
 rendered R, G equalled W u and H v of the formula to within 0.004 texel. Our map (rows at
 polar angles pi r / (H - 1), columns at 2 pi (c + 1/2) / W = atan2(x, y)) differs in both
 the row grid and the azimuth origin, so the footprint is resampled, not copied:

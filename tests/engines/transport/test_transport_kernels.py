@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from scratchlight.engines.transport import TRANSPORT_VERSION, TransportMatrix, mean_apply
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[3] / "src"
 
 
 def _pieces(rng, n_pix, texels, max_per_row=9, empty_rows=(), empty_cols=()):

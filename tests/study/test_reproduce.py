@@ -153,7 +153,7 @@ def test_missing_real_map_is_a_note(tmp_path):
 
 
 def test_default_data_dir_is_beside_the_repo():
-    assert rp.default_data_dir() == Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    assert rp.default_data_dir() == Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def test_bad_input(tmp_path, capsys):

@@ -28,7 +28,7 @@ from io_samples import gwyddion_text, koala_text, xyz_points
 
 ADDRESS_SPACE_LIMIT = int(2.5 * 2**30)
 RUNNER = Path(__file__).with_name("fuzz_runner.py")
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _grid(ny=24, nx=32, seed=0):

@@ -115,7 +115,7 @@ def test_studio_sits_on_top_of_the_session():
     import ast
     from pathlib import Path
 
-    src = Path(__file__).resolve().parents[1] / "src" / "scratchlight"
+    src = Path(__file__).resolve().parents[2] / "src" / "scratchlight"
     above = {"cli", "study", "fit", "renders", "studio"}
     for path in src.rglob("*.py"):
         parts = path.relative_to(src).parts

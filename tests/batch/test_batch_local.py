@@ -13,7 +13,7 @@ from batch_helpers import TINY, WorkerKiller, check_folder, make_parts
 from scratchlight.batch import BatchSettings, load_plan, run_batch
 from scratchlight.cli import main
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def test_a_killed_worker_process_is_retried(tmp_path):

@@ -15,7 +15,7 @@ from scratchlight.batch import BatchSettings, load_plan, run_batch
 from scratchlight.report.results import RESULT_FILES
 
 ray = pytest.importorskip("ray")
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture(scope="module")
