@@ -22,8 +22,7 @@ from .renders import EvaluateConfig, LightSource, RelightConfig, RenderConfig
 from .scene import CameraSpec, Scene, SceneSpec, build_scene
 from .session import OptimizationRun, OptimizationStep, Session, run_optimization
 from .surface import SurfaceConfig, fill_missing, level_plane, prepare, resample, synthesize
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "__version__", "use_device", "current_variant", "InputError", "HeightMap",

@@ -6,7 +6,7 @@ Height-map readers register their file extensions in ``READERS`` when imported h
 instrument formats more (``fields``).
 """
 from ..heightmap import HeightMap
-from .heightmap import READERS, check_heightmap, read_heightmap
+from .heightmap import OPTIONAL_READERS, READERS, check_heightmap, read_heightmap
 from . import npy as _npy  # noqa: F401  (registers .npy/.npz)
 from . import sur as _sur  # noqa: F401  (registers .sur)
 from . import text as _text  # noqa: F401  (registers .csv/.txt/.asc)
@@ -20,6 +20,7 @@ from .images import ENVMAP_EXTENSIONS, read_envmap, read_png_mask, write_exr, wr
 
 if _fields.fields_available():  # more instrument formats (.plu, .datx, .vk4, .gwy, ...)
     _fields.register_fields_readers(READERS)
+OPTIONAL_READERS.update(dict.fromkeys(_fields.FIELDS_EXTENSIONS, "SurfaceTopography"))
 
 __all__ = [
     "HeightMap", "READERS", "check_heightmap", "read_heightmap", "write_npz", "write_text",

@@ -12,8 +12,8 @@ from ..errors import InputError, InputWarning
 from ..heightmap import HeightMap
 from .guards import check_point_count, check_regular_file, format_bytes
 
-__all__ = ["read_heightmap", "READERS", "check_heightmap", "MAX_ABS_HEIGHT_M",
-           "SPACING_RANGE_M", "default_spacing_warning"]
+__all__ = ["read_heightmap", "READERS", "OPTIONAL_READERS", "check_heightmap",
+           "MAX_ABS_HEIGHT_M", "SPACING_RANGE_M", "default_spacing_warning"]
 
 MAX_ABS_HEIGHT_M = 1e3
 """Heights beyond +-1 km are no surface measurement: a wrong unit or a damaged file."""
@@ -75,6 +75,10 @@ def check_heightmap(heights, dx, dy, source: str = "", valid=None, truth=None,
 
 # Extension (lower case, with dot) -> reader(path) -> HeightMap. Filled in by the format modules.
 READERS: dict[str, Callable[[str], HeightMap]] = {}
+# Extension -> the optional package (its pip name) that reads it, for the error when that
+# package is not installed. Filled in by ``io`` from ``io.fields`` (which imports this
+# module, so this module cannot import it).
+OPTIONAL_READERS: dict[str, str] = {}
 
 
 def read_heightmap(path: str | os.PathLike) -> HeightMap:
@@ -90,11 +94,10 @@ def read_heightmap(path: str | os.PathLike) -> HeightMap:
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in READERS:
-        from .fields import FIELDS_EXTENSIONS
-
-        if ext in FIELDS_EXTENSIONS:
-            raise InputError(path, f"reading {ext} files needs the optional SurfaceTopography "
-                                   "package (pip install SurfaceTopography)")
+        if ext in OPTIONAL_READERS:
+            package = OPTIONAL_READERS[ext]
+            raise InputError(path, f"reading {ext} files needs the optional {package} "
+                                   f"package (pip install {package})")
         raise InputError(path, f"unknown height-map extension {ext or '(none)'!r}; "
                                f"supported: {', '.join(sorted(READERS))}")
     check_regular_file(path)

@@ -31,7 +31,7 @@ def library_versions() -> dict[str, str]:
     import mitsuba
     import scipy
 
-    from .. import __version__
+    from ..version import __version__
 
     return {"scratchlight": __version__, "mitsuba": mitsuba.__version__,
             "drjit": drjit.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
