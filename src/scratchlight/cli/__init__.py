@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="scratchlight",
         description="Find the environment light under which cutting marks and scratches on "
                     "a machined metal surface are easiest to see.")
-    from .. import __version__
+    from ..version import __version__
 
     parser.add_argument("--version", action="version", version=f"scratchlight {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
