@@ -139,3 +139,55 @@ def test_studio_light_puts_row_zero_at_the_zenith_and_the_last_row_at_the_nadir(
     assert row == round(55 / 180 * 7) and col == int(120 / 360 * 16)
     np.testing.assert_array_equal(studio_light((8, 16)), E)  # the page and the study share it
     np.testing.assert_array_equal(study_light((8, 16)), E)
+
+
+
+def _studio_light(elevation_rad, azimuth_rad):
+    """The studio preset's light towards an elevation and azimuth, written out from its
+    description: a sky from [0.85, 0.88, 0.9] at the horizon to [0.25, 0.42, 0.8] straight
+    up over a floor from [0.42, 0.36, 0.3] to [0.12, 0.09, 0.07] straight down, blended by a
+    logistic of width 0.05 rad across the horizon, plus a softbox [0.6, 0.5, 0.35] with a
+    Gaussian falloff of 14 degrees around 35 degrees up at azimuth 120 degrees; clipped to
+    [0, 1]. (N, 3)."""
+    e = np.asarray(elevation_rad, np.float64)[:, None]
+    a = np.asarray(azimuth_rad, np.float64)[:, None]
+    up, down = np.clip(np.sin(e), 0, 1), np.clip(-np.sin(e), 0, 1)
+    sky = (1 - up) * np.array([0.85, 0.88, 0.9]) + up * np.array([0.25, 0.42, 0.8])
+    floor = (1 - down) * np.array([0.42, 0.36, 0.3]) + down * np.array([0.12, 0.09, 0.07])
+    blend = 1 / (1 + np.exp(-e / 0.05))
+    box_el, box_az = np.radians(35.0), np.radians(120.0)
+    cos_box = np.sin(e) * np.sin(box_el) + np.cos(e) * np.cos(box_el) * np.cos(a - box_az)
+    box = np.exp(-(np.arccos(np.clip(cos_box, -1, 1)) / np.radians(14.0)) ** 2)
+    return np.clip(blend * sky + (1 - blend) * floor + box * np.array([0.6, 0.5, 0.35]), 0, 1)
+
+
+def _mitsuba_radiance(E, elevation_rad, azimuth_rad):
+    """What Mitsuba's envmap emitter (built as every scene builds it) returns towards world
+    directions at these elevations and azimuths (azimuth from +y towards +x), (N, 3)."""
+    import mitsuba as mi
+
+    from scratchlight.scene.emitter import envmap_dict
+
+    emitter = mi.load_dict(envmap_dict(E))
+    e, a = np.asarray(elevation_rad, float), np.asarray(azimuth_rad, float)
+    d = np.stack([np.cos(e) * np.sin(a), np.cos(e) * np.cos(a), np.sin(e)], 1).ravel()
+    si = mi.SurfaceInteraction3f()
+    si.wi = mi.Vector3f(-d[0::3], -d[1::3], -d[2::3])
+    return np.array(emitter.eval(si)).reshape(3, -1).T
+
+
+@pytest.mark.parametrize("shape", [(64, 128), (25, 50)])
+def test_studio_preset_seen_through_mitsuba_is_the_light_it_describes(shape):
+    """Mitsuba's own lookup of the preset, not our reading of its convention: towards the
+    direction of every texel centre (row r at elevation 90 - 180 r / (H - 1) degrees,
+    column c at azimuth 360 (c + 0.5) / W degrees) the emitter returns the light the preset
+    describes there. A map half a row off (rows at (r + 0.5) / H * pi) misses it by up to
+    0.05 near the horizon, one half a column off by as much at the softbox."""
+    from scratchlight.scene import studio_envmap
+
+    H, W = shape
+    rows, cols = np.mgrid[0:H, 0:W]
+    elevation = np.pi / 2 - rows.ravel() / (H - 1) * np.pi
+    azimuth = (cols.ravel() + 0.5) / W * 2 * np.pi
+    np.testing.assert_allclose(_mitsuba_radiance(studio_envmap(shape), elevation, azimuth),
+                               _studio_light(elevation, azimuth), atol=2e-4)

@@ -218,6 +218,11 @@ def test_camera_change_rebuilds_and_keeps_painted_cells(env):
     assert job["state"] == "done", job
     s = job["result"]
     assert s["image_shape"] == [40, 40] and s["view"]["azimuth"] == 30
+    # the page's view is the one camera model, and the scene was built from it
+    from scratchlight.scene import CameraSpec
+
+    camera = CameraSpec(preset="oblique", azimuth_deg=30.0, elevation_deg=60.0)
+    assert c.app.state.studio.registry.get(sid).session.scene.spec.camera == camera
     assert s["mask"]["mode"] == "painted" and s["mask"]["pixels"] > 0  # the region followed
     assert png_size(c.get(f"/api/s/{sid}/render.png").content) == (40, 40)
     for bad in ({"elevation": 100}, {"camera": "fisheye"}, {"resolution": 4}, {"azimuth": "x"}):
@@ -314,3 +319,16 @@ def test_a_long_job_never_blocks_other_requests(env):
     assert c.get(f"/api/s/{env['sid']}/job").json()["job"]["state"] in ("queued", "running")
     assert c.post(f"/api/s/{env['sid']}/evaluate", json={}).status_code == 409  # one job at a time
     assert wait_job(c, env["sid"])["state"] == "done"
+
+
+def test_view_settings_are_a_camera_spec_in_the_pages_names():
+    from scratchlight.scene import CameraSpec
+    from scratchlight.studio.workspace import ViewSettings
+
+    base = ViewSettings()
+    assert base.camera == CameraSpec() and base.resolution == 256
+    view = ViewSettings.from_json({"camera": "top", "elevation": 70, "resolution": 64}, base)
+    assert view.camera == CameraSpec(preset="top", elevation_deg=70.0) and view.resolution == 64
+    assert view.to_json() == {"camera": "top", "azimuth": 0.0, "elevation": 70.0, "resolution": 64}
+    assert ViewSettings.from_json(view.to_json(), base) == view
+    assert view.scene_spec().camera is view.camera and view.scene_spec().width == 64

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from ..errors import InputError
+from ..scene import CameraSpec, SceneSpec
 from ..session import Session
 
 __all__ = ["StudioSettings", "ViewSettings", "StudioSession", "NotReady", "MASK_MODES",
@@ -42,42 +43,53 @@ class StudioSettings:
     device: str = "auto"
 
 
+# The page's names of the camera's fields (``scene.CameraSpec``, the one camera model).
+PAGE_CAMERA_FIELDS = {"camera": "preset", "azimuth": "azimuth_deg", "elevation": "elevation_deg"}
+
+
 @dataclasses.dataclass(frozen=True)
 class ViewSettings:
-    """The page's camera: oblique (azimuth, elevation) or top, and a square resolution."""
+    """The page's view: a camera (the oblique and top presets of ``scene.CameraSpec``) and a
+    square resolution in pixels."""
 
-    camera: str = "oblique"
-    azimuth: float = 0.0
-    elevation: float = 45.0
+    camera: CameraSpec = CameraSpec()
     resolution: int = 256
 
     @classmethod
     def from_json(cls, d: dict, base: "ViewSettings") -> "ViewSettings":
+        """The view the page asks for: its keys (``PAGE_CAMERA_FIELDS`` and ``resolution``),
+        each missing one taken from ``base``; raises InputError when it is out of range."""
         try:
-            view = cls(camera=str(d.get("camera", base.camera)),
-                       azimuth=float(d.get("azimuth", base.azimuth)),
-                       elevation=float(d.get("elevation", base.elevation)),
+            changes = {field: float(d[key]) if field != "preset" else str(d[key])
+                       for key, field in PAGE_CAMERA_FIELDS.items() if key in d}
+            view = cls(camera=dataclasses.replace(base.camera, **changes),
                        resolution=int(d.get("resolution", base.resolution)))
         except (TypeError, ValueError):
             raise InputError("camera", "azimuth and elevation must be numbers, resolution an integer") from None
         view.validate()
         return view
 
+    def to_json(self) -> dict:
+        """The view in the page's keys (the inverse of ``from_json``)."""
+        return {**{key: getattr(self.camera, field) for key, field in PAGE_CAMERA_FIELDS.items()},
+                "resolution": self.resolution}
+
     def validate(self) -> None:
-        if self.camera not in ("oblique", "top"):
-            raise InputError("camera", f"must be oblique or top, got {self.camera!r}")
-        if not (math.isfinite(self.azimuth) and -360 <= self.azimuth <= 360):
+        """The page's limits: oblique or top, elevation 5..90 degrees (the surface seen from
+        above), azimuth within +-360 degrees, 16..1024 pixels."""
+        cam = self.camera
+        if cam.preset not in ("oblique", "top"):
+            raise InputError("camera", f"must be oblique or top, got {cam.preset!r}")
+        if not (math.isfinite(cam.azimuth_deg) and -360 <= cam.azimuth_deg <= 360):
             raise InputError("camera.azimuth", "must be in [-360, 360] degrees")
-        if not (math.isfinite(self.elevation) and 5 <= self.elevation <= 90):
+        if not (math.isfinite(cam.elevation_deg) and 5 <= cam.elevation_deg <= 90):
             raise InputError("camera.elevation", "must be in [5, 90] degrees")
         if not 16 <= self.resolution <= 1024:
             raise InputError("camera.resolution", "must be in [16, 1024] pixels")
 
-    def scene_spec(self):
-        from ..scene import CameraSpec, SceneSpec
-
-        cam = CameraSpec(preset=self.camera, elevation_deg=self.elevation, azimuth_deg=self.azimuth)
-        return SceneSpec(exaggeration="auto", camera=cam, width=self.resolution, height=self.resolution)
+    def scene_spec(self) -> SceneSpec:
+        return SceneSpec(exaggeration="auto", camera=self.camera, width=self.resolution,
+                         height=self.resolution)
 
 
 def describe_heightmap(hm, name: str) -> dict:
@@ -288,7 +300,7 @@ class StudioSession:
         return {
             "id": self.id,
             "surface": self.info,
-            "view": dataclasses.asdict(self.view),
+            "view": self.view.to_json(),
             "image_shape": list(s.scene.image_shape) if s is not None else None,
             "exaggeration": float(s.scene.spec.exaggeration) if s is not None else None,
             "envmap_shape": list(self.settings.envmap_shape),
