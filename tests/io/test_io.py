@@ -245,3 +245,36 @@ def test_readers_return_heightmaps_with_the_source_path(tmp_path):
     (tmp_path / "g.csv").write_text("1,2,3\n4,5,6\n7,8,9\n")
     hm = read_heightmap(tmp_path / "g.csv")
     assert isinstance(hm, HeightMap) and hm.source == str(tmp_path / "g.csv")
+
+
+def test_png_conversion_matches_hand_computed_srgb(tmp_path):
+    """Linear 0.2 is sRGB 1.055 * 0.2 ** (1 / 2.4) - 0.055 = 0.48453 -> 123.56 -> 124; 0.5 ->
+    0.73536 -> 187.52 -> 188; 0.001 is on the linear segment: 12.92 * 0.001 * 255 = 3.29 -> 3;
+    values past 1 clip to 255. Gray (H, W, 1) is written as one channel, bool as 0/255, and
+    display values (``linear=False``) are only scaled."""
+    from PIL import Image
+
+    from scratchlight.io import write_png
+    from scratchlight.io.images import png_bytes
+
+    def read(path):
+        with Image.open(path) as im:
+            return im.mode, np.asarray(im)
+
+    rgb = np.array([[[0.2, 0.5, 0.001], [1.7, 0.0, 0.2]]], np.float32)
+    write_png(tmp_path / "rgb.png", rgb)
+    mode, px = read(tmp_path / "rgb.png")
+    assert mode == "RGB"
+    np.testing.assert_array_equal(px, [[[124, 188, 3], [255, 0, 124]]])
+    write_png(tmp_path / "gray.png", np.full((2, 3, 1), 0.5, np.float32))
+    assert read(tmp_path / "gray.png")[0] == "L" and (read(tmp_path / "gray.png")[1] == 188).all()
+    write_png(tmp_path / "mask.png", np.array([[True, False]]))
+    np.testing.assert_array_equal(read(tmp_path / "mask.png")[1], [[255, 0]])
+    write_png(tmp_path / "display.png", np.array([[0.5, 0.2]], np.float32), linear=False)
+    np.testing.assert_array_equal(read(tmp_path / "display.png")[1], [[128, 51]])
+    # the fast (table) tone map gives the same pixels here, and bytes read back as written
+    assert (tmp_path / "rgb.png").read_bytes() == png_bytes(rgb)
+    import io as stdio
+
+    _, fast = read(stdio.BytesIO(png_bytes(rgb, fast=True, compress_level=1)))
+    np.testing.assert_array_equal(fast, px)

@@ -332,3 +332,21 @@ def test_view_settings_are_a_camera_spec_in_the_pages_names():
     assert view.to_json() == {"camera": "top", "azimuth": 0.0, "elevation": 70.0, "resolution": 64}
     assert ViewSettings.from_json(view.to_json(), base) == view
     assert view.scene_spec().camera is view.camera and view.scene_spec().width == 64
+
+
+def test_page_pngs_are_the_io_png_conversion():
+    """The page's PNGs are ``io.images.png_pixels`` (by the tone map's table): within one
+    grey level of the files ``write_png`` writes, and the same for masks."""
+    from PIL import Image
+
+    from scratchlight.io.images import png_pixels
+    from scratchlight.studio.imaging import encode_png, mask_png
+
+    img = np.random.default_rng(3).uniform(0, 1.2, (20, 30, 3)).astype(np.float32)
+    with Image.open(io.BytesIO(encode_png(img))) as im:
+        page = np.asarray(im)
+    np.testing.assert_array_equal(page, png_pixels(img, fast=True))
+    assert np.abs(page.astype(int) - png_pixels(img).astype(int)).max() <= 1
+    mask = img[..., 0] > 0.5
+    with Image.open(io.BytesIO(mask_png(mask))) as im:
+        np.testing.assert_array_equal(np.asarray(im), png_pixels(mask))

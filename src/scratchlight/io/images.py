@@ -6,6 +6,7 @@ write loads in Mitsuba (and Blender); PNG goes through Pillow with the sRGB tran
 """
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -14,8 +15,8 @@ from ..errors import InputError
 from .atomic import atomic_path
 
 __all__ = [
-    "read_envmap", "write_exr", "write_png", "read_png_mask", "linear_to_srgb",
-    "srgb_to_linear", "tonemap", "ENVMAP_EXTENSIONS",
+    "read_envmap", "write_exr", "write_png", "png_pixels", "png_bytes", "read_png_mask",
+    "linear_to_srgb", "srgb_to_linear", "tonemap", "ENVMAP_EXTENSIONS",
 ]
 
 # The one list of image files a light can be read from (envmaps, --init FILE).
@@ -37,6 +38,49 @@ def srgb_to_linear(x: np.ndarray) -> np.ndarray:
 def tonemap(image: np.ndarray, exposure: float = 1.0) -> np.ndarray:
     """Linear float image (H, W[, C]) -> uint8 sRGB (clipped at 1 after ``exposure``)."""
     return np.round(linear_to_srgb(np.asarray(image, np.float64) * exposure) * 255).astype(np.uint8)
+
+
+_LUT_SIZE = 1 << 14
+_SRGB_LUT: np.ndarray | None = None  # ``tonemap`` at _LUT_SIZE levels, built on first use
+
+
+def _table_tonemap(image: np.ndarray) -> np.ndarray:
+    """``tonemap`` (exposure 1) by a 16k-entry table of its values: ~10 x faster, equal to
+    within one grey level (for frames streamed to the studio page)."""
+    global _SRGB_LUT
+    if _SRGB_LUT is None:
+        _SRGB_LUT = tonemap(np.arange(_LUT_SIZE, dtype=np.float64) / (_LUT_SIZE - 1))
+    idx = np.clip(np.asarray(image, np.float32), 0.0, 1.0) * np.float32(_LUT_SIZE - 1) + np.float32(0.5)
+    return _SRGB_LUT[idx.astype(np.int32)]
+
+
+def png_pixels(image: np.ndarray, linear: bool = True, fast: bool = False) -> np.ndarray:
+    """The pixels a PNG of ``image`` holds, uint8 (H, W) or (H, W, 3|4): a ``linear`` float
+    image (H, W[, C]) tone-mapped to sRGB (clipped at 1), other float images taken as
+    display values in [0, 1]; uint8 as it is; bool as 0/255. ``fast`` tone-maps by a table
+    (within one grey level)."""
+    a = np.asarray(image)
+    if a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype != np.uint8:
+        if linear:
+            a = _table_tonemap(a) if fast else tonemap(a)
+        else:
+            a = np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    return np.ascontiguousarray(a)
+
+
+def png_bytes(image: np.ndarray, linear: bool = True, fast: bool = False,
+              compress_level: int = 6) -> bytes:
+    """PNG file contents of ``image`` (``png_pixels``); ``compress_level`` 0-9 (1: fast)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(png_pixels(image, linear, fast)).save(buf, format="PNG",
+                                                         compress_level=compress_level)
+    return buf.getvalue()
 
 
 def _as_rgb(a: np.ndarray) -> np.ndarray:
@@ -107,19 +151,12 @@ def write_exr(path: str | os.PathLike, image: np.ndarray) -> None:
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray, linear: bool = True) -> None:
-    """Write a PNG (atomically). ``linear`` float images are tone-mapped to sRGB; uint8 and
-    bool arrays are written as they are (bool as 0/255)."""
-    from PIL import Image
-
-    a = np.asarray(image)
-    if a.dtype == bool:
-        a = a.astype(np.uint8) * 255
-    elif a.dtype != np.uint8:
-        a = tonemap(a) if linear else np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
+    """Write a PNG (atomically) of ``png_pixels(image, linear)``: ``linear`` float images
+    tone-mapped to sRGB; uint8 and bool arrays as they are (bool as 0/255)."""
+    data = png_bytes(image, linear)
     with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(a).save(tmp, format="PNG")
+        with open(tmp, "wb") as f:
+            f.write(data)
 
 
 def read_png_mask(path: str | os.PathLike) -> np.ndarray:

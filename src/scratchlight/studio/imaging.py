@@ -13,41 +13,20 @@ import io
 import numpy as np
 
 from ..errors import InputError
-from ..io import tonemap
+from ..io.images import png_bytes
 
 __all__ = ["encode_png", "png_data_url", "decode_mask_png", "mask_png", "envmap_to_json",
-           "envmap_from_json", "MAX_LIGHT_VALUE", "fast_tonemap"]
+           "envmap_from_json", "MAX_LIGHT_VALUE"]
 
 # Radiance a painted light may hold (the optimizer keeps E in [0, 1]; brighter lamps are
 # allowed for looking).
 MAX_LIGHT_VALUE = 100.0
 
 
-_LUT_SIZE = 1 << 14
-_SRGB_LUT = tonemap(np.arange(_LUT_SIZE, dtype=np.float64) / (_LUT_SIZE - 1))
-
-
-def fast_tonemap(image: np.ndarray) -> np.ndarray:
-    """``io.tonemap`` (clip at 1, sRGB, uint8) by a 16k-entry table: ~10 x faster, equal to
-    within one grey level."""
-    idx = np.clip(np.asarray(image, np.float32), 0.0, 1.0) * np.float32(_LUT_SIZE - 1) + np.float32(0.5)
-    return _SRGB_LUT[idx.astype(np.int32)]
-
-
 def encode_png(image: np.ndarray, linear: bool = True) -> bytes:
-    """PNG bytes of a linear float image (tone-mapped), or of a uint8/bool array as it is."""
-    from PIL import Image
-
-    a = np.asarray(image)
-    if a.dtype == bool:
-        a = a.astype(np.uint8) * 255
-    elif a.dtype != np.uint8:
-        a = fast_tonemap(a) if linear else np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(a)).save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    """PNG bytes for the page: ``io.images.png_bytes`` by its tone-map table and at
+    compression level 1 (fast to encode)."""
+    return png_bytes(image, linear, fast=True, compress_level=1)
 
 
 def png_data_url(png: bytes) -> str:
