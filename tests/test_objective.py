@@ -181,3 +181,21 @@ def test_compiled_gradient_l1_equals_numpy(shape):
     finally:
         numba.set_num_threads(before)
     assert S1 == S and np.array_equal(dS1, dS)
+
+
+def test_l2_term_by_hand():
+    """The one L2 term (the full objectives and the subset estimator both add it)."""
+    from scratchlight.objectives import l2_term
+
+    E = np.array([[[0.5], [1.0]]])
+    Y, w = np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 2.0])
+    l_l2, dE, dY = l2_term(E, Y, w, 3.0, 2.0, "env")
+    assert l_l2 == pytest.approx(0.625) and dY is None  # (0.25 + 1) / 2
+    np.testing.assert_allclose(dE, 2.0 * 2.0 * E / 2)
+    l_l2, dE, dY = l2_term(E, Y, w, 3.0, 2.0, "image")
+    assert l_l2 == pytest.approx(19 / 3) and not dE.any()  # (1 + 0 + 2 * 9) / 3
+    np.testing.assert_allclose(dY, [4 / 3, 0.0, 8.0])  # 2 lam w Y / n
+    l_l2, dE, dY = l2_term(E, Y, w, 3.0, 2.0, "none")
+    assert l_l2 == 0.0 and not dE.any() and dY is None
+    with pytest.raises(ValueError, match="l2_target"):
+        l2_term(E, Y, w, 3.0, 2.0, "both")

@@ -33,7 +33,7 @@ import dataclasses
 import numpy as np
 
 __all__ = ["LUMINANCE_WEIGHTS", "L2_TARGETS", "OBJECTIVES", "ObjectiveValue", "luminance",
-           "gradient_l1", "scratch_objective", "defect_contrast_objective"]
+           "gradient_l1", "l2_term", "scratch_objective", "defect_contrast_objective"]
 
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
 L2_TARGETS = ("env", "image", "none")
@@ -111,25 +111,38 @@ def _inputs(image, envmap, mask, lam, l2_target):
     return image, np.asarray(envmap, np.float64), Y, _check_mask(mask, Y.shape)
 
 
+def l2_term(E: np.ndarray, Y: np.ndarray, weights: np.ndarray, n: float, lam: float,
+            l2_target: str) -> tuple[float, np.ndarray, np.ndarray | None]:
+    """The L2 term L_l2 (module docstring) and the gradients of lam * L_l2.
+
+    ``l2_target='env'``: L_l2 = mean(E**2), d/dE = 2 lam E / E.size. ``'image'``: L_l2 =
+    sum(weights * Y**2) / n over the luminance Y, d/dY = 2 lam weights Y / n; ``weights``
+    is the mask M with n = sum(M) for a whole render, or the mask times the importance
+    weights at the pixels a subset estimate rendered. ``'none'``: 0. Returns (L_l2,
+    dL/dE like E, dL/dY like Y or None when the term does not depend on the image).
+    """
+    if l2_target not in L2_TARGETS:
+        raise ValueError(f"l2_target must be one of {L2_TARGETS}, got {l2_target!r}")
+    E = np.asarray(E, np.float64)
+    if l2_target == "env":
+        return float(np.mean(E ** 2)), lam * 2.0 * E / E.size, None
+    if l2_target == "image":
+        return float(np.sum(weights * Y ** 2) / n), np.zeros_like(E), lam * 2.0 * weights * Y / n
+    return 0.0, np.zeros_like(E), None
+
+
 def _with_l2(image, E, Y, M, l_grad, dL_dY, mean_gradient, lam, l2_target) -> ObjectiveValue:
     """Add the L2 term (on E, on the image inside M, or none) to a gradient term."""
-    n = float(M.sum())
-    dL_dE = np.zeros_like(E)
-    if l2_target == "env":
-        l_l2 = float(np.mean(E ** 2))
-        dL_dE = lam * 2.0 * E / E.size
-    elif l2_target == "image":
-        l_l2 = float(np.sum(M * Y ** 2) / n)
-        dL_dY = dL_dY + lam * 2.0 * M * Y / n
-    else:
-        l_l2 = 0.0
+    l_l2, dL_dE, dL_dY_l2 = l2_term(E, Y, M, float(M.sum()), lam, l2_target)
+    if dL_dY_l2 is not None:
+        dL_dY = dL_dY + dL_dY_l2
     if image.ndim == 3:  # channel by channel: ~2x faster than broadcasting into (h, w, 3)
         dL_dI = np.empty(dL_dY.shape + (3,))
         for c in range(3):
             np.multiply(dL_dY, LUMINANCE_WEIGHTS[c], out=dL_dI[..., c])
     else:
         dL_dI = dL_dY
-    loss = l_grad + (lam * l_l2 if l2_target != "none" else 0.0)
+    loss = l_grad + lam * l_l2
     return ObjectiveValue(loss=float(loss), l_grad=float(l_grad), l_l2=float(l_l2),
                           mean_gradient=float(mean_gradient), dL_dI=dL_dI, dL_dE=dL_dE)
 

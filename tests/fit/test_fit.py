@@ -183,3 +183,37 @@ def test_fit_command_missing_target(tmp_path, feed_marks_npz, capsys):
     rc = main(["fit", str(feed_marks_npz), "--target", str(tmp_path / "nope.exr"),
                "--out", str(tmp_path / "o"), "--quiet"])
     assert rc == 2 and "nope.exr" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("l2_target", ["env", "image", "none"])
+def test_scratch_estimate_adds_the_objectives_l2_term(fit_scene, l2_target):
+    """The subset estimate of the scratch objective adds the same L2 term as the full
+    objective: with the same anchors and render, lam = 3 differs from lam = 0 by exactly
+    that term (on E: the full objective's dL/dE; on the image: an estimate of the full
+    render's L_l2)."""
+    from scratchlight.engines.subset import SubsetRenderer
+    from scratchlight.fit.scratch_estimator import scratch_sampler, subset_scratch_gradient
+    from scratchlight.objectives import scratch_objective
+
+    R2, E, _ = fit_scene
+    R = SubsetRenderer(R2.scenes[0], spp=4)
+    M = R.scenes[0].object_mask
+    sampler = scratch_sampler("uniform", M, 0.5)
+
+    def estimate(lam, draw):
+        return subset_scratch_gradient(R, E, sampler, np.random.default_rng(draw), M, lam=lam,
+                                       l2_target=l2_target, seed=7 + draw, roughness=0.3)
+
+    image = R.render_views(E, 0.3, seed=1, spp=64)[0]
+    full = scratch_objective(image, E, M, lam=3.0, l2_target=l2_target)
+    a, b = estimate(0.0, 0), estimate(3.0, 0)
+    assert a.l_grad == b.l_grad and a.l_l2 == b.l_l2
+    assert b.loss - a.loss == pytest.approx(3.0 * b.l_l2)
+    if l2_target == "env":
+        assert b.l_l2 == pytest.approx(full.l_l2)
+        np.testing.assert_allclose(b.grad - a.grad, full.dL_dE, rtol=1e-6, atol=1e-12)
+    elif l2_target == "none":
+        assert b.l_l2 == 0.0 and np.array_equal(b.grad, a.grad)
+    else:
+        mean = np.mean([estimate(3.0, draw).l_l2 for draw in range(8)])
+        assert mean == pytest.approx(full.l_l2, rel=0.1)

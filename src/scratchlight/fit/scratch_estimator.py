@@ -31,7 +31,7 @@ import dataclasses
 
 import numpy as np
 
-from ..objectives import L2_TARGETS, LUMINANCE_WEIGHTS
+from ..objectives import L2_TARGETS, LUMINANCE_WEIGHTS, l2_term
 from .sampling import PixelSampler, make_sampler, second_moment
 
 __all__ = ["ScratchEstimate", "scratch_sampler", "subset_scratch_gradient",
@@ -117,18 +117,13 @@ def subset_scratch_gradient(renderer, envmap: np.ndarray, sampler: PixelSampler,
     dL_dY = coef * dS_dY
     E = np.asarray(envmap, np.float64)
     l_grad = n / (s_hat + eps)
-    dL_dE = np.zeros_like(E)
-    if l2_target == "env":
-        l_l2 = float(np.mean(E ** 2))
-        dL_dE = lam * 2.0 * E / E.size
-    elif l2_target == "image":
-        l_l2 = float(np.sum(mw * ya ** 2) / n)
-        dL_dY[:k] += lam * 2.0 * mw * ya / n
-    else:
-        l_l2 = 0.0
+    # on the image: the estimate of sum_j M_j Y_j^2 / n from the anchors
+    l_l2, dL_dE, dL_dY_l2 = l2_term(E, ya, mw, n, lam, l2_target)
+    if dL_dY_l2 is not None:
+        dL_dY[:k] += dL_dY_l2
     grads = renderer.backprop(dL_dY[:, None] * LUMINANCE_WEIGHTS[None, :])
     g = np.asarray(grads["envmap"], np.float64).reshape(E.shape) + dL_dE
-    loss = l_grad + (lam * l_l2 if l2_target != "none" else 0.0)
+    loss = l_grad + lam * l_l2
     return ScratchEstimate(grad=g, loss=float(loss), l_grad=float(l_grad), l_l2=l_l2,
                            s_hat=s_hat, roughness_grad=grads.get("roughness"),
                            pixels=int(idx.size))
