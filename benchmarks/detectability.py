@@ -25,7 +25,7 @@ import scratchlight as sl
 from scratchlight.report.detectability import detectability
 from scratchlight.report.metrics import metrics_over_seeds
 from scratchlight.report.perception import perceived_metrics
-from scratchlight.study.cases import studio_envmap
+from scratchlight.scene import studio_envmap
 
 METRICS = ("auc", "cnr", "detected_fraction", "mean_gradient", "rms_contrast",
            "perceived_contrast", "npw", "cho")
