@@ -277,3 +277,17 @@ def test_claim_verdict_from_constructed_dprime(a, b, verdict):
            for r in _seq(a, b)]
     (finding,) = _claim_better_than_common(case, seq)
     assert finding["verdict"] == verdict and "5 seeds" in finding["evidence"]
+
+
+@pytest.mark.parametrize("verdicts, expected", [
+    (["agrees", "agrees", "not testable"], "agree"), (["differs"], "differ"),
+    (["inconclusive", "not testable"], "inconclusive"), (["agrees", "differs"], "partly"),
+    (["agrees", "inconclusive"], "partly"), (["partly", "partly"], "partly"),
+    (["not testable"], "not testable"), ([], "not testable")])
+def test_claim_class_over_surfaces(verdicts, expected):
+    """A claim's class over its surfaces follows the rule that combines a claim's parts."""
+    from scratchlight.study.claims import claim_class, tally
+
+    claim = {"findings": [{"verdict": v} for v in verdicts]}
+    assert claim_class(claim) == expected
+    assert tally({"claims": [claim, claim]}) == f"of 2 claims of the paper, 2 {expected}"

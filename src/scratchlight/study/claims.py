@@ -341,14 +341,11 @@ def claim_class(claim: dict) -> str:
     """'agree' when every tested surface agrees, 'differ' when every one differs,
     'inconclusive' when none is decided, 'not testable' when none could be tested, else
     'partly' (partial or mixed)."""
-    tested = {f["verdict"] for f in claim["findings"] if f["verdict"] != "not testable"}
+    tested = [f["verdict"] for f in claim["findings"] if f["verdict"] != "not testable"]
     if not tested:
         return "not testable"
-    if tested == {"agrees"}:
-        return "agree"
-    if tested == {"inconclusive"}:
-        return "inconclusive"
-    return "differ" if tested == {"differs"} else "partly"
+    verdict = combine(tested)  # the rule that combines a claim's parts, over its surfaces
+    return {"agrees": "agree", "differs": "differ"}.get(verdict, verdict)
 
 
 def tally(res: dict) -> str:
