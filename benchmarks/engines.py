@@ -79,14 +79,15 @@ def peak_rss_mib() -> float:
 
 def run_engine(name, scene, E0, mask, args) -> dict:
     from scratchlight.engines import make_engine
-    from scratchlight.optimize import optimize_light
+    from scratchlight.optimize import LightConfig, OptimizerConfig, optimize_light
 
     options = {"cache_dir": False} if name == "transport" else {}
     spp = args.transport_spp if name == "transport" else args.ad_spp
     t0 = time.perf_counter()
     engine = make_engine(name, scene, spp=spp, seed=args.seed, **options)
     t_setup = time.perf_counter() - t0
-    res = optimize_light(engine, E0, mask, lam=args.lam, lr=args.lr, iterations=args.iterations,
+    res = optimize_light(engine, E0, mask, LightConfig(lam=args.lam),
+                         OptimizerConfig(lr=args.lr, iterations=args.iterations),
                          seed=args.seed, progress=args.progress)
     total = time.perf_counter() - t0
     out = {"engine": name, "spp": spp, "setup_s": t_setup, "loop_s": res.time_s,

@@ -17,7 +17,7 @@ from .scene import SceneSpec
 from .surface import SurfaceConfig
 
 __all__ = ["LightSource", "RenderConfig", "RelightConfig", "EvaluateConfig", "render_light",
-           "relight_light", "evaluate_light", "RENDER_OPTION_FIELDS", "run_json_path",
+           "relight_light", "relight_engine", "evaluate_light", "RENDER_OPTION_FIELDS", "run_json_path",
            "save_render", "save_relight", "save_evaluation"]
 
 
@@ -183,7 +183,24 @@ def _session(cfg: RenderConfig, before_prepare=None, progress: bool = True):
     return Session(cfg.surface, cfg.scene, device=cfg.device, before_prepare=before_prepare,
                    progress=progress, envmap=light), light
 
+    engine, choice = relight_engine(session, cfg, progress)
+    ready = time.perf_counter() - t0
+    times = []
+    for _ in range(cfg.repeat if engine.name == "transport" else 1):
+        t1 = time.perf_counter()
+        image = engine.relight(light) if engine.name == "transport" else \
+            engine.render(light, seed=cfg.seed)
+        times.append(time.perf_counter() - t1)
+    return image, engine, ready, times, choice
 
+
+def relight_engine(session, cfg: RelightConfig, progress: bool = True):
+    """The engine of ``cfg`` (``RelightConfig.engine``) from the session's pool, for lights
+    of the session's texel grid: one transport matrix of ``cfg.spp`` paths (no
+    decorrelation: relighting needs no gradient), or an AD engine. Returns ``(engine,
+    EngineChoice of 'auto' or None)``."""
+
+    options = {"cache_dir": cache, "decorrelate": False}
 def render_light(cfg: RenderConfig, progress: bool = True):
     """Render ``cfg``; returns ``(image (h, w, 3) linear float32, session, seconds)``."""
     t0 = time.perf_counter()
@@ -197,36 +214,19 @@ def relight_light(cfg: RelightConfig, progress: bool = True):
     engine, ready_s, relight_times_s, choice)``: the engine, the seconds until scene and
     engine were ready, each relight's seconds, and the ``EngineChoice`` of 'auto' (or None).
     """
-    from .engines import ADEngine
-    from .engines.choice import choose_engine
-    from .engines.transport import TransportEngine
-
     t0 = time.perf_counter()
     session, light = _session(cfg, progress=progress)
     cache = cfg.cache_dir if cfg.use_cache else False
     name, choice = cfg.engine, None
     if name == "auto":
         budget = None if cfg.memory_budget_gib is None else int(cfg.memory_budget_gib * 2 ** 30)
-        choice = choose_engine(session.scene, cfg.spp, cfg.seed, budget, cache_dir=cache,
-                               decorrelate=False)
+        choice = session.choose_engine(cfg.spp, cfg.seed, budget_bytes=budget, **options)
         name = choice.engine
         if progress:
             print(choice.summary(), file=sys.stderr, flush=True)
-    if name == "transport":
-        engine = TransportEngine(session.scene, spp=cfg.spp, seed=cfg.seed,  # T for the light's texels
-                                 cache_dir=cache,
-                                 progress="transport matrix" if progress else False,
-                                 decorrelate=False)
-    else:
-        engine = ADEngine(session.scene, spp=cfg.spp)
-    ready = time.perf_counter() - t0
-    times = []
-    for _ in range(cfg.repeat if name == "transport" else 1):
-        t1 = time.perf_counter()
-        image = engine.relight(light) if name == "transport" else \
-            engine.render(light, seed=cfg.seed)
-        times.append(time.perf_counter() - t1)
-    return image, engine, ready, times, choice
+    label = "transport matrix" if progress else False
+    engine = session.engine(name, cfg.spp, cfg.seed, progress=label, **options)
+    return engine, choice
 
 
 def evaluate_light(cfg: EvaluateConfig, progress: bool = True):

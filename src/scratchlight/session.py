@@ -13,8 +13,10 @@ page, a batch runner) drives scratchlight through a :class:`Session`::
     s.evaluate(run.envmap)                        # visibility metrics over seeds
     s.save("out/part")                            # today's results folder, run.json replayable
 
-The surface is read and prepared once and the scene built once; engines are built on
-first use and kept (a transport matrix is expensive). Judging renders (``render_final``,
+The surface is read and prepared once and the scene built once; every engine (optimize,
+relight, judging renders, lamps, fit's subset renderer) comes from the session's
+``engine_pool`` (``engines.pool``): built on first use and kept (a transport matrix is
+expensive); masks come from ``surface.masks``. Judging renders (``render_final``,
 ``evaluate``) always use Mitsuba's path tracer with seeds the optimization never uses; the
 one of a run's initial light, which every run from that start shares, is cached on disk.
 """
@@ -28,11 +30,13 @@ from typing import Callable
 
 import numpy as np
 
+from .engines.pool import EnginePool
 from .errors import InputError
 from .optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
 from .optimize.run import OptimizationRun, OptimizationStep
 from .scene import SceneSpec
 from .surface import SurfaceConfig
+from .surface.masks import SurfaceMasks
 
 __all__ = ["Session", "OptimizationStep", "OptimizationRun", "FINAL_RENDER_SEED", "run_optimization"]
 
@@ -79,14 +83,17 @@ class Session:
         self.progress = progress
         raw, self.heightmap = load_surface(surface, before_prepare)
         self.raw_shape: tuple[int, int] = tuple(raw.shape)
+        self._envmap = envmap  # the light every scene of the session starts with
         self.scene = build_scene(self.heightmap, scene, envmap=envmap)
         if not self.scene.object_mask.any():
             raise InputError(surface.path, "the surface covers no pixel of the image; check the camera")
+        self.masks = SurfaceMasks(self.scene.object_mask, self.scene.cell_mask_to_image,
+                                  self.heightmap, self.raw_shape, surface.crop)
         self.mask = self.scene.object_mask.copy()
         self._mask_source = "object"
-        self._engines: dict = {}
-        self._judge = None
-        self._choices: dict = {}
+        self.engine_pool = EnginePool()  # every engine of the session comes from here
+        self._scenes = {tuple(self.scene.envmap_shape): self.scene}  # by envmap shape
+        self._views: dict = {}  # scenes of other cameras, by repr(camera)
         self.run: OptimizationRun | None = None
 
     @classmethod
@@ -108,50 +115,16 @@ class Session:
 
     def truth_mask(self) -> np.ndarray | None:
         """(h, w) bool ground-truth defect pixels (synthetic surfaces), or None."""
-        truth = self.heightmap.truth
-        if truth is None or not truth.any():
-            return None
-        return self.scene.cell_mask_to_image(truth) & self.object_mask
+        return self.masks.truth()
 
     def region_mask(self, region: str | np.ndarray, light: LightConfig | None = None) -> np.ndarray:
-        """The objective's pixels M (h, w) bool for ``region``, within the object mask.
-
-        ``region``: 'object'; 'scratch' (the scratch map of the prepared heights, with the
-        kernel, patch and threshold of ``light``); a PNG path in the height-map file's grid
-        (carried through crop and resampling); or an (h, w) bool array in image space.
-        """
-        from .io.images import read_png_mask
-        from .surface.prepare import resample_mask
-        from .surface.scratchmap import scratch_map
-
+        """The objective's pixels M (h, w) bool for ``region`` within the object mask
+        (``surface.masks.SurfaceMasks.region``): 'object', 'scratch' (with the kernel, patch
+        and threshold of ``light``), a PNG path in the height-map file's grid, or an
+        (h, w) bool array in image space."""
         light = LightConfig() if light is None else light
-        M = self.object_mask.copy()
-        if isinstance(region, np.ndarray):
-            region = np.asarray(region, bool)
-            if region.shape != M.shape:
-                raise InputError("light.mask", f"mask of shape {region.shape} does not match the "
-                                               f"image {M.shape}")
-            M &= region
-        elif region == "object":
-            return M
-        elif region == "scratch":
-            cells = scratch_map(self.heightmap.heights, light.scratch_kernel,
-                                light.scratch_patch, light.scratch_threshold)
-            M &= self.scene.cell_mask_to_image(cells)
-        else:
-            roi = read_png_mask(region)
-            ny, nx = self.raw_shape
-            if roi.shape != self.raw_shape:
-                raise InputError(region, f"mask is {roi.shape[1]} x {roi.shape[0]} but the height "
-                                         f"map is {nx} x {ny}")
-            if self.surface_config.crop is not None:
-                x0, y0, cx, cy = (int(v) for v in self.surface_config.crop)
-                roi = roi[y0:y0 + cy, x0:x0 + cx]
-            M &= self.scene.cell_mask_to_image(resample_mask(roi, self.heightmap.shape))
-        if M.sum() < 4:
-            raise InputError(region if isinstance(region, str) and region != "scratch" else "light.mask",
-                             "the mask leaves fewer than 4 surface pixels in the image")
-        return M
+        return self.masks.region(region, light.scratch_kernel, light.scratch_patch,
+                                 light.scratch_threshold)
 
     def set_mask(self, region: str | np.ndarray, light: LightConfig | None = None) -> np.ndarray:
         """Make ``region`` (see :meth:`region_mask`) the pixels the next optimization counts."""
@@ -162,69 +135,78 @@ class Session:
     # ------------------------------------------------------------------ engines
     def _scene_for(self, shape: tuple[int, int]):
         # T's columns are the texels of the scene's envmap_shape; the Mitsuba scene itself
-        # does not depend on it, so a copy of the Scene record is enough.
-        return self.scene if shape == tuple(self.scene.envmap_shape) else \
-            dataclasses.replace(self.scene, envmap_shape=shape)
+        # does not depend on it, so a copy of the Scene record is enough (kept: one digest).
+        shape = tuple(int(v) for v in shape)
+        if shape not in self._scenes:
+            self._scenes[shape] = dataclasses.replace(self.scene, envmap_shape=shape)
+        return self._scenes[shape]
 
     def choose_engine(self, spp: int = 16, seed: int = 0,
                       envmap_shape: tuple[int, int] | None = None,
-                      budget_bytes: int | None = None):
+                      budget_bytes: int | None = None, **options):
         """What ``engine='auto'`` resolves to for this scene at ``spp`` (an
         ``engines.choice.EngineChoice``: transport when its matrices fit ``budget_bytes``,
-        default a quarter of the memory; decided by the cache or a short pilot). Kept."""
-        from .engines.choice import choose_engine
-
-        shape = tuple(self.scene.envmap_shape if envmap_shape is None else envmap_shape)
-        key = (int(spp), int(seed), shape, budget_bytes)
-        if key not in self._choices:
-            built = ("transport", int(spp), int(seed), shape)
-            if built in self._engines:  # already paid for: keep using it
-                from .engines.choice import EngineChoice, default_memory_budget
-
-                nbytes = self._engines[built].nbytes
-                budget = default_memory_budget() if budget_bytes is None else budget_bytes
-                self._choices[key] = EngineChoice(
-                    "transport", f"its matrices are built already ({nbytes / 2 ** 20:.0f} MiB)",
-                    int(budget), nbytes)
-            else:
-                try:
-                    self._choices[key] = choose_engine(self._scene_for(shape), spp, seed, budget_bytes)
-                except ValueError as e:
-                    raise InputError("optimizer.memory_budget_gib", str(e)) from None
-        return self._choices[key]
+        default a quarter of the memory; decided by the cache or a short pilot). Kept by
+        the pool. ``options``: ``cache_dir``, ``decorrelate`` of the transport engine."""
+        shape = self.scene.envmap_shape if envmap_shape is None else envmap_shape
+        try:
+            return self.engine_pool.choose(self._scene_for(shape), spp, seed, budget_bytes, **options)
+        except ValueError as e:
+            raise InputError("optimizer.memory_budget_gib", str(e)) from None
 
     def engine(self, name: str = "auto", spp: int = 16, seed: int = 0,
                envmap_shape: tuple[int, int] | None = None,
-               progress: Callable[[int, int], None] | None = None,
-               budget_bytes: int | None = None):
-        """The engine ``name`` ('auto', 'ad' or 'transport') at ``spp``, built on first use
-        and kept; 'auto' is resolved by :meth:`choose_engine` (with ``budget_bytes``).
+               progress: Callable[[int, int], None] | str | None = None,
+               budget_bytes: int | None = None, **options):
+        """The engine ``name`` ('auto', 'ad' or 'transport') at ``spp`` from the session's
+        pool (``engines.pool``: built on first use, kept); 'auto' is resolved by
+        :meth:`choose_engine` (with ``budget_bytes``).
 
         ``envmap_shape``: the (H, W) texels of the lights it will see; a transport matrix
         is built for one texel grid (default: the scene's).
-        ``progress``: ``progress(done, total)`` while a transport matrix is being built.
+        ``progress``: ``progress(done, total)`` (or a label) while a transport matrix is built.
+        ``options``: ``cache_dir``, ``decorrelate`` of the transport engine.
         """
-        from .engines import make_engine
-
-        shape = tuple(self.scene.envmap_shape if envmap_shape is None else envmap_shape)
+        shape = self.scene.envmap_shape if envmap_shape is None else envmap_shape
         if name == "auto":
-            name = self.choose_engine(spp, seed, shape, budget_bytes).engine
-        key = (name, int(spp), int(seed), shape if name == "transport" else None)
-        if key not in self._engines:
-            scene = self._scene_for(shape)
-            try:
-                options = {"progress": progress} if name == "transport" and progress else {}
-                self._engines[key] = make_engine(name, scene, spp=spp, seed=seed, **options)
-            except ValueError as e:
-                raise InputError("optimizer.engine", str(e)) from None
-        return self._engines[key]
+            name = self.choose_engine(spp, seed, shape, budget_bytes, **options).engine
+        if name not in ("ad", "transport"):
+            raise InputError("optimizer.engine", f"unknown engine {name!r}; choose from ad, transport")
+        # an AD engine sees any map size: one per spp, on the scene itself
+        scene = self._scene_for(shape) if name == "transport" else self.scene
+        try:
+            return self.engine_pool.get(name, scene, spp, seed, progress=progress, **options)
+        except ValueError as e:
+            raise InputError("optimizer.engine", str(e)) from None
+
+    def transport_engine(self, spp: int = 16, seed: int = 0,
+                         envmap_shape: tuple[int, int] | None = None, **options):
+        """The transport engine (``engines.transport.TransportEngine``) for lights of
+        ``envmap_shape`` texels: what relighting and lamp rigs (I = T F) need."""
+        return self.engine("transport", spp, seed, envmap_shape, **options)
+
+    def view_scene(self, camera):
+        """The scene of this surface seen by another ``camera`` (``scene.CameraSpec``),
+        with the session's scene spec and starting light otherwise."""
+        from .scene import build_scene
+
+        if camera == self.scene_spec.camera:
+            return self.scene
+        if repr(camera) not in self._views:
+            spec = dataclasses.replace(self.scene_spec, camera=camera)
+            self._views[repr(camera)] = build_scene(self.heightmap, spec, envmap=self._envmap)
+        return self._views[repr(camera)]
+
+    def subset_renderer(self, cameras=None, spp: int = 16, params=("envmap",), freeze=None):
+        """The subset renderer (``engines.subset.SubsetRenderer``) of the views of
+        ``cameras`` (default: the session's camera), from the pool."""
+        scenes = [self.view_scene(c) for c in (cameras or [self.scene_spec.camera])]
+        return self.engine_pool.get("subset", scenes, spp, params=params, freeze=freeze)
 
     def drop_engines(self) -> int:
         """Forget the engines built so far, freeing their memory (a transport matrix comes
         back from the on-disk cache on next use); returns how many were dropped."""
-        n = len(self._engines)
-        self._engines.clear()
-        return n
+        return self.engine_pool.clear()
 
     def initial_envmap(self, light: LightConfig | None = None, seed: int = 0) -> np.ndarray:
         """The initial map of ``light.init``, (H, W, C) float32 in [0, 1]."""
@@ -291,10 +273,8 @@ class Session:
                 return callback(OptimizationStep(k, E.astype(np.float32), float(loss)))
             return None
 
-        res = optimize_light(engine, E0, self.mask, lam=light.effective_lam,
-                             l2_target=light.l2_target, lr=optimizer.lr,
-                             iterations=optimizer.iterations, seed=seed, progress=self.progress,
-                             callback=on_step, adam=prev.adam if prev else None,
+        res = optimize_light(engine, E0, self.mask, light, optimizer, seed=seed,
+                             progress=self.progress, callback=on_step, adam=prev.adam if prev else None,
                              first_iteration=prev.iterations_done if prev else 0,
                              objective=self.objective_function(light, self.mask))
         if prev is not None:
@@ -324,14 +304,11 @@ class Session:
         ``cache``: take it from the on-disk cache of judging renders, or render and add it
         there (``engines.render_cache``: the same image to the bit; ``save`` does this for a
         run's initial light, which every run from that start on the surface shares)."""
-        from .engines import ADEngine
         from .engines.render_cache import cached_render
 
-        def render():
-            if self._judge is None:
-                self._judge = ADEngine(self.scene)
-            return self._judge.render_progressive(envmap, spp, seed=seed,
-                                                  progress=label if self.progress else False)
+        def render():  # the pool's AD engine: render_progressive sets its own spp
+            return self.engine_pool.get("ad", self.scene, 16).render_progressive(
+                envmap, spp, seed=seed, progress=label if self.progress else False)
 
         return cached_render(self.scene, envmap, spp, seed, render)[0] if cache else render()
 

@@ -8,7 +8,8 @@ import pytest
 
 from conftest import feed_marks
 from scratchlight.engines import ADEngine
-from scratchlight.optimize import OptimizeConfig, cie_lightness, initial_envmap, optimize_light
+from scratchlight.optimize import (OptimizeConfig, OptimizerConfig, cie_lightness, initial_envmap,
+                                   optimize_light)
 from scratchlight.session import run_optimization
 from scratchlight.optimize.init import resize_envmap
 from scratchlight.scene import CameraSpec, SceneSpec, build_scene
@@ -119,7 +120,8 @@ def test_interrupt_keeps_best_map(small_scene):
         if k == 4:
             raise KeyboardInterrupt
 
-    r = optimize_light(eng, E0, small_scene.object_mask, iterations=50, callback=stop)
+    r = optimize_light(eng, E0, small_scene.object_mask, optimizer=OptimizerConfig(iterations=50),
+                       callback=stop)
     assert r.interrupted and len(r.loss) == 5
     assert np.array_equal(r.envmap, r.best_envmap)
 

@@ -1,7 +1,8 @@
 """A whole fit run, from a ``FitRunConfig`` to a results folder (``scratchlight fit``).
 
 Steps: read the target images (their size sets the render resolution) and the true light,
-read and prepare the surface, build one scene per camera, fit (``fitter.fit_to_images``),
+read and prepare the surface and build one scene per camera (a ``Session`` and its views;
+the subset renderer comes from the session's engine pool), fit (``fitter.fit_to_images``),
 render the fitted light at ``final_spp`` and write into ``out_dir``:
 
 - ``envmap.exr``: the fitted light, linear float (gray maps: three equal channels);
@@ -75,6 +76,28 @@ def _truth(cfg: FitRunConfig, renderer, truth_envmap: np.ndarray | None) -> Trut
     return Truth(envmap=truth_envmap, roughness=cfg.truth_roughness, weights=weights)
 
 
+def _session(cfg: FitRunConfig, cams, size: tuple[int, int], E0: np.ndarray):
+    """The session of the fit's surface seen by its first camera at ``size`` (w, h) under
+    E0 (the other views are its ``view_scene``s); the scene's InputErrors name the fit's
+    own fields."""
+    from ..scene import SceneSpec
+    from ..session import Session
+
+    spec = SceneSpec(material=cfg.material, roughness=cfg.roughness,
+                     exaggeration=cfg.exaggeration, camera=cams[0], width=size[0],
+                     height=size[1], max_depth=cfg.max_depth)
+    try:
+        return Session(cfg.surface, spec, device=cfg.device, envmap=E0)
+    except InputError as e:
+        if not (e.path or "").startswith("scene."):
+            raise
+        field = {"scene.width": "targets", "scene.camera": "cameras",
+                 "scene.camera.preset": "cameras"}.get(e.path, e.path[len("scene."):])
+        raise InputError(field, e.problem) from None
+    except ValueError as e:
+        raise InputError("material", str(e)) from None
+
+
 def run_fit(cfg: FitRunConfig, out_dir: str | os.PathLike, progress: bool = False) -> FitRun:
     """Run the fit ``cfg`` and write its results into ``out_dir`` (created if missing).
 
@@ -86,14 +109,10 @@ def run_fit(cfg: FitRunConfig, out_dir: str | os.PathLike, progress: bool = Fals
         InputError naming the dotted config field (``fit.budget``, ``cameras``, ...) or the
         file at fault.
     """
-    from ..backend import use_device
-    from ..engines.subset import SubsetRenderer
     from ..io import read_envmap, write_exr, write_png
     from ..io.atomic import write_json
     from ..optimize.init import initial_envmap
     from ..report.figures import write_envmap_preview
-    from ..scene import SceneSpec, build_scene
-    from ..surface.config import load_surface
 
     cfg = cfg.absolute_paths()
     cfg.validate()
@@ -110,22 +129,11 @@ def run_fit(cfg: FitRunConfig, out_dir: str | os.PathLike, progress: bool = Fals
         if truth_E.shape[:2] != (H, W):
             raise InputError(cfg.truth_envmap, f"size {truth_E.shape[1]} x {truth_E.shape[0]} "
                                                f"differs from the envmap size {H}x{W}")
-    _, hm = load_surface(cfg.surface)
-    try:
-        variant = use_device(cfg.device)
-    except RuntimeError as e:
-        raise InputError("device", str(e)) from None
-
     E0 = initial_envmap(cfg.init, (H, W), cfg.channels, seed=fit.seed)
     cams = parse_cameras(cfg.cameras, cfg.fov, V)
-    try:
-        scenes = [build_scene(hm, SceneSpec(material=cfg.material, roughness=cfg.roughness,
-                                            exaggeration=cfg.exaggeration, camera=c, width=w,
-                                            height=h, max_depth=cfg.max_depth), envmap=E0)
-                  for c in cams]
-    except ValueError as e:
-        raise InputError("material", str(e)) from None
-    renderer = SubsetRenderer(scenes, spp=fit.spp, params=fit.params)
+    session = _session(cfg, cams, (w, h), E0)
+    variant = session.variant
+    renderer = session.subset_renderer(cams, spp=fit.spp, params=fit.params)
     truth = _truth(cfg, renderer, truth_E)
 
     os.makedirs(out, exist_ok=True)

@@ -86,7 +86,7 @@ def run_lamps(cfg: LampsConfig, out_dir: str | os.PathLike, progress: bool = Tru
     session = Session(cfg.surface, cfg.scene, device=cfg.device, progress=progress,
                       envmap=E[..., None].astype(np.float32))
     session.set_mask(cfg.light.mask, cfg.light)
-    engine = session.engine("transport", cfg.spp, cfg.seed, shape)
+    engine = session.transport_engine(cfg.spp, cfg.seed, shape)  # from the session's pool
     objective = RigObjective(LinearLight.from_engine(engine), session.mask,
                              cfg.light.effective_lam, cfg.light.l2_target)
     full_t = objective(E, grad=False)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..objectives import scratch_objective
 from .adam import Adam
+from .config import LightConfig, OptimizerConfig
 
 __all__ = ["Adam", "OptimizationResult", "optimize_light", "iteration_seed"]
 
@@ -50,9 +51,9 @@ def iteration_seed(seed: int, iteration: int) -> int:
     return (int(seed) * 1_000_003 + int(iteration)) % (2 ** 31)
 
 
-def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
-                   l2_target: str = "env", lr: float = 0.02, iterations: int = 100,
-                   seed: int = 0, progress: bool = False,
+def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, light: LightConfig | None = None,
+                   optimizer: OptimizerConfig | None = None, *, seed: int = 0,
+                   progress: bool = False,
                    callback: Callable[[int, np.ndarray, float], bool | None] | None = None,
                    adam: Adam | None = None, first_iteration: int = 0,
                    objective: Callable | None = None,
@@ -63,8 +64,11 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
         engine: any engine (``render(E, seed, grad=True)`` and ``backprop(dL_dI)``).
         E0: initial map, (H, W, C) float, C = 1 (gray) or 3 (RGB), values in [0, 1].
         mask: (h, w) bool, the pixels M that count.
-        lam, l2_target: the L2 term (see ``objectives.scratch_objective``).
-        lr, iterations: Adam learning rate and number of steps.
+        light: the objective's settings (``LightConfig``; default the paper's): its
+            ``effective_lam`` and ``l2_target`` weigh the L2 term of
+            ``objectives.scratch_objective``. Its map size and init are E0's business.
+        optimizer: the loop's settings (``OptimizerConfig``): Adam's ``lr`` and the number
+            of ``iterations``; the engine and its spp are the ``engine``'s business.
         seed: base seed; iteration k renders with ``iteration_seed(seed, k)``.
         progress: show a progress bar with the current loss.
         callback: called as ``callback(k, E, loss)`` after each step; returning True stops
@@ -72,12 +76,19 @@ def optimize_light(engine, E0: np.ndarray, mask: np.ndarray, lam: float = 30.0,
         adam, first_iteration: resume a run: the optimizer state of the run so far and the
             number of its iterations (the next seeds follow on from there).
         objective: ``objective(image, E) -> ObjectiveValue`` replacing the paper's
-            ``scratch_objective(image, E, mask, lam, l2_target)`` (e.g. the defect-aimed one).
+            ``scratch_objective`` (e.g. ``Session.objective_function`` for
+            ``light.objective = 'defect-contrast'``, which needs the surface's mask too).
     """
     from tqdm.auto import tqdm
 
+    light = LightConfig() if light is None else light
+    optimizer = OptimizerConfig() if optimizer is None else optimizer
+    if objective is None and light.objective != "gradient":
+        raise ValueError(f"objective {light.objective!r} needs an objective function "
+                         "(Session.objective_function)")
+    lam, l2_target, iterations = light.effective_lam, light.l2_target, int(optimizer.iterations)
     E = np.clip(np.asarray(E0, np.float64), 0.0, 1.0)
-    adam = Adam(lr) if adam is None else adam
+    adam = Adam(optimizer.lr) if adam is None else adam
     losses, l_grads, l_l2s = [], [], []
     best_E, best_loss = E.copy(), np.inf
     interrupted = stopped = False

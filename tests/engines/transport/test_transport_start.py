@@ -5,10 +5,11 @@ import pytest
 
 from scratchlight.engines import ADEngine, TransportEngine
 from scratchlight.objectives import scratch_objective
-from scratchlight.optimize import optimize_light
+from scratchlight.optimize import LightConfig, OptimizerConfig, optimize_light
 from scratchlight.scene import SceneSpec, build_scene, constant_envmap
 from scratchlight.surface import synthesize
 
+PAPER, SIXTY = LightConfig(lam=30.0), OptimizerConfig(iterations=60)  # lambda 30, 60 steps
 
 @pytest.fixture(scope="module")
 def face_mill():
@@ -34,12 +35,11 @@ def test_matched_noise_reaches_the_ad_objective_from_a_constant_start(face_mill,
     runs = {"ad": [], "matched": []}
     for seed in (0, 1, 2):
         for name, engine in (("ad", ADEngine(face_mill, spp=16)), ("matched", matched)):
-            res = optimize_light(engine, E0, face_mill.object_mask, lam=30.0, iterations=60,
-                                 seed=seed)
+            res = optimize_light(engine, E0, face_mill.object_mask, PAPER, SIXTY, seed=seed)
             runs[name].append(_judged(face_mill, judge, res.envmap))
     none = TransportEngine(face_mill, spp=16, cache_dir=tmp_path, noise="none", warmup=0)
-    stalled = _judged(face_mill, judge, optimize_light(none, E0, face_mill.object_mask, lam=30.0,
-                                                       iterations=60, seed=0).envmap)
+    stalled = _judged(face_mill, judge, optimize_light(none, E0, face_mill.object_mask, PAPER,
+                                                       SIXTY, seed=0).envmap)
     ad = float(np.median(runs["ad"]))
     assert float(np.median(runs["matched"])) <= 1.10 * ad, runs
     assert stalled >= 1.5 * ad, (stalled, runs)
