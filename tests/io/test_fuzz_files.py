@@ -89,9 +89,11 @@ def _mutations(name: str, data: bytes, rng) -> dict[str, bytes]:
     return out
 
 
-def _zip_with(main_xml: str, data: bytes, extra=()) -> bytes:
+def _zip_with(main_xml: str | bytes, data: bytes, extra=()) -> bytes:
     import io
+    import warnings
 
+    warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("main.xml", main_xml)
@@ -160,7 +162,36 @@ def _special_files(d: Path) -> dict[str, bytes]:
     files["text-dx-huge.csv"] = b"# dx = 1e308\n1,2,3\n4,5,6\n7,8,9\n"
     files["text-3-by-many.csv"] = b"# dx = 1 um\n" + b"\n".join([b"1,2,3"] * 20000)
     files["tiff-not.tif"] = b"II*\x00" + bytes(100)
+    files.update(_hostile_classes(d, h, f64))
     return files
+
+
+def _hostile_classes(d: Path, h: np.ndarray, f64: bytes) -> dict[str, bytes]:
+    """Other codecs, deep structure, long lines, ambiguous containers (one case each)."""
+    from test_reader_bounds import _lying_zip, _npy_bytes
+
+    out = {}
+    grid_text = "\n".join(",".join(f"{v:.6g}" for v in r) for r in h)
+    out["text-long-comment.csv"] = ("# a" + " " * 300_000 + "x\n# dx = 1 um\n" + grid_text).encode()
+    out["text-long-word.csv"] = ("a" * 300_000 + "==\n# dx = 1 um\n" + grid_text).encode()
+    out["text-long-number.csv"] = ("# k: " + "1" * 300_000 + "!\n# dx = 1 um\n" + grid_text).encode()
+    for method, label in ((zipfile.ZIP_BZIP2, "bzip2"), (zipfile.ZIP_LZMA, "lzma")):
+        _lying_zip(d / "z.zip", "bindata/data.bin", bytes(300_000_000), method, len(f64),
+                   extra=[("main.xml", x3p_main_xml(32, 24, 1e-6, 1e-6))])
+        out[f"x3p-{label}-bomb.x3p"] = (d / "z.zip").read_bytes()
+        need = _npy_bytes(h)
+        _lying_zip(d / "z.zip", "heights.npy", need[:128] + bytes(300_000_000), method, len(need))
+        out[f"npz-{label}-bomb.npz"] = (d / "z.zip").read_bytes()
+    (d / "z.zip").unlink()
+    out["x3p-many-elements.x3p"] = _zip_with("<a>" + "<b/>" * 3_000_000 + "</a>", f64)
+    out["x3p-deep.x3p"] = _zip_with("<a>" * 200_000 + "</a>" * 200_000, f64)
+    body = x3p_main_xml(32, 24, 1e-6, 1e-6).split("?>", 1)[-1]
+    out["x3p-utf16-dtd.x3p"] = _zip_with(
+        ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY e "x">]>' + body)
+        .encode("utf-16"), f64)
+    out["x3p-two-data.x3p"] = _zip_with(x3p_main_xml(32, 24, 1e-6, 1e-6), f64,
+                                        [("bindata/data.bin", f64[::-1])])
+    return out
 
 
 def _zip_npz(member: str, data: bytes) -> bytes:

@@ -18,7 +18,9 @@ LENGTH_UNITS = {
     "in": 0.0254, "inch": 0.0254,
 }
 
-_NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)\s*$")
+# linear in the text: no two adjacent repeats can trade characters (a long run of digits
+# or blanks cannot make it backtrack quadratically)
+_NUMBER_UNIT = re.compile(r"([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(\S*)")
 
 
 def metres_per(unit: str) -> float | None:
@@ -40,7 +42,7 @@ def parse_length(text: str, default_unit: str = "m") -> float | None:
 
     Returns None when the text is not a number followed by an optional known unit.
     """
-    m = _NUMBER_UNIT.match(str(text))
+    m = _NUMBER_UNIT.fullmatch(str(text).strip())
     if not m:
         return None
     factor = metres_per(m.group(2) or default_unit)

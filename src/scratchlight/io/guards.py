@@ -8,14 +8,21 @@ otherwise.
 """
 from __future__ import annotations
 
+import bz2
+import collections
+import io
+import lzma
 import os
 import stat
+import struct
+import zipfile
 import zlib
 
 from ..errors import InputError
 
 __all__ = ["DEFAULT_MAX_POINTS", "BYTES_PER_POINT", "max_points", "check_point_count",
-           "check_regular_file", "format_bytes", "inflate_exactly", "read_member_exactly"]
+           "check_regular_file", "format_bytes", "inflate_exactly", "read_member_exactly",
+           "check_unique_members", "open_member"]
 
 DEFAULT_MAX_POINTS = 100_000_000
 """At most this many grid points (10,000 x 10,000) unless SCRATCHLIGHT_MAX_POINTS is set."""
@@ -123,7 +130,7 @@ def read_member_exactly(path: str, archive, member: str, size: int, what: str) -
     out = bytearray(size)
     view = memoryview(out)
     got = 0
-    with archive.open(member) as f:
+    with open_member(path, archive, info, what) as f:
         while got < size:
             chunk = f.read(min(size - got, 1 << 24))
             if not chunk:
@@ -135,3 +142,99 @@ def read_member_exactly(path: str, archive, member: str, size: int, what: str) -
         raise InputError(path, f"{what} {member!r} does not inflate to the {size:,} bytes "
                                "the archive declares (damaged archive)")
     return out
+
+
+def check_unique_members(path: str, archive) -> None:
+    """Refuse an archive in which two members share a name: which one a reader takes would
+    be a guess (zipfile silently takes the last)."""
+    counts = collections.Counter(archive.namelist())
+    twice = sorted(name for name, k in counts.items() if k > 1)
+    if twice:
+        raise InputError(path, f"the archive holds {counts[twice[0]]} members named "
+                               f"{twice[0]!r}; which one is meant is ambiguous")
+
+
+def open_member(path: str, archive, info, what: str):
+    """A readable file of zip member ``info`` that never inflates past the size the archive
+    declares for it.
+
+    zipfile inflates stored and deflate members in steps bounded by each read; its bzip2
+    and LZMA decoders are not (one small chunk may expand to gigabytes), so those members
+    are decoded here with an output limit of the declared size + 1 byte. Other methods
+    and encrypted members are refused.
+    """
+    if info.flag_bits & 0x1:
+        raise InputError(path, f"{what} {info.filename!r} is encrypted")
+    if info.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return archive.open(info)
+    if info.compress_type not in (zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
+        raise InputError(path, f"{what} {info.filename!r} uses zip compression method "
+                               f"{info.compress_type}; stored, deflate, bzip2 and LZMA are read")
+    size = info.file_size
+    largest = max_points() * 16 + (1 << 20)  # complex128 heights of the largest grid
+    if size > largest:
+        raise InputError(path, f"{what} {info.filename!r} declares {size:,} bytes, more than "
+                               f"a grid within the point limit holds ({largest:,})")
+    if info.compress_size > size + (1 << 20):
+        raise InputError(path, f"{what} {info.filename!r}: {info.compress_size:,} compressed "
+                               f"bytes for {size:,} declared (damaged archive)")
+    fp = archive.fp
+    fp.seek(info.header_offset)
+    local = fp.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise InputError(path, f"{what} {info.filename!r}: damaged local header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fp.seek(info.header_offset + 30 + name_len + extra_len)
+    raw = fp.read(info.compress_size)
+    try:
+        if info.compress_type == zipfile.ZIP_BZIP2:
+            d = bz2.BZ2Decompressor()
+        else:  # zip's LZMA: 2 bytes version, 2 bytes properties size, properties, LZMA1
+            (psize,) = struct.unpack("<H", raw[2:4])
+            filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, raw[4:4 + psize])]
+            d = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters)
+            raw = raw[4 + psize:]
+    except (ValueError, lzma.LZMAError, struct.error) as e:
+        raise InputError(path, f"{what} {info.filename!r} is corrupt ({e})") from None
+    return io.BufferedReader(_BoundedInflater(path, f"{what} {info.filename!r}", raw, d, size))
+
+
+class _BoundedInflater(io.RawIOBase):
+    """A bz2/lzma decompressor read as a file, inflating only what each read asks for: it
+    delivers exactly the ``size`` bytes the archive declares, and refuses a stream that
+    ends before them or goes on after them (one byte past them is all it ever inflates)."""
+
+    def __init__(self, path: str, what: str, raw: bytes, decompressor, size: int):
+        super().__init__()
+        self._path, self._what = path, what
+        self._raw, self._d, self._left = raw, decompressor, size + 1
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self._left - 1)
+        if n <= 0:
+            return 0
+        try:
+            data = self._d.decompress(self._raw, max_length=n)
+            self._raw = b""
+            short = not data and (self._d.eof or self._d.needs_input)
+            more = self._left - 1 == len(data) and not self._d.eof and \
+                self._d.decompress(b"", max_length=1)
+        except (OSError, EOFError, ValueError, lzma.LZMAError) as e:
+            raise InputError(self._path, f"{self._what} is corrupt ({e})") from None
+        if short:
+            raise InputError(self._path, f"{self._what} inflates to {self._pos:,} bytes, fewer "
+                                         "than the archive declares")
+        if more:
+            raise InputError(self._path, f"{self._what} inflates to more than the "
+                                         f"{self._pos + len(data):,} bytes the archive declares")
+        b[:len(data)] = data
+        self._left -= len(data)
+        self._pos += len(data)
+        return len(data)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..heightmap import HeightMap
-from .guards import check_point_count
+from .guards import check_point_count, check_unique_members, open_member
 from .heightmap import READERS, check_heightmap, default_spacing_warning
 
 __all__ = ["read_npy", "read_npz", "write_npz", "DEFAULT_SPACING_M"]
@@ -110,13 +110,17 @@ def read_npz(path: str) -> HeightMap:
     arrays = {}
     try:
         with zipfile.ZipFile(path) as z:
+            check_unique_members(path, z)
             members = {n[:-4] if n.endswith(".npy") else n: n for n in z.namelist()}
+            if len(members) != len(z.namelist()):
+                raise InputError(path, "the archive holds an array both with and without "
+                                       "'.npy'; which one is meant is ambiguous")
             if "heights" not in members:
                 raise InputError(path, f"no 'heights' array (has: {', '.join(members) or 'nothing'})")
             for name in _NPZ_MEMBERS:
                 if name in members:
                     info = z.getinfo(members[name])
-                    with z.open(info) as f:
+                    with open_member(path, z, info, "member") as f:
                         arrays[name] = _read_array(path, f, f"'{name}'", info.file_size,
                                                    grid=name == "heights")
     except zipfile.BadZipFile as e:

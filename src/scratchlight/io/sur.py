@@ -116,6 +116,20 @@ def _uncompressed(path: str, blob: bytes, h: dict, need: int) -> bytes:
     return blob[:need]
 
 
+def _bytes_to_read(h: dict) -> int:
+    """The most bytes after the 512-byte header that the declared grid can use: comment and
+    private zones, the points (for compressed data their stream table and zlib's worst-case
+    growth), and 12 bytes of a following object's signature."""
+    if h["signature"] not in _SIGNATURES:
+        return 0
+    bits = h["bits"] if h["bits"] in _DTYPES else 32
+    need = max(h["xres"], 0) * max(h["yres"], 0) * bits // 8
+    zones = h["comment_size"] + h["private_size"]
+    if h["signature"] == b"DSCOMPRESSED":
+        return zones + need + need // 64 + 65536
+    return zones + need + 12
+
+
 def read_sur(path: str) -> HeightMap:
     """Read a Digital Surf .sur file: heights (ny, nx) float64 in metres, dx/dy in metres."""
     with open(path, "rb") as f:
@@ -127,9 +141,11 @@ def read_sur(path: str) -> HeightMap:
         h = dict(zip(_FIELDS, _HEADER.unpack_from(head, 0)))
         if h["signature"] in _SIGNATURES and h["xres"] > 0 and h["yres"] > 0:
             check_point_count(path, h["xres"], h["yres"])
-        # the file is read only once its grid is known to be within the limit
-        blob = head + f.read()
-    if len(blob) != os.path.getsize(path):
+        # Only as many bytes as the (bounded) grid can need are read, whatever the file's
+        # size: a small header in front of gigabytes never loads them.
+        want = _bytes_to_read(h)
+        blob = head + f.read(want)
+    if len(blob) < SUR_HEADER_SIZE + want and len(blob) != os.path.getsize(path):
         raise InputError(path, "the file changed while it was read")
     if h["signature"] not in _SIGNATURES:
         raise InputError(path, "not a Digital Surf file (no 'DIGITAL SURF' signature)")

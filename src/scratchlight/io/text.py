@@ -26,6 +26,7 @@ UTF-8, Latin-1 and UTF-16 (with or without a byte-order mark) text is read.
 from __future__ import annotations
 
 import io
+import os
 import re
 
 import numpy as np
@@ -33,7 +34,7 @@ import numpy as np
 from ..errors import InputError
 from ._units import metres_per, to_metres
 from ..heightmap import HeightMap
-from .guards import check_point_count
+from .guards import check_point_count, format_bytes, max_points
 from .heightmap import READERS, check_heightmap, default_spacing_warning
 from .text_header import Header, length, number, parse_header_line, unit_factor
 from .text_points import parse_column_names, points_to_grid
@@ -41,6 +42,9 @@ from .text_points import parse_column_names, points_to_grid
 __all__ = ["read_text", "write_text", "DEFAULT_SPACING_M"]
 
 DEFAULT_SPACING_M = 1e-6
+MAX_TEXT_BYTES_PER_POINT = 64
+"""A text file may hold at most this many bytes per grid point the point limit allows
+(a number, its separator and a share of the header)."""
 
 _ESRI_KEYS = ("ncols", "nrows", "xllcorner", "yllcorner", "xllcenter", "yllcenter",
               "cellsize", "dx", "dy", "nodata_value")
@@ -53,8 +57,16 @@ _MIN_POINTS = 9  # three columns and fewer rows cannot be x, y, z points of a 3 
 def _decode(path: str) -> str:
     """The file's text: UTF-16 by its byte-order mark or its zero bytes, else UTF-8, else
     Latin-1. Other binary data is refused."""
+    size = os.path.getsize(path)
+    limit = max_points() * MAX_TEXT_BYTES_PER_POINT + (1 << 20)
+    if size > limit:
+        # checked before reading: a huge file is refused by its size, not by running out
+        # of memory
+        raise InputError(path, f"is {format_bytes(size)}; a text grid within the point limit "
+                               f"of {max_points():,} points needs at most {format_bytes(limit)} "
+                               "(set SCRATCHLIGHT_MAX_POINTS to change it)")
     with open(path, "rb") as f:
-        raw = f.read()
+        raw = f.read(limit + 1)
     head = raw[:4096]
     encoding = None
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):

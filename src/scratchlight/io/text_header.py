@@ -38,10 +38,31 @@ GWY_VALUE_UNITS = {"value units", "werteinheiten", "einheiten", "jednotky hodnot
 _OWN_KEYS = {"dx", "dy", "unit", "z_unit", "xy_unit"}
 _KOALA_KEYS = {"h", "w", "pixel size", "data unit"}
 _CONVERSION = re.compile(r"^height conversion factor\s*\(\s*->\s*(.+?)\s*\)$")
-# key and value: 'key = value', 'key: value' or the full-width colon of Japanese exports
-_KEY_VALUE = re.compile(r"^\s*([^\W\d][\w .()\->/\[\]]*?)\s*(?:=|:|\uff1a)\s*(.*?)\s*$")
-_PAIRS = re.compile(r"(\w+)\s*=\s*(\S+)")
-_NUMBER_WITH_UNIT = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*[^\W\d_]")
+# key and value: 'key = value', 'key: value' or the full-width colon of Japanese exports.
+# The key is the text before the first separator, so a line is split in one pass; every
+# pattern below runs in time linear in the line (no nested or adjacent overlapping
+# repeats), so a long comment line cannot take quadratic time.
+_SEPARATOR = re.compile(r"[=:\uff1a]")
+_KEY = re.compile(r"[^\W\d][\w .()\->/\[\]]*")
+# the look-behind starts a key only at a word's start: \w+ restarting at every letter of
+# one long word would be quadratic
+_PAIRS = re.compile(r"(?<!\w)(\w+)\s*=\s*(\S+)")
+_NUMBER_WITH_UNIT = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*[^\W\d_]")
+MAX_KEY_CHARS = 120
+"""A header key longer than this is no key: the line is a comment (or data)."""
+MAX_HEADER_LINE_CHARS = 4096
+"""A header line longer than this is never a key/value line (real headers are short)."""
+
+
+def _key_value(text: str) -> tuple[str, str] | None:
+    """(key, value) of 'key = value' / 'key: value', or None; linear in ``text``."""
+    m = _SEPARATOR.search(text)
+    if m is None:
+        return None
+    key = text[:m.start()].strip()
+    if len(key) > MAX_KEY_CHARS or not _KEY.fullmatch(key):
+        return None
+    return key, text[m.end():].strip()
 
 
 class Header:
@@ -68,6 +89,8 @@ def parse_header_line(header: Header, lineno: int, text: str, commented: bool) -
     as a warning (a key not understood), and None when the line is no key/value line at
     all. ``commented``: the line started with '#'.
     """
+    if len(text) > MAX_HEADER_LINE_CHARS:
+        return "other" if commented else None
     if not commented and text.count("=") > 1:  # Koala: 'h=900 w=900'
         pairs = _PAIRS.findall(text)
         if pairs and all(k.lower() in _KOALA_KEYS for k, _ in pairs):
@@ -76,10 +99,10 @@ def parse_header_line(header: Header, lineno: int, text: str, commented: bool) -
             header.any_key = True
             return "key"
         return None
-    m = _KEY_VALUE.match(text)
-    if not m:
+    kv = _key_value(text)
+    if kv is None:
         return None
-    key, value = " ".join(m.group(1).lower().split()), m.group(2)
+    key, value = " ".join(kv[0].lower().split()), kv[1]
     conversion = _CONVERSION.match(key)
     if conversion:
         header.conversion = (lineno, conversion.group(1), value)

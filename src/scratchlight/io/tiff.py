@@ -45,6 +45,7 @@ import numpy as np
 from ..errors import InputError
 from ._units import metres_per, parse_length
 from ..heightmap import HeightMap
+from .guards import format_bytes
 from .heightmap import READERS, check_heightmap, default_spacing_warning
 from .tiff_checks import PARK_SYSTEMS_MAGIC_TAG, check_height_page, check_segments, tifffile_log
 
@@ -60,6 +61,10 @@ _RESOLUTION_UNITS = {2: 0.0254, 3: 0.01, 4: 1e-3, 5: 1e-6}
 _DISPLAY_DPI = (72.0, 96.0, 300.0)
 
 
+MAX_SIDECAR_BYTES = 64 * 1024
+"""Largest JSON sidecar read (it holds a few spacings and units)."""
+
+
 def sidecar_path(path: str) -> str:
     """The JSON sidecar that belongs to a TIFF: same name, extension ``.json``."""
     return os.path.splitext(os.fspath(path))[0] + ".json"
@@ -69,11 +74,18 @@ def _read_sidecar(path: str) -> dict:
     side = sidecar_path(path)
     if not os.path.isfile(side):
         return {}
+    if os.path.getsize(side) > MAX_SIDECAR_BYTES:
+        raise InputError(side, f"the JSON sidecar is {format_bytes(os.path.getsize(side))}; "
+                               f"a sidecar of spacings needs at most "
+                               f"{format_bytes(MAX_SIDECAR_BYTES)}")
     try:
         with open(side, encoding="utf-8") as f:
-            meta = json.load(f)
+            meta = json.loads(f.read(MAX_SIDECAR_BYTES + 1))
     except (OSError, ValueError) as e:
         raise InputError(side, f"cannot read the JSON sidecar: {e}") from None
+    except RecursionError:
+        raise InputError(side, "the JSON sidecar nests too deeply (a sidecar is one flat "
+                               "object like {\"dx\": 1e-6})") from None
     if not isinstance(meta, dict):
         raise InputError(side, "the JSON sidecar must hold an object like {\"dx\": 1e-6}")
     unknown = sorted(set(meta) - set(_SIDECAR_KEYS))

@@ -4,8 +4,10 @@
   pictures (often a colour preview of an instrument file), not heights;
 - its size is within the point limit;
 - every strip or tile lies inside the file, uncompressed ones hold the bytes the image
-  needs, and compressed ones (deflate, LZMA, Zstandard) inflate to no more than one strip
-  or tile: checked with a bounded decoder, so a decompression bomb costs no memory;
+  needs, and compressed ones (deflate, LZW, PackBits, LZMA, Zstandard) inflate to no more
+  than one strip or tile: checked with a decoder whose output is bounded, so a
+  decompression bomb costs no memory. Other codecs (JPEG and the like: lossy, never
+  heights) are refused before any decoding;
 - tifffile's log messages are collected instead of reaching stderr.
 """
 from __future__ import annotations
@@ -29,7 +31,11 @@ _PICTURES = {2: "an RGB colour image", 3: "a palette (indexed colour) image",
 _ZLIB = {8, 32946, 50013}
 _LZMA = {34925}
 _ZSTD = {50000, 34926}
-_BOUNDED_RATIO = {1: 1, 32773: 128}  # none; PackBits inflates at most 128 x
+_LZW = {5}
+_PACKBITS = {32773}
+_CODEC_NAMES = {7: "JPEG", 6: "old-style JPEG", 34712: "JPEG 2000", 34892: "lossy JPEG",
+                50001: "WebP", 50002: "JPEG XL", 34887: "LERC", 2: "CCITT RLE",
+                3: "CCITT fax 3", 4: "CCITT fax 4", 32809: "ThunderScan"}
 
 
 class _Collect(logging.Handler):
@@ -90,6 +96,17 @@ def _inflated_size(codec: int, data: bytes, limit: int) -> int:
         return len(d.decompress(data, limit + 1))
     if codec in _LZMA:
         return len(lzma.LZMADecompressor().decompress(data, max_length=limit + 1))
+    if codec in _LZW or codec in _PACKBITS:
+        import imagecodecs
+
+        if codec in _LZW:  # fills at most the given output size, then stops
+            return len(imagecodecs.lzw_decode(data, out=limit + 1))
+        try:
+            return len(imagecodecs.packbits_decode(data, out=limit + 1))
+        except RuntimeError as e:  # imagecodecs.ImcdError
+            if "OUTPUT_TOO_SMALL" in str(e):
+                return limit + 1
+            raise
     import zstandard  # tifffile decodes Zstandard only with it
 
     with zstandard.ZstdDecompressor().stream_reader(data) as reader:
@@ -113,10 +130,10 @@ def check_segments(path: str, fh, page, file_size: int) -> None:
             raise InputError(path, f"the image data is truncated: {sum(counts):,} bytes, the "
                                    f"{page.imagewidth} x {page.imagelength} image needs {need:,}")
         return
-    if codec in _BOUNDED_RATIO:
-        return
-    if not (codec in _ZLIB or codec in _LZMA or codec in _ZSTD):
-        return  # tifffile refuses codecs it cannot decode (without imagecodecs)
+    if not any(codec in family for family in (_ZLIB, _LZMA, _ZSTD, _LZW, _PACKBITS)):
+        name = _CODEC_NAMES.get(codec, f"number {codec}")
+        raise InputError(path, f"the image is compressed with {name}, which is not read for "
+                               "heights (use none, deflate, LZW, PackBits, LZMA or Zstandard)")
     for k, (off, n) in enumerate(zip(offsets, counts)):
         fh.seek(off)
         data = fh.read(n)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import posixpath
 import xml.etree.ElementTree as ET
+import xml.parsers.expat
 import zipfile
 import zlib
 
@@ -33,12 +34,17 @@ import numpy as np
 
 from ..errors import InputError
 from ..heightmap import HeightMap
-from .guards import check_point_count, read_member_exactly
+from .guards import check_point_count, check_unique_members, open_member, read_member_exactly
 from .heightmap import READERS, check_heightmap
 
 __all__ = ["read_x3p", "X3P_DTYPES", "MAX_MAIN_XML_BYTES"]
 
 MAX_MAIN_XML_BYTES = 64 * 1024 * 1024
+MAX_XML_ELEMENTS = 1_000_000
+"""Elements main.xml may hold (an inline DataList of up to ~1000 x 1000 values): a tree of
+millions of tiny elements would take gigabytes to build."""
+MAX_XML_DEPTH = 32
+"""Nesting depth main.xml may reach (X3P's own schema needs 5)."""
 """Largest main.xml read (inline DataList files of a million points stay far below)."""
 
 # ISO 5436-2 data type letter -> little-endian NumPy dtype (openGPS: signed integers).
@@ -114,16 +120,54 @@ def _read_main_xml(path: str, z, main: str):
     if size > MAX_MAIN_XML_BYTES:
         raise InputError(path, f"main.xml declares {size:,} bytes, more than the "
                                f"{MAX_MAIN_XML_BYTES:,} an X3P header needs")
-    with z.open(main) as f:
-        text = f.read(MAX_MAIN_XML_BYTES + 1)
-    if len(text) > MAX_MAIN_XML_BYTES:
+    with open_member(path, z, z.getinfo(main), "main.xml") as f:
+        # read(n) sizes its buffer by n: ask for the declared size, not the cap
+        text = f.read(size + 1)
+    if len(text) > size:
         raise InputError(path, "main.xml inflates beyond its declared size (damaged archive)")
-    if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
-        raise InputError(path, "main.xml contains a DTD or entity declarations, which X3P "
-                               "does not use")
+    _check_xml_structure(path, text)
     try:
         return ET.fromstring(text)
     except ET.ParseError as e:
+        raise InputError(path, f"corrupt main.xml: {e}") from None
+
+
+def _check_xml_structure(path: str, text: bytes) -> None:
+    """Refuse a DTD or entity declaration (in any encoding the XML declares), more than
+    MAX_XML_ELEMENTS elements or nesting deeper than MAX_XML_DEPTH, in one streaming pass
+    that builds no tree (so the cost is linear in the size and the memory constant)."""
+    parser = xml.parsers.expat.ParserCreate()
+    depth = [0, 0]  # current depth, elements seen
+
+    class _Refused(Exception):
+        pass
+
+    def doctype(*_):
+        raise _Refused("main.xml contains a DTD or entity declarations, which X3P does "
+                       "not use")
+
+    def start(*_):
+        depth[0] += 1
+        depth[1] += 1
+        if depth[0] > MAX_XML_DEPTH:
+            raise _Refused(f"main.xml nests elements deeper than {MAX_XML_DEPTH} levels")
+        if depth[1] > MAX_XML_ELEMENTS:
+            raise _Refused(f"main.xml holds more than {MAX_XML_ELEMENTS:,} elements")
+
+    def end(*_):
+        depth[0] -= 1
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        for at in range(0, len(text), 1 << 20):
+            parser.Parse(text[at:at + (1 << 20)], False)
+        parser.Parse(b"", True)
+    except _Refused as e:
+        raise InputError(path, str(e)) from None
+    except xml.parsers.expat.ExpatError as e:
         raise InputError(path, f"corrupt main.xml: {e}") from None
 
 
@@ -171,6 +215,7 @@ def read_x3p(path: str) -> HeightMap:
     """Read an X3P file as a HeightMap: heights (ny, nx) float64 in metres, dx/dy in metres."""
     try:
         with zipfile.ZipFile(path) as z:
+            check_unique_members(path, z)
             names = z.namelist()
             main = _find_main_xml(path, names)
             root = _read_main_xml(path, z, main)
