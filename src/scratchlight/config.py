@@ -10,6 +10,7 @@ repeated from its folder. A field that is wrong is named by its dotted path
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import json
 import os
@@ -19,7 +20,14 @@ from typing import Any
 
 from .errors import InputError
 
-__all__ = ["config_to_dict", "config_from_dict", "read_config", "replace_field", "get_field"]
+__all__ = ["config_to_dict", "config_from_dict", "read_config", "replace_field", "get_field",
+           "closest"]
+
+
+def closest(name: str, valid) -> str | None:
+    """The valid name closest to a misspelt ``name`` (None when nothing is close)."""
+    found = difflib.get_close_matches(str(name), sorted(set(valid)), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
@@ -74,7 +82,8 @@ def config_from_dict(cls: type, data: dict[str, Any], where: str = "") -> Any:
     unknown = sorted(set(data) - names)
     if unknown:
         path = ", ".join(f"{where}.{k}" if where else k for k in unknown)
-        raise InputError(path, "unknown config field")
+        near = closest(unknown[0], names)
+        raise InputError(path, "unknown config field" + (f"; did you mean {near!r}?" if near else ""))
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in data.items()}
     try:
         return cls(**kwargs)

@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from .errors import InputError
+from .options import check_declared, config_from_options, option, option_table
 from .scene import SceneSpec
 from .surface import SurfaceConfig
 
@@ -29,11 +30,12 @@ def _scene_512() -> SceneSpec:
 class LightSource:
     """A given light: an environment-map file, or a uniform radiance."""
 
-    envmap: str | None = None
+    envmap: str | None = option(None, "lat-long environment map (.exr .hdr .png)", path=True)
     """Lat-long environment map (.exr .hdr .png), linear radiance; row 0 is the zenith."""
-    constant: float | None = None
+    constant: float | None = option(None, "uniform light of this radiance", lo=0.0)
     """Uniform light of this radiance (used when ``envmap`` is None)."""
-    size: tuple[int, int] = (25, 50)
+    size: tuple[int, int] = option((25, 50), "texels (rows x columns) of the constant light",
+                                   sep="x", cli=False)
     """Texels (rows, columns) of the constant light."""
 
     def envmap_array(self) -> np.ndarray:
@@ -59,120 +61,102 @@ class RenderConfig:
     """Metal, exaggeration, camera, image size and path depth."""
     light: LightSource = dataclasses.field(default_factory=LightSource)
     """The light."""
-    spp: int = 64
+    spp: int = option(64, "samples per pixel", lo=1, hi=65536)
     """Samples per pixel (rendered in passes of 16)."""
-    seed: int = 0
+    seed: int = option(0, "random seed", lo=0, hi=2 ** 31 - 1)
     """Seed of the render."""
-    device: str = "auto"
+    device: str = option("auto", "cuda when a GPU is usable (auto), else cpu",
+                         choices=("auto", "cpu", "cuda"))
     """auto, cpu or cuda."""
 
     def validate(self) -> None:
-        if self.spp < 1:
-            raise InputError("spp", f"must be at least 1, got {self.spp}")
+        """Raise InputError naming the dotted field of the first value outside its declared
+        choices or bounds (``spp``, ``scene.roughness``, ...)."""
+        check_declared(self)
 
     @classmethod
     def from_options(cls, **options):
         """A config from flat options, named like the command's flags without dashes
         (``heightmap``, ``resolution``, ``material``, ``envmap``, ``constant``, ``spp``,
-        ``seeds``, ...; :data:`RENDER_OPTION_FIELDS` and the config's own fields), the rest
-        at their defaults. Values are typed (``resolution`` an int or (width, height))."""
-        from .config import replace_field
-
-        cfg = cls()
-        own = {f.name for f in dataclasses.fields(cls)} - {"surface", "scene", "light"}
-        for name, value in options.items():
-            if name == "resolution":
-                w, h = (value, value) if isinstance(value, int) else tuple(value)
-                cfg = replace_field(replace_field(cfg, "scene.width", int(w)), "scene.height", int(h))
-                continue
-            field = RENDER_OPTION_FIELDS.get(name, name if name in own else None)
-            if field is None:
-                raise InputError(name, "unknown option")
-            cfg = replace_field(cfg, field, tuple(value) if isinstance(value, list) else value)
-        return cfg
+        ``seeds``, ...: ``options.option_table(cls)``), the rest at their defaults. Values
+        may be typed or text (``resolution`` an int, (width, height) or ``"WxH"``)."""
+        return config_from_options(cls, options)
 
 
 @dataclasses.dataclass
 class RelightConfig(RenderConfig):
     """``scratchlight relight``: the image T E through the cached light-transport matrix."""
 
-    cache_dir: str | None = None
+    cache_dir: str | None = option(None, "folder of cached matrices (default "
+                                         "$SCRATCHLIGHT_CACHE/transport or "
+                                         "~/.cache/scratchlight/transport)", path=True)
     """Folder of cached matrices (None: $SCRATCHLIGHT_CACHE/transport or ~/.cache/...)."""
-    use_cache: bool = True
+    use_cache: bool = option(True, "build T without reading or writing the cache",
+                             negate="no_cache")
     """Read and write the cache (False builds T afresh and keeps it in memory only)."""
-    repeat: int = 10
+    repeat: int = option(10, "relight this many times to time one relight", lo=1, hi=100_000)
     """Relight this many times to time one relight."""
-    engine: str = "auto"
+    engine: str = option("auto", "auto: T when it fits the memory budget, else one Mitsuba "
+                                 "render; transport: always T; ad: always a render",
+                         choices=("auto", "transport", "ad"))
     """auto: T when it fits ``memory_budget_gib`` (``engines.choice``), else a Mitsuba render
     at ``spp``; transport: always T; ad: always a Mitsuba render."""
-    memory_budget_gib: float | None = None
+    memory_budget_gib: float | None = option(
+        None, "engine auto: memory T may take, GiB (default a quarter of the machine's)",
+        flag="--memory-budget", metavar="GIB", lo=0.0, lo_open=True)
     """engine 'auto': the memory (GiB) T may take; None for a quarter of the machine's."""
-
-    def validate(self) -> None:
-        super().validate()
-        if self.repeat < 1:
-            raise InputError("repeat", f"must be at least 1, got {self.repeat}")
-        if self.engine not in ("auto", "ad", "transport"):
-            raise InputError("engine", f"must be auto, ad or transport, got {self.engine!r}")
-        if self.memory_budget_gib is not None and not 0 < self.memory_budget_gib < float("inf"):
-            raise InputError("memory_budget_gib",
-                             f"must be a positive number of GiB, got {self.memory_budget_gib}")
 
 
 @dataclasses.dataclass
 class EvaluateConfig(RenderConfig):
     """``scratchlight evaluate``: visibility metrics over independent high-spp renders."""
 
-    spp: int = 256
+    spp: int = option(256, "samples per pixel of each render", lo=1, hi=65536)
     """Samples per pixel of each render."""
-    seeds: int = 4
+    seeds: int = option(4, "number of independent renders (seeds SEED .. SEED+N-1)", lo=1,
+                        hi=1024)
     """Number of independent renders (seeds ``seed .. seed+seeds-1``)."""
-    truth: str | None = None
+    truth: str | None = option(None, "defect mask image in height-map coordinates (white = "
+                                     "defect), the size of the height-map grid",
+                               metavar="MASK.png", path=True)
     """Defect mask image in height-map coordinates (white = defect), or None."""
-    truth_from_file: bool = False
+    truth_from_file: bool = option(False, "use the height map file's own 'truth' mask (as "
+                                   "written by scratchlight synth); an error if it has none. "
+                                   "Without --truth the file's mask is used when present")
     """Require the height-map file's own 'truth' mask (an error if it has none)."""
-    weber_threshold: float = 0.02
+    weber_threshold: float = option(0.02, "Weber contrast a defect needs to count as seen",
+                                    lo=0.0, lo_open=True)
     """Weber contrast a defect needs to count as seen."""
-    guard: int = 2
+    guard: int = option(2, "pixels around defects that count for neither side", lo=0, hi=1024)
     """Pixels around defects that count for neither side."""
-    twin: str | None = None
+    twin: str | None = option(None, "the same surface without its defects (scratchlight synth "
+                                    "--twin): adds the detectability index d' of two model "
+                                    "observers", metavar="HEIGHTMAP", path=True)
     """The same surface without its defects (``scratchlight synth --twin``): rendered with
     the same seeds, it gives the model observers' detectability index d'."""
-    window: int = 16
+    window: int = option(16, "side of the observers' window, pixels", lo=4, hi=4096)
     """Side of the observers' square window, pixels."""
-    viewing_distance_m: float = 0.5
+    viewing_distance_m: float = option(0.5, "perceived contrast: eye to display, metres",
+                                       flag="--viewing-distance", metavar="M", lo=0.0,
+                                       lo_open=True)
     """Perceived contrast: distance from eye to display, metres."""
-    pixel_pitch_m: float = 0.25e-3
+    pixel_pitch_m: float = option(0.25e-3, "perceived contrast: display pixel pitch, "
+                                  "millimetres", flag="--pixel-pitch", metavar="MM",
+                                  flag_scale=1e-3, lo=0.0, lo_open=True)
     """Perceived contrast: display pixel pitch, metres (0.25 mm is about 100 dpi)."""
 
     def validate(self) -> None:
         super().validate()
         if self.twin is not None and self.seeds < 2:
             raise InputError("seeds", "the detectability index needs at least 2 seeds")
-        if self.window < 4:
-            raise InputError("window", f"must be at least 4 pixels, got {self.window}")
-        for field in ("viewing_distance_m", "pixel_pitch_m"):
-            v = getattr(self, field)
-            if not np.isfinite(v) or v <= 0:
-                raise InputError(field, f"must be a positive number, got {v}")
-        if self.seeds < 1:
-            raise InputError("seeds", f"must be at least 1, got {self.seeds}")
-        if not np.isfinite(self.weber_threshold) or self.weber_threshold <= 0:
-            raise InputError("weber_threshold", f"must be a positive number, got {self.weber_threshold}")
-        if self.guard < 0:
-            raise InputError("guard", f"must be >= 0, got {self.guard}")
 
 
-def _render_option_fields() -> dict[str, str]:
-    from .optimize.config import OPTION_FIELDS
-
-    fields = {k: v for k, v in OPTION_FIELDS.items() if v.split(".")[0] in ("surface", "scene")}
-    return {**fields, "envmap": "light.envmap", "constant": "light.constant"}
-
-
-RENDER_OPTION_FIELDS: dict[str, str] = _render_option_fields()
+RENDER_OPTION_FIELDS: dict[str, str] = {
+    name: e.field for name, e in option_table(RenderConfig).items()
+    if e.field.split(".")[0] in ("surface", "scene", "light")}
 """Flat option (the flag without dashes) -> dotted field of a RenderConfig, for the surface,
-scene and light; the configs' own fields (``spp``, ``seed``, ``seeds``, ...) are options too."""
+scene and light, derived from the declarations; the configs' own fields (``spp``, ``seed``,
+``seeds``, ...) are options too (``options.option_table``)."""
 
 
 def _session(cfg: RenderConfig, before_prepare=None, progress: bool = True):
@@ -183,6 +167,22 @@ def _session(cfg: RenderConfig, before_prepare=None, progress: bool = True):
     return Session(cfg.surface, cfg.scene, device=cfg.device, before_prepare=before_prepare,
                    progress=progress, envmap=light), light
 
+
+def render_light(cfg: RenderConfig, progress: bool = True):
+    """Render ``cfg``; returns ``(image (h, w, 3) linear float32, session, seconds)``."""
+    t0 = time.perf_counter()
+    session, light = _session(cfg, progress=progress)
+    image = session.render_final(light, cfg.spp, seed=cfg.seed)
+    return image, session, time.perf_counter() - t0
+
+
+def relight_light(cfg: RelightConfig, progress: bool = True):
+    """Relight through T (or a render, see ``RelightConfig.engine``); returns ``(image,
+    engine, ready_s, relight_times_s, choice)``: the engine, the seconds until scene and
+    engine were ready, each relight's seconds, and the ``EngineChoice`` of 'auto' (or None).
+    """
+    t0 = time.perf_counter()
+    session, light = _session(cfg, progress=progress)
     engine, choice = relight_engine(session, cfg, progress)
     ready = time.perf_counter() - t0
     times = []
@@ -199,24 +199,8 @@ def relight_engine(session, cfg: RelightConfig, progress: bool = True):
     of the session's texel grid: one transport matrix of ``cfg.spp`` paths (no
     decorrelation: relighting needs no gradient), or an AD engine. Returns ``(engine,
     EngineChoice of 'auto' or None)``."""
-
-    options = {"cache_dir": cache, "decorrelate": False}
-def render_light(cfg: RenderConfig, progress: bool = True):
-    """Render ``cfg``; returns ``(image (h, w, 3) linear float32, session, seconds)``."""
-    t0 = time.perf_counter()
-    session, light = _session(cfg, progress=progress)
-    image = session.render_final(light, cfg.spp, seed=cfg.seed)
-    return image, session, time.perf_counter() - t0
-
-
-def relight_light(cfg: RelightConfig, progress: bool = True):
-    """Relight through T (or a render, see ``RelightConfig.engine``); returns ``(image,
-    engine, ready_s, relight_times_s, choice)``: the engine, the seconds until scene and
-    engine were ready, each relight's seconds, and the ``EngineChoice`` of 'auto' (or None).
-    """
-    t0 = time.perf_counter()
-    session, light = _session(cfg, progress=progress)
     cache = cfg.cache_dir if cfg.use_cache else False
+    options = {"cache_dir": cache, "decorrelate": False}
     name, choice = cfg.engine, None
     if name == "auto":
         budget = None if cfg.memory_budget_gib is None else int(cfg.memory_budget_gib * 2 ** 30)

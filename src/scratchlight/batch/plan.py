@@ -26,8 +26,10 @@ CSV: a header of option names (``heightmap`` required, ``command`` and ``name`` 
 one row per run; an empty cell keeps the option's default; lines whose first cell starts
 with ``#`` are comments. Cells are numbers, ``true``/``false`` or text.
 
-A plan that cannot be read or understood raises ``InputError(plan file, problem)``; a bad
-option name or value only fails its rows (see ``batch.options``).
+A plan that cannot be read or understood raises ``InputError(plan file, problem)``, and so
+does a name that no batch command takes (``[defaults] lamda = 3``: "defaults.lamda: unknown
+option; did you mean 'lam'?"); an option another command takes, or a bad value, only fails
+its rows (see ``batch.options``).
 """
 from __future__ import annotations
 
@@ -39,6 +41,8 @@ import os
 from typing import Any
 
 from ..errors import InputError
+from ..options import unknown_name
+from .options import check_option_names
 
 __all__ = ["Plan", "load_plan", "MODES", "PLAN_KEYS", "parse_cell"]
 
@@ -133,11 +137,10 @@ def _from_toml(path: str, text: str) -> Plan:
     defaults = _table(path, doc, "defaults")
     sweep = _table(path, doc, "sweep")
     plan.report = {k: str(v) for k, v in _table(path, doc, "report").items()}
-    if set(plan.report) - {"metric", "x"}:
-        raise InputError(path, "[report] takes metric and x")
     rows = doc.get("rows", [{}])
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InputError(path, "rows must be an array of tables ([[rows]])")
+    _check_names(path, doc, defaults, sweep, rows, plan.report)
     if not rows:
         rows = [{}]
     _shared_light(path, doc, plan)
@@ -216,6 +219,31 @@ def _shared_light(path: str, doc: dict, plan: Plan) -> None:
                           "heightmap": _abs(plan.base_dir, reference["heightmap"])}
 
 
+def _check_names(path: str, doc: dict, defaults: dict, sweep: dict, rows: list,
+                 report: dict) -> None:
+    """Refuse a name no batch command takes anywhere in the plan, naming the closest
+    valid one, before anything runs or is written."""
+    from .summary import check_plot
+
+    try:
+        check_option_names(defaults, "defaults.")
+        check_option_names(sweep, "sweep.")
+        reference = doc.get("reference")
+        if isinstance(reference, dict):
+            check_option_names(reference, "reference.")
+        for k, row in enumerate(rows):
+            check_option_names([n for n in row if n != "sweep"], f"rows[{k}].")
+            if isinstance(row.get("sweep"), dict):
+                check_option_names(row["sweep"], f"rows[{k}].sweep.")
+        for key in report:
+            if key not in ("metric", "x"):
+                e = unknown_name(key, ("metric", "x"), "[report] key")
+                raise InputError(f"report.{key}", e.problem)
+        check_plot(report.get("metric"), report.get("x"), "report.metric", "report.x")
+    except InputError as e:
+        raise InputError(path, f"{e.path}: {e.problem}") from None
+
+
 # ------------------------------------------------------------------------------ CSV
 def _from_csv(path: str, text: str) -> Plan:
     base = os.path.dirname(path)
@@ -234,6 +262,10 @@ def _from_csv(path: str, text: str) -> Plan:
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise InputError(path, f"column {dup!r} appears twice in the CSV header")
+    try:
+        check_option_names(header)
+    except InputError as e:
+        raise InputError(path, f"column {e.path}: {e.problem}") from None
     plan = Plan(path=path, base_dir=base)
     for k, cells in enumerate(table[1:], start=2):
         if len(cells) > len(header):

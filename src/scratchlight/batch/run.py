@@ -186,7 +186,10 @@ def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | 
     a whole raises ``InputError(plan file, problem)`` before anything is written; a row's own
     problem fails only that row. Ctrl-C (KeyboardInterrupt) stops the workers, writes the
     report of the complete rows and is raised again."""
+    from .summary import check_plot
+
     settings = settings or BatchSettings()
+    check_plot(settings.plot_metric, settings.plot_x)  # before any file is touched
     out_dir = os.path.abspath(os.fspath(out_dir))
     t0 = time.perf_counter()
     batch = _Batch(plan, out_dir, settings)

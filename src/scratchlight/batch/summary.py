@@ -19,11 +19,44 @@ import math
 import os
 from typing import Any
 
+from ..errors import InputError
 from ..io.atomic import atomic_path
 from .rows import CONFIG_FILES, Row
 
 __all__ = ["row_record", "write_summary_csv", "write_plot", "default_plot", "option_columns",
-           "metric_columns"]
+           "metric_columns", "metric_names", "check_plot"]
+
+def _evaluate_metrics() -> tuple[str, ...]:
+    from ..report.metrics import METRIC_NAMES
+
+    return (*METRIC_NAMES, *(f"{m}_se" for m in METRIC_NAMES), "seconds")
+
+
+_OPTIMIZE_METRICS = ("loss_before", "loss_after", "loss_ratio", "l_grad_before", "l_grad_after",
+                     "mean_gradient_before", "mean_gradient_after", "iterations_done", "time_s",
+                     "total_time_s", "exaggeration")
+
+
+def metric_names() -> set[str]:
+    """Every metric a batch row may have (the columns ``_metrics`` reads back)."""
+    return {*_OPTIMIZE_METRICS, *_evaluate_metrics(), "seconds", "ready_s", "relight_ms"}
+
+
+def check_plot(metric: str | None, x: str | None, metric_name: str = "--plot-metric",
+               x_name: str = "--plot-x") -> None:
+    """Raise InputError naming an unknown plot metric or x option (and the closest valid
+    name); None means the default."""
+    from ..options import unknown_name
+    from .options import plan_options
+
+    if metric is not None and metric not in metric_names():
+        e = unknown_name(metric, metric_names(), "metric")
+        raise InputError(metric_name, f"{metric!r}: {e.problem}")
+    valid_x = plan_options() - {"command", "name"}
+    if x is not None and x not in valid_x:
+        e = unknown_name(x, valid_x)
+        raise InputError(x_name, f"{x!r}: {e.problem}")
+
 
 IMAGES = {"optimize": (("before", "before.png"), ("after", "after.png"), ("light", "envmap.png")),
           "evaluate": (("image", "image.png"),), "render": (("image", "render.png"),),

@@ -32,7 +32,9 @@ def _command_modules():
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from .flags import OneLineParser
+
+    parser = OneLineParser(
         prog="scratchlight",
         description="Find the environment light under which cutting marks and scratches on "
                     "a machined metal surface are easiest to see.")
@@ -65,7 +67,9 @@ def _show_input_warning(message, category, filename, lineno, file=None, line=Non
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # one line naming the closest flag of the command (exit 2)
+        parser._subparsers._group_actions[0].choices[args.command].unknown_flags(extras)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", InputWarning)

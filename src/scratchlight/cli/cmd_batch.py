@@ -41,7 +41,10 @@ def run(args) -> int:
     import os
 
     from ..batch import BatchSettings, load_plan, run_batch
+    from ..batch.summary import check_plot
     from ..errors import InputError
+
+    check_plot(args.plot_metric, args.plot_x)  # one line, exit 2, before any file is touched
 
     for flag, value, low in (("--workers", args.workers, 1), ("--retries", args.retries, 0)):
         if value is not None and value < low:

@@ -10,32 +10,28 @@ import numpy as np
 
 from .common import (add_config_option, add_heightmap_options, add_run_options,
                      add_scene_options, check_output_path)
+from .flags import add_options
 
 NAME = "relight"
 HELP = ("render a height map under an environment map through the cached light-transport "
         "matrix (built on first use; then milliseconds per map)")
 
 
+OWN_OPTIONS = ("cache_dir", "no_cache", "engine", "memory_budget_gib", "repeat")
+
+
 def add_arguments(p):
-    add_heightmap_options(p, optional=True)
-    p.add_argument("--envmap", help="lat-long environment map (.exr .hdr .png)")
+    from ..renders import RelightConfig
+
+    add_heightmap_options(p, RelightConfig)
+    add_options(p, RelightConfig, ["envmap"])
     p.add_argument("--out", required=True, help="tone-mapped image (.png); the config is saved "
                                                 "beside it as OUT.run.json")
     p.add_argument("--exr", help="also write the linear image (.exr)")
     add_config_option(p)
-    add_scene_options(p)
-    g = p.add_argument_group("transport matrix")
-    g.add_argument("--cache-dir", help="folder of cached matrices (default "
-                   "$SCRATCHLIGHT_CACHE/transport or ~/.cache/scratchlight/transport)")
-    g.add_argument("--no-cache", action="store_true", help="build T without reading or writing the cache")
-    g.add_argument("--engine", choices=("auto", "transport", "ad"), default="auto",
-                   help="auto (default): T when it fits the memory budget, else one Mitsuba "
-                        "render; transport: always T; ad: always a render")
-    g.add_argument("--memory-budget", type=float, metavar="GIB",
-                   help="engine auto: memory T may take, GiB (default a quarter of the machine's)")
-    g.add_argument("--repeat", type=int, default=10,
-                   help="relight this many times to time one relight (default 10)")
-    add_run_options(p)
+    add_scene_options(p, RelightConfig)
+    add_options(p, RelightConfig, OWN_OPTIONS, "transport matrix")
+    add_run_options(p, RelightConfig)
 
 
 def run(args) -> int:
@@ -48,10 +44,7 @@ def run(args) -> int:
         check_output_path(args.exr, "--exr", (".exr",))
     if not args.config and not args.envmap:
         raise InputError("--envmap", "give the light as an environment map file (or --config FILE)")
-    args.constant = None
-    cfg = config_from_args(args, RelightConfig, NAME, repeat=args.repeat,
-                           cache_dir=args.cache_dir, use_cache=not args.no_cache,
-                           engine=args.engine, memory_budget_gib=args.memory_budget)
+    cfg = config_from_args(args, RelightConfig, NAME, OWN_OPTIONS)
     doc, engine = save_relight(cfg, args.out, args.exr)
     ready, times = doc["ready_s"], doc["relight_s"]
     spec = engine.scene.spec

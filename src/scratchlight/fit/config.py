@@ -13,6 +13,8 @@ import dataclasses
 import os
 
 from ..errors import InputError
+from ..options import check_declared, option
+from ..scene.materials import MATERIALS
 from ..surface.config import SurfaceConfig
 from .losses import LOSSES
 from .sampling import SAMPLINGS, check_budget
@@ -32,43 +34,52 @@ class FitConfig:
     """How to fit: the parameters, Adam and the pixel sampling (the ``fit`` part of a run's
     config)."""
 
-    params: tuple[str, ...] = FIT_PARAMS
+    params: tuple[str, ...] = option(FIT_PARAMS, "what to fit: envmap, roughness or both")
     """Parameters to fit: envmap and/or roughness."""
-    sampling: str = "adaptive"
+    sampling: str = option("adaptive", "pixels per iteration: full, uniform, grad (|dL/dI|) "
+                                       "or adaptive")
     """Pixel sampling: full, uniform, grad (|dL/dI|) or adaptive."""
-    budget: float = 0.125
+    budget: float = option(0.125, "fraction of the pixels rendered per iteration", lo=0.0,
+                           lo_open=True, hi=1.0)
     """Fraction of all pixels (of all views) rendered per iteration (ignored by full)."""
-    iterations: int = 200
+    iterations: int = option(200, "Adam steps", lo=1, hi=100_000)
     """Adam steps."""
-    lr: float = 0.02
+    lr: float = option(0.02, "Adam learning rate", lo=0.0, lo_open=True)
     """Adam learning rate of the envmap."""
-    lr_roughness: float | None = None
+    lr_roughness: float | None = option(None, "learning rate of the roughness (default --lr)",
+                                        lo=0.0, lo_open=True)
     """Adam learning rate of the roughness (None: same as lr)."""
-    loss: str = "l2"
+    loss: str = option("l2", "l2 or rel-l2")
     """Image loss: l2 or rel-l2."""
-    spp: int = 8
+    spp: int = option(8, "samples per rendered pixel per iteration", lo=1, hi=4096)
     """Samples per rendered pixel per iteration (primal and adjoint each)."""
-    seed: int = 0
+    seed: int = option(0, "random seed", lo=0, hi=2 ** 31 - 1)
     """Seed of every random choice (pixels, render seeds; in a whole run also the initial
     light, the truth's visibility weights and the final render)."""
-    refresh: int = 20
+    refresh: int = option(20, "iterations between refreshes of the adaptive sampling maps",
+                          lo=1)
     """Iterations between refreshes of the grad/adaptive sampling maps."""
-    floor: float = 0.1
+    floor: float = option(0.1, "uniform mixing weight of the adapted samplers", lo=0.0,
+                          lo_open=True, hi=1.0, cli=False)
     """Uniform mixing weight of the adapted samplers (every p > 0)."""
-    levels: int = 4
+    levels: int = option(4, "pyramid levels of the adaptive sampler", lo=1, hi=16, cli=False)
     """Pyramid levels D of the adaptive sampler."""
-    level_base: float = 4.0
+    level_base: float = option(4.0, "level weight base of the adaptive sampler's pyramid",
+                               lo=0.0, lo_open=True, cli=False)
     """Level weight base of the adaptive sampler's pyramid (weight base**d)."""
-    refresh_factor: int = 2
+    refresh_factor: int = option(2, "block size of the refresh pass", lo=1, cli=False)
     """Block size (resolution divisor) of the refresh pass."""
-    refresh_spp: int = 2
+    refresh_spp: int = option(2, "samples per pixel of the map-refresh renders", lo=1)
     """Samples per block per direction of the refresh pass."""
-    refresh_pairs: int = 4
+    refresh_pairs: int = option(4, "pairs of renders per map refresh, one random direction "
+                                   "each", lo=1)
     """Pairs of renders (one Rademacher direction each) of the refresh pass."""
-    precondition: bool = False
+    precondition: bool = option(False, "weight the parameter terms by Adam's 1/v", cli=False)
     """Weight p2's parameter terms by Adam's 1/v (the variance of the update, not of the
     raw gradient); False is the method as published."""
-    cost_aware: bool = False
+    cost_aware: bool = option(False, "adapted samplers divide the importance by sqrt(measured "
+                                     "per-pixel render cost): surface pixels cost several "
+                                     "times more than background")
     """Divide the adapted importance by sqrt(measured per-pixel render cost), minimising
     variance x time (pixels that see the surface cost several times more than background
     ones); False is the method as published."""
@@ -85,18 +96,7 @@ class FitConfig:
         check_budget(self.budget, "fit.budget")
         if self.loss not in LOSSES:
             raise InputError("fit.loss", f"expected one of {', '.join(LOSSES)}, got {self.loss!r}")
-        for field, ok, what in (
-            ("iterations", self.iterations >= 1, "at least 1"),
-            ("lr", self.lr > 0, "positive"),
-            ("lr_roughness", self.lr_roughness is None or self.lr_roughness > 0, "positive"),
-            ("spp", self.spp >= 1, "at least 1"),
-            ("refresh", self.refresh >= 1, "at least 1"),
-            ("refresh_pairs", self.refresh_pairs >= 1, "at least 1"),
-            ("refresh_spp", self.refresh_spp >= 1, "at least 1"),
-            ("floor", 0 < self.floor <= 1, "in (0, 1]"),
-        ):
-            if not ok:
-                raise InputError(f"fit.{field}", f"must be {what}")
+        check_declared(self, "fit.")
 
 
 def _is_image_init(init: str) -> bool:
@@ -115,37 +115,48 @@ class FitRunConfig:
 
     surface: SurfaceConfig = dataclasses.field(default_factory=SurfaceConfig)
     """The height-map file and how it is prepared (leveling, crop, resampling)."""
-    targets: tuple[str, ...] = ()
+    targets: tuple[str, ...] = option((), "target image(s), one per camera: EXR/HDR linear or "
+                                          "PNG/JPEG sRGB; all of the same size, which sets the "
+                                          "render resolution (required without --config)",
+                                      name="target", metavar="IMG", many=True, path=True)
     """Target image files, one per camera: EXR/HDR linear or PNG/JPEG sRGB, all of one size,
     which sets the render resolution."""
-    cameras: tuple[str, ...] = ("oblique",)
+    cameras: tuple[str, ...] = option(("oblique",), "one camera, or one per target: "
+                                      "oblique[:AZIMUTH[:ELEVATION]] (degrees; oblique = 0:45), "
+                                      "top, or custom:X,Y,Z", name="camera", metavar="CAM",
+                                      many=True)
     """One camera for every target, or one per target: oblique[:AZIMUTH[:ELEVATION]]
     (degrees; oblique = 0:45), top, or custom:X,Y,Z (``fit.cameras``)."""
-    fov: float = 30.0
+    fov: float = option(30.0, "horizontal field of view, degrees", lo=1.0, hi=170.0)
     """Horizontal field of view of every camera, degrees."""
-    material: str = "aluminium"
+    material: str = option("aluminium", "metal preset", choices=tuple(sorted(MATERIALS)))
     """Metal preset of the surface: aluminium, steel, copper, chrome."""
-    roughness: float = 0.1
+    roughness: float = option(0.1, "initial GGX alpha, or the fixed one when it is not fitted",
+                              lo=0.0, hi=1.0)
     """Initial GGX alpha, or the fixed one when the roughness is not fitted."""
-    exaggeration: float = 1.0
+    exaggeration: float = option(1.0, "height exaggeration", lo=0.0, lo_open=True)
     """Factor on the heights (1 = true proportions)."""
-    max_depth: int = 3
+    max_depth: int = option(3, "path depth", lo=2, hi=64)
     """Path depth: 2 = direct light only, 3 = one interreflection."""
-    color: str = "gray"
+    color: str = option("gray", "gray: one channel drives R, G, B; rgb", choices=COLORS)
     """gray: one light channel drives R, G and B; rgb: three channels."""
-    envmap_size: tuple[int, int] = (25, 50)
+    envmap_size: tuple[int, int] = option((25, 50), "environment map rows x columns", sep="x",
+                                          metavar="HxW")
     """Environment map (rows, columns), lat-long."""
-    init: str = "constant:0.5"
+    init: str = option("constant:0.5", "initial light: constant[:V], random, or an image file",
+                       path=_is_image_init)
     """Initial light: constant[:V], random, or an image file."""
-    truth_envmap: str | None = None
+    truth_envmap: str | None = option(None, "the true light, for the parameter error",
+                                      path=True)
     """The true light (an image file), for the per-iteration parameter error; None: none."""
-    truth_roughness: float | None = None
+    truth_roughness: float | None = option(None, "the true GGX alpha", lo=0.0, hi=1.0)
     """The true GGX alpha, for the parameter error; None: none."""
     fit: FitConfig = dataclasses.field(default_factory=FitConfig)
     """Optimizer and pixel-sampling settings."""
-    final_spp: int = 64
+    final_spp: int = option(64, "spp of the fitted image", lo=1, hi=65536)
     """Samples per pixel of the render of the fitted light (fitted.png, image_rmse)."""
-    device: str = "auto"
+    device: str = option("auto", "cuda when a GPU is usable (auto), cpu or cuda; with "
+                                 "--config the saved one unless given", choices=DEVICES)
     """Where to render: auto (cuda when a GPU is usable), cpu or cuda."""
 
     @property
@@ -174,26 +185,17 @@ class FitRunConfig:
         self.fit.validate()
         r = self.roughness
         size = " x ".join(map(str, self.envmap_size))
+        check_declared(self)
         checks = [
-            (self.final_spp >= 1, "final_spp", f"must be at least 1, got {self.final_spp}"),
-            (0.0 <= r <= 1.0, "roughness", f"must be in [0, 1], got {r}"),
             ("roughness" not in self.fit.params or r > 0.0, "roughness",
              "fitting the roughness needs an initial value > 0 (0 is a smooth mirror)"),
-            (self.exaggeration > 0, "exaggeration", f"must be positive, got {self.exaggeration}"),
-            (self.max_depth >= 2, "max_depth", f"must be at least 2, got {self.max_depth}"),
-            (1.0 <= self.fov < 170.0, "fov", f"must be in [1, 170) degrees, got {self.fov}"),
-            (self.truth_roughness is None or 0.0 <= self.truth_roughness <= 1.0,
-             "truth_roughness", f"must be in [0, 1], got {self.truth_roughness}"),
             (len(self.targets) >= 1, "targets", "no target image given"),
             (len(self.cameras) in (1, len(self.targets)), "cameras",
              f"give one camera or one per target ({len(self.targets)}), got {len(self.cameras)}"),
-            (self.color in COLORS, "color", f"must be gray or rgb, got {self.color!r}"),
             (len(self.envmap_size) == 2 and self.envmap_size[0] >= 2 and self.envmap_size[1] >= 4,
              "envmap_size", f"must be at least 2 x 4, got {size}"),
             (self.init.partition(":")[0] != "specular", "init",
              "fit supports constant[:V], random or an image file"),
-            (self.device in DEVICES, "device",
-             f"must be one of {', '.join(DEVICES)}, got {self.device!r}"),
         ]
         for ok, field, problem in checks:
             if not ok:

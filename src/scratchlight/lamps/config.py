@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..optimize.config import LightConfig
+from ..options import check_declared, option
 from ..scene import SceneSpec
 from ..surface import SurfaceConfig
 from .geometry import KINDS
@@ -19,29 +20,35 @@ __all__ = ["RigConfig", "LampsConfig", "read_light", "resolve_light"]
 class RigConfig:
     """How the light becomes lamps or dome channels (angles in degrees)."""
 
-    count: int | None = None
+    count: int | None = option(None, "lamps of the exported rig (default: the recommended "
+                                     "count)", lo=1, hi=32)
     """Lamps of the exported rig; None: the recommended count."""
-    max_count: int = 8
+    max_count: int = option(8, "report K = 1 .. this many lamps", lo=1, hi=32)
     """The report covers K = 1 .. max_count lamps (and ``count``)."""
-    kind: str = "disc"
+    kind: str = option("disc", "disc: small area lamp; bar: line/bar light", choices=KINDS)
     """disc (a small area lamp) or bar (a line/bar light)."""
-    dome: str | None = None
+    dome: str | None = option(None, "optimize the levels of an LED dome's channels instead (a "
+                                    "layout CSV, or 'ring-dome' for the built-in one)",
+                              metavar="LAYOUT.csv", path=os.path.exists)
     """A dome layout CSV (or a built-in layout's name): fit the channels' levels instead."""
-    iterations: int = 150
+    iterations: int = option(150, "Adam steps per fit", lo=0, hi=100_000)
     """Adam steps of each lamp fit."""
-    lr: float = 0.1
+    lr: float = option(0.1, "Adam learning rate in texel spacings", lo=0.0, lo_open=True)
     """Adam learning rate, in texel spacings (angles) and mean initial powers."""
-    threshold: float = 0.1
+    threshold: float = option(0.1, "texels at >= this fraction of the brightest form clusters",
+                              lo=0.0, hi=1.0)
     """Texels at or above this fraction of the brightest form the light's clusters."""
-    tolerance: float = 0.05
+    tolerance: float = option(0.05, "recommend the smallest K within this fraction of the full "
+                                    "map's objective", lo=0.0, cli=False)
     """Recommend the smallest K whose objective is within this fraction of the full map's."""
-    min_elevation: float = 0.0
+    min_elevation: float = option(0.0, "lowest lamp above the part's plane, degrees", lo=0.0,
+                                  hi=90.0)
     """Lowest lamp centre above the part's plane."""
-    min_diameter: float = 2.0
+    min_diameter: float = option(2.0, "degrees", lo=0.0, lo_open=True, hi=90.0)
     """Smallest angular diameter (width of a bar)."""
-    max_diameter: float = 40.0
+    max_diameter: float = option(40.0, "degrees", lo=0.0, lo_open=True, hi=90.0)
     """Largest angular diameter."""
-    max_length: float = 120.0
+    max_length: float = option(120.0, "longest bar, degrees", lo=0.0, hi=360.0, cli=False)
     """Longest bar."""
 
     def validate(self) -> None:
@@ -66,6 +73,7 @@ class RigConfig:
         for ok, field, problem in checks:
             if not ok:
                 raise InputError(field, problem)
+        check_declared(self, "lamps.")
 
     @property
     def counts(self) -> list[int]:
@@ -80,7 +88,9 @@ def _default_scene() -> SceneSpec:
 class LampsConfig:
     """Everything ``scratchlight lamps`` depends on; saved as ``run.json``."""
 
-    source: str = ""
+    source: str = option("", "a results folder of 'optimize' (its envmap.exr, scene and "
+                             "objective) or an environment map (.exr .hdr .png, 2:1 lat-long)",
+                         name="light", flag="light")
     """The light: an environment map (.exr .hdr .png), lat-long, row 0 the zenith."""
     surface: SurfaceConfig = dataclasses.field(default_factory=SurfaceConfig)
     """The height-map file and how it is prepared."""
@@ -90,15 +100,18 @@ class LampsConfig:
     """The objective (mask, lam, l2_target and the scratch-map settings)."""
     lamps: RigConfig = dataclasses.field(default_factory=RigConfig)
     """Lamps or dome channels."""
-    spp: int = 16
+    spp: int = option(16, "samples per pixel (paths per pixel of each transport matrix)",
+                      lo=1, hi=4096)
     """Paths per pixel of each of the transport engine's two matrices."""
-    final_spp: int = 128
+    final_spp: int = option(128, "spp of the Mitsuba renders every rig is judged on", lo=1,
+                            hi=65536)
     """Samples per pixel of the Mitsuba renders the rigs are judged on."""
-    seeds: int = 1
+    seeds: int = option(1, "renders per rig for the metrics", lo=1, hi=1024)
     """Independent renders per rig for the visibility metrics."""
-    seed: int = 0
+    seed: int = option(0, "random seed", lo=0, hi=2 ** 31 - 1)
     """Seed of the transport matrices and of the renders."""
-    device: str = "auto"
+    device: str = option("auto", "cuda when a GPU is usable (auto), else cpu",
+                         choices=("auto", "cpu", "cuda"))
     """auto, cpu or cuda."""
 
     def validate(self) -> None:
@@ -108,11 +121,7 @@ class LampsConfig:
         self.scene.validate()
         self.light.validate()
         self.lamps.validate()
-        for name in ("spp", "final_spp", "seeds"):
-            if getattr(self, name) < 1:
-                raise InputError(name, f"must be at least 1, got {getattr(self, name)}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise InputError("device", f"must be auto, cpu or cuda, got {self.device!r}")
+        check_declared(self)
 
 
 def resolve_light(path: str) -> tuple[str, str | None]:

@@ -15,43 +15,58 @@ them, and the CLI maps a field back to its flag for error messages.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
-from ..config import config_from_dict, config_to_dict, read_config, replace_field
+from ..config import config_from_dict, config_to_dict, read_config
 from ..errors import InputError
+from ..options import check_declared, config_from_options, option, option_table
 from ..scene import SceneSpec
 from ..surface import SurfaceConfig
 
 __all__ = ["LightConfig", "OptimizerConfig", "OptimizeConfig", "OPTION_FIELDS", "ENGINE_NAMES"]
 
 ENGINE_NAMES = ("auto", "ad", "transport")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _is_file_init(init: str) -> bool:
+    """True when ``init`` names an image file rather than constant[:V], random, specular."""
+    return init.split(":")[0] not in ("constant", "random", "specular")
 
 
 @dataclasses.dataclass
 class LightConfig:
     """The light being optimized and the objective it is judged by (paper section 4)."""
 
-    color: str = "gray"
+    color: str = option("gray", "gray: one channel for R, G, B; rgb: three channels",
+                        choices=("gray", "rgb"))
     """gray: one channel drives R, G and B (the paper's default); rgb: three channels."""
-    envmap_size: tuple[int, int] = (25, 50)
+    envmap_size: tuple[int, int] = option((25, 50), "environment map rows x columns",
+                                          sep="x", metavar="HxW")
     """Environment map (rows, columns), lat-long; row 0 is the zenith."""
-    init: str = "constant:0.5"
+    init: str = option("constant:0.5", "constant[:V], random, specular, or an .exr/.hdr/.png "
+                                       "file", path=_is_file_init)
     """Initial light: constant[:V], random, specular, or an image file (gray by CIE L*)."""
-    mask: str = "object"
+    mask: str = option("object", "object, scratch (the scratch map), or a PNG in height-map "
+                                 "coordinates", path=lambda v: v not in ("object", "scratch"))
     """Pixels that count: object, scratch (the scratch map), or a PNG in height-map
     coordinates; always intersected with the object mask."""
-    scratch_kernel: int = 21
+    scratch_kernel: int = option(21, "scratch map moving-average kernel, cells", lo=1,
+                                 hi=4096)
     """Scratch map: moving-average kernel, cells."""
-    scratch_patch: int = 40
+    scratch_patch: int = option(40, "scratch map patch size, cells", lo=1, hi=4096)
     """Scratch map: patch size, cells."""
-    scratch_threshold: float = 0.03
+    scratch_threshold: float = option(0.03, "scratch map threshold", lo=0.0, hi=1.0)
     """Scratch map: patch range threshold on the [0, 1]-scaled detrended map."""
-    l2_target: str = "env"
+    l2_target: str = option("env", "L2 term on the envmap (the paper's), the image, or none",
+                            choices=("env", "image", "none"))
     """L2 term on the envmap (env, the paper's), on the image (image), or none."""
-    lam: float | None = None
+    lam: float | None = option(None, "L2 weight (default 30 gray, 10 rgb)", lo=0.0)
     """Weight of the L2 term; None = 30 for gray, 10 for rgb (the paper's values)."""
-    objective: str = "gradient"
+    objective: str = option("gradient", "gradient: the paper's L_grad over the mask; "
+                            "defect-contrast: gradients inside the mask (the prior of where "
+                            "defects are) relative to the rest of the surface",
+                            choices=("gradient", "defect-contrast"))
     """gradient: the paper's L_grad over the mask; defect-contrast: the gradients inside
     the mask (scratch map or a region, the prior of where defects are) relative to the
     rest of the surface."""
@@ -69,16 +84,15 @@ class LightConfig:
         return 1 if self.color == "gray" else 3
 
     def validate(self) -> None:
-        """Raise InputError naming the field (``light.<name>``) for an unusable value."""
+        """Raise InputError naming the field (``light.<name>``) for an unusable value: the
+        declared choices and bounds, then the checks across fields."""
         from ..objectives import L2_TARGETS, OBJECTIVES
 
+        check_declared(self, "light.")
         h, w = self.envmap_size
         checks = [
-            (self.color in ("gray", "rgb"), "light.color", f"must be gray or rgb, got {self.color!r}"),
             (self.l2_target in L2_TARGETS, "light.l2_target",
              f"must be one of {', '.join(L2_TARGETS)}, got {self.l2_target!r}"),
-            (self.lam is None or 0 <= self.lam < math.inf, "light.lam",
-             f"must be a finite number >= 0, got {self.lam}"),
             (self.objective in OBJECTIVES, "light.objective",
              f"must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"),
             (self.objective != "defect-contrast" or self.mask != "object", "light.objective",
@@ -86,9 +100,6 @@ class LightConfig:
             (h >= 4 and w >= 8, "light.envmap_size", f"must be at least 4 x 8, got {h} x {w}"),
             (h <= 1024 and w <= 2048, "light.envmap_size",
              f"must be at most 1024 x 2048, got {h} x {w}"),
-            (self.scratch_kernel >= 1, "light.scratch_kernel", "must be at least 1"),
-            (self.scratch_patch >= 1, "light.scratch_patch", "must be at least 1"),
-            (0 <= self.scratch_threshold <= 1, "light.scratch_threshold", "must be in [0, 1]"),
         ]
         for ok, field, problem in checks:
             if not ok:
@@ -99,51 +110,51 @@ class LightConfig:
 class OptimizerConfig:
     """The optimization loop: Adam on E, clamped to [0, 1] (paper section 5)."""
 
-    lr: float = 0.02
+    lr: float = option(0.02, "Adam learning rate", lo=0.0, lo_open=True, hi=1.0)
     """Adam learning rate."""
-    iterations: int = 100
+    iterations: int = option(100, "Adam steps", lo=1, hi=100_000,
+                             studio=(50, "a page run should finish in a minute or so; "
+                                         "Resume adds more"))
     """Number of Adam steps."""
-    spp: int = 16
+    spp: int = option(16, "samples per pixel of each iteration's render", lo=1, hi=4096)
     """Samples per pixel of each iteration's render (primal and gradient each)."""
-    final_spp: int = 256
+    final_spp: int = option(256, "spp of the before/after renders the result is judged on",
+                            lo=1, hi=65536,
+                            studio=(64, "the page's before/after render should take seconds; "
+                                        "Evaluate judges at a higher spp"))
     """Samples per pixel of the before/after renders the result is judged on."""
-    engine: str = "auto"
+    engine: str = option("auto", "auto: the transport engine when its matrices fit the "
+                         "memory budget, else ad; ad: a Mitsuba render per iteration (the "
+                         "paper's exact loop); transport: precomputed transport matrices",
+                         choices=ENGINE_NAMES,
+                         studio=("transport", "the page relights through the transport "
+                                              "matrices anyway, so a run reuses them"))
     """auto: transport when its matrices fit ``memory_budget_gib``, else ad (measured by a
     pilot, ``engines.choice``); ad: Mitsuba differentiable rendering per iteration (the
     paper's exact loop); transport: precomputed transport matrices T."""
-    memory_budget_gib: float | None = None
+    memory_budget_gib: float | None = option(
+        None, "engine auto: memory the transport matrices may take, GiB (default a quarter "
+              "of the machine's)", flag="--memory-budget", metavar="GIB", lo=0.0, lo_open=True)
     """engine 'auto': the memory (GiB) the transport matrices may take, peak of the build
     included; None for a quarter of the machine's memory."""
-    transport_noise: str = "matched"
+    transport_noise: str = option("matched", "transport engine: add the Monte Carlo noise of a "
+                                  "Mitsuba render to each iteration's image (matched), or keep "
+                                  "T's noise-free images (none)", choices=("matched", "none"))
     """Transport engine only: 'matched' adds to each iteration's image the Monte Carlo noise
     a Mitsuba render would have (measured once, at the first iteration on T), so runs from any start reach
     the AD engine's result; 'none' keeps T's deterministic images."""
-    transport_warmup: int = 5
+    transport_warmup: int = option(5, "transport engine: render the first N iterations with "
+                                   "Mitsuba at a quarter of --spp, which decide where the run "
+                                   "goes (0 for none)", metavar="N", lo=0, hi=2 ** 31 - 1)
     """Transport engine only: how many of the run's first iterations render with Mitsuba at
     a quarter of ``spp`` (4 for 16) instead of T (0 for none). The first steps decide where a run goes,
     and T's gradient is imprecise for weakly reflected texels; ~0.4 s per iteration at
     512^2."""
 
     def validate(self) -> None:
-        """Raise InputError naming the field (``optimizer.<name>``) for an unusable value."""
-        checks = [
-            (0 < self.lr < math.inf, "optimizer.lr", f"must be a finite positive number, got {self.lr}"),
-            (self.iterations >= 1, "optimizer.iterations", f"must be at least 1, got {self.iterations}"),
-            (self.spp >= 1, "optimizer.spp", f"must be at least 1, got {self.spp}"),
-            (self.final_spp >= 1, "optimizer.final_spp", f"must be at least 1, got {self.final_spp}"),
-            (self.engine in ENGINE_NAMES, "optimizer.engine",
-             f"unknown engine {self.engine!r}; choose from {', '.join(ENGINE_NAMES)}"),
-            (self.memory_budget_gib is None or 0 < self.memory_budget_gib < math.inf,
-             "optimizer.memory_budget_gib",
-             f"must be a positive number of GiB, got {self.memory_budget_gib}"),
-            (self.transport_noise in ("matched", "none"), "optimizer.transport_noise",
-             f"must be matched or none, got {self.transport_noise!r}"),
-            (0 <= self.transport_warmup < 2 ** 31, "optimizer.transport_warmup",
-             f"must be 0 or more iterations, got {self.transport_warmup}"),
-        ]
-        for ok, field, problem in checks:
-            if not ok:
-                raise InputError(field, problem)
+        """Raise InputError naming the field (``optimizer.<name>``) for an unusable value
+        (the declared choices and bounds)."""
+        check_declared(self, "optimizer.")
 
     @property
     def memory_budget_bytes(self) -> int | None:
@@ -169,9 +180,9 @@ class OptimizeConfig:
     """The light being optimized and the objective."""
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     """Adam settings, samples per pixel and the engine."""
-    seed: int = 0
+    seed: int = option(0, "random seed", lo=0, hi=2 ** 31 - 1)
     """Seed of every random choice of the run."""
-    device: str = "auto"
+    device: str = option("auto", "cuda when a GPU is usable (auto), else cpu", choices=DEVICES)
     """auto, cpu or cuda."""
 
     def validate(self) -> None:
@@ -180,8 +191,7 @@ class OptimizeConfig:
         self.scene.validate()
         self.light.validate()
         self.optimizer.validate()
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise InputError("device", f"must be auto, cpu or cuda, got {self.device!r}")
+        check_declared(self)
 
     def to_dict(self) -> dict[str, Any]:
         return config_to_dict(self)
@@ -217,36 +227,10 @@ class OptimizeConfig:
         return cls().with_options(**options)
 
     def with_options(self, **options) -> "OptimizeConfig":
-        """A copy with flat options (``OPTION_FIELDS`` names) changed."""
-        cfg = self
-        for name, value in options.items():
-            if name == "resolution":
-                w, h = (value, value) if isinstance(value, int) else tuple(value)
-                cfg = replace_field(replace_field(cfg, "scene.width", int(w)), "scene.height", int(h))
-                continue
-            if name not in OPTION_FIELDS:
-                raise InputError(name, "unknown option")
-            if isinstance(value, list):
-                value = tuple(value)
-            cfg = replace_field(cfg, OPTION_FIELDS[name], value)
-        return cfg
+        """A copy with flat options (``OPTION_FIELDS`` names, typed or as text) changed."""
+        return config_from_options(self, options)
 
 
-# Flat option name (the CLI flag without dashes) -> dotted field of OptimizeConfig.
-OPTION_FIELDS: dict[str, str] = {
-    "heightmap": "surface.path", "max_size": "surface.max_size", "level": "surface.level",
-    "crop": "surface.crop",
-    "material": "scene.material", "roughness": "scene.roughness",
-    "exaggeration": "scene.exaggeration", "camera": "scene.camera.preset",
-    "elevation": "scene.camera.elevation_deg", "azimuth": "scene.camera.azimuth_deg",
-    "fov": "scene.camera.fov_deg", "camera_origin": "scene.camera.origin",
-    "camera_target": "scene.camera.target", "width": "scene.width", "height": "scene.height",
-    "max_depth": "scene.max_depth",
-    **{k: f"light.{k}" for k in ("color", "envmap_size", "init", "mask", "scratch_kernel",
-                                  "scratch_patch", "scratch_threshold", "l2_target", "lam",
-                                  "objective")},
-    **{k: f"optimizer.{k}" for k in ("lr", "iterations", "spp", "final_spp", "engine",
-                                      "transport_noise", "transport_warmup",
-                                      "memory_budget_gib")},
-    "seed": "seed", "device": "device",
-}
+OPTION_FIELDS: dict[str, str] = {name: e.field for name, e in option_table(OptimizeConfig).items()}
+"""Flat option name (the CLI flag without dashes) -> dotted field of OptimizeConfig, derived
+from the fields' declarations (``scratchlight.options``)."""

@@ -10,20 +10,37 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 from scipy import ndimage
 
 from ..heightmap import HeightMap
+from ..options import check_declared, option
 from .camera import CameraSpec, sensor_dict
 from .emitter import envmap_dict
 from .envmap import DEFAULT_ENVMAP_SHAPE, constant_envmap
-from .materials import conductor_bsdf
+from .materials import MATERIALS, conductor_bsdf
 from .mesh import auto_exaggeration, heightmap_to_mesh, units_per_metre
 
 __all__ = ["SceneSpec", "Scene", "build_scene", "ENVMAP_KEY"]
 
 ENVMAP_KEY = "envmap.data"
+
+
+def _exaggeration(value) -> float | str:
+    """'auto' or a positive number (text or typed)."""
+    from ..errors import InputError
+
+    if str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        v = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        v = math.nan
+    if not math.isfinite(v) or v <= 0:
+        raise InputError("scene.exaggeration", f"must be a positive number or 'auto', got {value!r}")
+    return v
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,13 +57,17 @@ class SceneSpec:
         max_depth: Mitsuba path depth (2 = direct light only, 3 = one interreflection, ...).
     """
 
-    material: str = "aluminium"
-    roughness: float = 0.02
-    exaggeration: float | str = 1.0
+    material: str = option("aluminium", "metal preset", choices=tuple(sorted(MATERIALS)))
+    roughness: float = option(0.02, "GGX alpha, 0 = mirror", lo=0.0, hi=1.0)
+    exaggeration: float | str = option(
+        1.0, "height factor: a number (1 = true proportions) or auto (1 unless the "
+             "99th-percentile slope is under 0.15 rad, then lifted to it)", parse=_exaggeration)
     camera: CameraSpec = dataclasses.field(default_factory=CameraSpec)
-    width: int = 512
-    height: int = 512
-    max_depth: int = 3
+    width: int = option(512, "image size N or WxH", name="resolution", pair="height", sep="x",
+                        lo=8, hi=8192)
+    height: int = option(512, "image height (set with resolution WxH)", lo=8, hi=8192, cli=False)
+    max_depth: int = option(3, "path depth: 2 = direct only, 3 = one interreflection", lo=2,
+                            hi=64)
 
     def validate(self) -> None:
         """Raise InputError naming the field (``scene.<name>``) for a value no render can use."""
@@ -84,6 +105,7 @@ class SceneSpec:
         for ok, field, problem in checks:
             if not ok:
                 raise InputError(field, problem)
+        check_declared(self, "scene.")
 
 
 MAX_IMAGE_SIDE = 8192

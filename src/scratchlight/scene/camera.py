@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from ..options import option
+
 __all__ = ["CameraSpec", "CAMERA_PRESETS", "camera_to_world", "sensor_dict"]
 
 CAMERA_PRESETS = ("oblique", "top", "custom")
@@ -21,12 +23,20 @@ CAMERA_PRESETS = ("oblique", "top", "custom")
 class CameraSpec:
     """Where the camera is. ``origin``/``target`` in scene units, ``fov_deg`` horizontal."""
 
-    preset: str = "oblique"
-    elevation_deg: float = 45.0
-    azimuth_deg: float = 0.0
-    fov_deg: float = 30.0
-    origin: tuple[float, float, float] | None = None
-    target: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    preset: str = option("oblique", "oblique (45 degrees), top (orthographic) or custom",
+                         name="camera", choices=CAMERA_PRESETS)
+    elevation_deg: float = option(45.0, "oblique camera elevation, degrees", name="elevation",
+                                  lo=-90.0, hi=90.0)
+    azimuth_deg: float = option(0.0, "oblique camera azimuth, degrees", name="azimuth",
+                                lo=-360.0, hi=360.0)
+    fov_deg: float = option(30.0, "horizontal field of view, degrees", name="fov",
+                            lo=1.0, hi=170.0)
+    origin: tuple[float, float, float] | None = option(
+        None, "custom camera position in scene units (the surface's longer side spans -1..1)",
+        name="camera_origin", metavar="X,Y,Z")
+    target: tuple[float, float, float] = option(
+        (0.0, 0.0, 0.0), "custom camera target in scene units", name="camera_target",
+        metavar="X,Y,Z")
 
 
 def _look_at(origin, target, up):

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from ..errors import InputError
 from .imaging import decode_mask_png, encode_png, envmap_from_json, envmap_to_json, mask_png, png_data_url
 from .lights import PRESETS, preset_light
+from .runs import run_option_form
 from .security import TooLarge, read_body
 from .worker import Busy, public_error
 from .workspace import NotReady, ViewSettings
@@ -87,7 +88,8 @@ async def config(request, studio, ws):
                          "envmap_shape": list(studio.settings.envmap_shape),
                          "resolution": studio.config.resolution,
                          "max_upload_bytes": studio.config.max_upload_bytes,
-                         "max_sessions": studio.config.max_sessions})
+                         "max_sessions": studio.config.max_sessions,
+                         "run_options": run_option_form()})
 
 
 @api

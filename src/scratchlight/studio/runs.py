@@ -21,16 +21,21 @@ import numpy as np
 
 from ..errors import InputError
 from ..optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
+from ..options import Option, check_value, coerce, option_table, unknown_name
 
-__all__ = ["RunPlan", "parse_run_options", "plan_run", "execute_run", "evaluate_lights",
-           "export_results", "INIT_CHOICES"]
+__all__ = ["RunPlan", "parse_run_options", "run_option_form", "plan_run", "execute_run",
+           "evaluate_lights", "export_results", "INIT_CHOICES", "PAGE_OPTIONS"]
 
-INIT_CHOICES = ("constant", "random", "specular", "current", "file")
+INIT_CHOICES = ("current", "constant", "random", "specular", "file")
+"""The page's initial maps: ``init`` of the optimize command plus the painted light
+(current) and a loaded light file (file)."""
 
-# page option -> (type, lower bound, upper bound)
-_NUMBERS = {"lam": (float, 0.0, 1e6), "iterations": (int, 1, 5000), "spp": (int, 1, 256),
-            "final_spp": (int, 1, 4096), "lr": (float, 1e-6, 1.0), "seed": (int, 0, 2 ** 31 - 1),
-            "constant": (float, 0.0, 1.0)}
+PAGE_OPTIONS = ("lam", "iterations", "spp", "final_spp", "lr", "seed", "color", "l2_target",
+                "engine")
+"""The page's run options that are optimize options: their bounds, choices, help and
+default come from the declarations of ``OptimizeConfig``'s fields; where the page's default
+differs, the field's ``studio`` declaration gives it and says why."""
+_PAGE_ENGINES = ("transport", "ad")  # the page relights through T, so 'auto' would only hide it
 
 
 @dataclasses.dataclass
@@ -42,36 +47,53 @@ class RunPlan:
     resume: bool
 
 
-def _number(options: dict, name: str, default):
-    value = options.get(name, default)
-    if value is None or value == "":
-        return default
-    kind, lo, hi = _NUMBERS[name]
-    try:
-        v = kind(value) if kind is float else int(str(value))
-    except (TypeError, ValueError):
-        raise InputError(name, f"must be a{'n integer' if kind is int else ' number'}, got {value!r}") from None
-    if (kind is float and not math.isfinite(v)) or not lo <= v <= hi:
-        raise InputError(name, f"must be in [{lo:g}, {hi:g}], got {value!r}")
-    return v
+def run_option_form() -> dict[str, dict]:
+    """The page's run options: ``{name: {default, lo, hi, choices, help}}`` (the page fills
+    its form from this, ``GET /api/config``)."""
+    table = option_table(OptimizeConfig)
+    form = {}
+    for name in PAGE_OPTIONS:
+        e = table[name]
+        default, why = e.opt.studio if e.opt.studio else (e.default, None)
+        choices = _PAGE_ENGINES if name == "engine" else e.opt.choices
+        form[name] = {"default": default, "lo": e.opt.lo, "hi": e.opt.hi,
+                      "choices": list(choices) if choices else None,
+                      "help": e.opt.help + (f" (here {default}, not {e.default}: {why})"
+                                            if why else "")}
+    form["init"] = {"default": "current", "lo": None, "hi": None, "choices": list(INIT_CHOICES),
+                    "help": "initial map: the light on the page, specular, constant, random "
+                            "or the loaded file"}
+    form["constant"] = {"default": 0.5, "lo": 0.0, "hi": 1.0, "choices": None,
+                        "help": "the value V of the constant initial map"}
+    return form
 
 
 def parse_run_options(options: dict, previous: OptimizeConfig | None = None) -> dict:
-    """Validated page options (lam, iterations, init, constant, color, l2_target, engine,
-    spp, final_spp, lr, seed) with defaults; InputError names the option."""
+    """Validated page options (``run_option_form``) with their defaults; an unknown name or
+    a bad value raises InputError naming the option (and the closest valid name)."""
     if not isinstance(options, dict):
         raise InputError("options", "expected an object")
-    out = {"lam": _number(options, "lam", None), "iterations": _number(options, "iterations", 50),
-           "spp": _number(options, "spp", 16), "final_spp": _number(options, "final_spp", 64),
-           "lr": _number(options, "lr", 0.02), "seed": _number(options, "seed", 0),
-           "constant": _number(options, "constant", 0.5)}
-    for name, choices, default in (("color", ("gray", "rgb"), "gray"),
-                                   ("l2_target", ("env", "image", "none"), "env"),
-                                   ("engine", ("transport", "ad"), "transport"),
-                                   ("init", INIT_CHOICES, "current")):
-        value = options.get(name) or default
-        if value not in choices:
-            raise InputError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    form, table = run_option_form(), option_table(OptimizeConfig)
+    for name in options:
+        if name not in form:
+            raise unknown_name(name, form)
+    out = {}
+    for name, spec in form.items():
+        value = options.get(name)
+        if value is None or value == "":
+            out[name] = spec["default"]
+            continue
+        e = table.get(name)
+        try:
+            value = coerce(e, value) if e is not None else \
+                (str(value) if spec["choices"] else float(value))
+        except InputError as err:
+            raise InputError(name, err.problem) from None
+        except (TypeError, ValueError):
+            raise InputError(name, f"expected a number, got {value!r}") from None
+        check_value(Option(help="", choices=tuple(spec["choices"] or ()) or None,
+                           lo=spec["lo"], hi=spec["hi"],
+                           lo_open=bool(e is not None and e.opt.lo_open)), name, value)
         out[name] = value
     return out
 

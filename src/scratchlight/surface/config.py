@@ -7,6 +7,7 @@ from typing import Callable
 
 from ..errors import InputError
 from ..heightmap import HeightMap
+from ..options import check_declared, option
 
 __all__ = ["SurfaceConfig", "load_surface"]
 
@@ -15,13 +16,16 @@ __all__ = ["SurfaceConfig", "load_surface"]
 class SurfaceConfig:
     """How a height-map file becomes the surface that is rendered."""
 
-    path: str = ""
+    path: str = option("", "height map file (.x3p .sur .tif .npy .npz .csv .txt .asc); not "
+                          "needed with --config", name="heightmap", flag="heightmap", path=True)
     """Height-map file (absolute path once a run is configured)."""
-    max_size: int = 1024
+    max_size: int = option(1024, "resample so neither side of the grid exceeds this many "
+                                 "points (0 keeps the full grid)", lo=0)
     """Resample the grid so neither side exceeds this many points (0 keeps every point)."""
-    level: bool = True
+    level: bool = option(True, "do not subtract the best-fit plane", negate="no_level")
     """Subtract the best-fit plane before rendering."""
-    crop: tuple[int, int, int, int] | None = None
+    crop: tuple[int, int, int, int] | None = option(
+        None, "keep this window of the grid (cells)", metavar="X0,Y0,NX,NY")
     """Window (x0, y0, nx, ny) of the grid to keep, in cells, before resampling."""
 
     def validate(self) -> None:
@@ -38,6 +42,7 @@ class SurfaceConfig:
             if x0 < 0 or y0 < 0 or nx < 3 or ny < 3:
                 raise InputError("surface.crop", "needs X0, Y0 >= 0 and NX, NY >= 3, got "
                                                  f"{','.join(str(v) for v in self.crop)}")
+        check_declared(self, "surface.")
 
 
 def load_surface(cfg: SurfaceConfig,

@@ -194,6 +194,21 @@ function drawLoss() {
   g.fillText(`iteration ${state.iterations[state.iterations.length - 1]}`, c.width - 100, c.height - 6);
 }
 
+// the run options' defaults, bounds and help come from the server (the config declarations)
+const FORM = { lam: "opt-lam", iterations: "opt-iterations", init: "opt-init", color: "opt-color",
+  l2_target: "opt-l2", engine: "opt-engine", spp: "opt-spp", final_spp: "opt-final-spp" };
+
+function formDefaults(spec) {
+  for (const [name, id] of Object.entries(FORM)) {
+    const o = spec[name], el = $(id);
+    if (!o) continue;
+    if (o.default !== null) el.value = String(o.default);
+    if (o.lo !== null && el.type === "number") el.min = String(o.lo);
+    if (o.hi !== null && el.type === "number") el.max = String(o.hi);
+    el.title = o.help;
+  }
+}
+
 function options() {
   const num = (id) => ($(id).value === "" ? null : +$(id).value);
   return { lam: num("opt-lam"), iterations: num("opt-iterations"), init: $("opt-init").value,
@@ -297,6 +312,7 @@ async function start() {
     const res = $("cam-resolution");
     if (![...res.options].some((o) => o.value === String(cfg.resolution))) res.add(new Option(String(cfg.resolution)));
     res.value = String(cfg.resolution);
+    formDefaults(cfg.run_options);
     const sel = $("surface-select");
     sel.innerHTML = cfg.surfaces.map((s) => `<option>${s.name.replace(/</g, "&lt;")}</option>`).join("");
     light.draw();
