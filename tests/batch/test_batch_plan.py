@@ -114,7 +114,7 @@ def test_row_configs_match_the_command_line_and_bad_rows_only_fail_themselves(pa
     assert good.error is None and good.config["optimizer"]["iterations"] == 3
     assert good.config["seed"] == 5 and good.config["surface"]["path"] == str(parts / "parts/fm-1.npz")
     assert [r.error for r in bad] == ["lam: must be a finite number >= 0, got -1.0",
-                                      "colour: not an option of optimize",
+                                      "colour: not an option of optimize; did you mean 'color'?",
                                       "resolution: expected an integer, got 'big'"]
     assert ev.error is None and ev.config["seeds"] == 2
     assert ev.config["light"]["envmap"] == str(parts / "studio.exr")

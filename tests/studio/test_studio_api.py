@@ -193,7 +193,8 @@ def test_stop_keeps_best_and_bad_options_keep_the_socket(env):
     assert done["type"] == "done" and done["stopped"] and done["iterations_done"] < 2000
     with c.websocket_connect(f"{WS}/api/s/{sid}/optimize") as ws:
         for bad, word in (({"lam": -1}, "lam"), ({"iterations": 0}, "iterations"),
-                          ({"init": "moon"}, "init"), ({"engine": "magic"}, "engine")):
+                          ({"init": "moon"}, "init"), ({"engine": "magic"}, "engine"),
+                          ({"lamda": 3}, "lamda: unknown option; did you mean 'lam'?")):
             ws.send_json({"action": "start", "options": bad})
             m = ws.receive_json()
             assert m["type"] == "error" and word in m["message"], m
