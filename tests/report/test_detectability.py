@@ -99,7 +99,8 @@ def test_long_defect_adds_its_windows_and_empty_cases():
 
 
 # ---------------------------------------------------------------- perceived contrast
-from scratchlight.report.perception import (csf_filtered_contrast, csf_mannos_sakrison,  # noqa: E402
+from scratchlight.report.perception import (BLACK_LEVEL, csf_filtered_contrast,  # noqa: E402
+                                            csf_mannos_sakrison, display_luminance,
                                             perceived_metrics, pixels_per_degree)
 
 
@@ -114,18 +115,66 @@ def test_csf_shape_and_viewing_geometry():
 
 
 def test_grating_passes_with_the_csf_gain():
-    """A sinusoidal grating of contrast 0.2 comes out with contrast 0.2 A(f) (away from the
-    image border, where the zero padding cuts it)."""
+    """A sinusoidal grating of contrast 0.2 around Y = 0.5 is shown around L = b + (1 - b) 0.5
+    with contrast 0.2 (1 - b) 0.5 / L (the display's black level b), and comes out with that
+    contrast times A(f) (away from the image border, where the zero padding cuts it)."""
     ppd = 32.0
     n = 256
     x = np.arange(n)
+    b = BLACK_LEVEL
+    shown_mean = b + (1 - b) * 0.5
+    shown_contrast = 0.2 * (1 - b) * 0.5 / shown_mean
     for cycles_per_px in (8 / 32, 1 / 2.5):
         Y = 0.5 * (1 + 0.2 * np.sin(2 * np.pi * cycles_per_px * x))[None, :].repeat(n, 0)
         Cf, mean = csf_filtered_contrast(Y, np.ones((n, n), bool), ppd)
         inner = Cf[64:192, 64:192]
         amp = (inner.max() - inner.min()) / 2
-        assert mean == pytest.approx(0.5)
-        assert amp == pytest.approx(0.2 * csf_mannos_sakrison(cycles_per_px * ppd), rel=0.05)
+        assert mean == pytest.approx(shown_mean)
+        assert amp == pytest.approx(shown_contrast * csf_mannos_sakrison(cycles_per_px * ppd),
+                                    rel=0.05)
+
+
+def test_display_luminance_by_hand():
+    Y = np.array([[0.0, 0.5, 2.0]])
+    assert display_luminance(Y, 0.01) == pytest.approx(np.array([[0.01, 0.505, 1.0]]))
+    with pytest.raises(ValueError):
+        display_luminance(Y, 1.0)
+
+
+def test_a_near_black_image_shows_no_visible_defect():
+    """The same scratches at 30 % contrast: visible on a mid-grey image, invisible when the
+    whole image is 1e-4 of display white (what a lamp below the view's horizon gives), since
+    the display shows both as its black level; contrast alone would call them equal."""
+    rng = np.random.default_rng(0)
+    mask = np.ones((64, 64), bool)
+    truth = np.zeros((64, 64), bool)
+    truth[20:24, 10:50] = truth[40:44, 10:50] = True
+    base = 0.5 + rng.random((64, 64))
+    base[truth] *= 1.3
+    grey = perceived_metrics(0.3 * base, mask, truth)
+    black = perceived_metrics(1e-4 * base, mask, truth)
+    assert grey["perceived_visible_fraction"] == 1.0
+    assert black["perceived_visible_fraction"] == 0.0
+    assert black["perceived_contrast"] < 0.05 * grey["perceived_contrast"]
+
+
+def test_dprime_standard_error_is_the_jackknife_over_seeds():
+    """stderr = sqrt((n-1)/n sum (d_(-i) - mean)^2) with d_(-i) computed by hand from the
+    renders without the i-th seed; None with 2 seeds."""
+    rng = np.random.default_rng(5)
+    h = w = 64
+    mask = np.ones((h, w), bool)
+    truth = np.zeros((h, w), bool)
+    truth[28:36, 20:44] = True
+    without = [0.4 + 0.02 * rng.standard_normal((h, w)) for _ in range(5)]
+    withd = [o + 0.05 * truth + 0.01 * rng.standard_normal((h, w)) for o in without]
+    r = detectability(withd, without, truth, mask)
+    for key in ("npw", "cho"):
+        d = np.array([detectability(withd[:i] + withd[i + 1:], without[:i] + without[i + 1:],
+                                    truth, mask)[key]["overall"] for i in range(5)])
+        assert r[key]["stderr"] == pytest.approx(np.sqrt(4 / 5 * np.sum((d - d.mean()) ** 2)))
+        assert r[key]["stderr"] > 0
+    assert detectability(withd[:2], without[:2], truth, mask)["npw"]["stderr"] is None
 
 
 def test_fine_defect_fades_with_distance():

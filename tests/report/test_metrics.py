@@ -237,6 +237,8 @@ def test_cli_evaluate_twin_gives_detectability_that_follows_the_light(tmp_path):
     for key in ("npw", "cho"):
         assert d["uniform"]["detectability"][key]["overall"] < 3
         assert d["raking"]["detectability"][key]["overall"] > 10
+        # the jackknife standard error over the 4 seeds, like every other metric's
+        assert 0 < d["raking"]["detectability"][key]["stderr"] < d["raking"]["detectability"][key]["overall"]
     assert (d["raking"]["perceived"]["perceived_contrast"]["mean"]
             > 10 * d["uniform"]["perceived"]["perceived_contrast"]["mean"])
     assert d["raking"]["config"]["twin"] == str(b)

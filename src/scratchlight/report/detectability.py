@@ -188,9 +188,12 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
         display: the observer sees 8-bit sRGB display values with internal noise (module
             docstring); False: the linear luminance, no internal noise.
 
-    Returns ``{"npw": {"overall", "min", "per_defect"}, "cho": {...}, "defects",
+    Returns ``{"npw": {"overall", "stderr", "min", "per_defect"}, "cho": {...}, "defects",
     "windows", "background_windows", "note"}``; the d' values are None (with a ``note``) when
-    there are no visible defects or too few background windows.
+    there are no visible defects or too few background windows. ``stderr`` is the
+    jackknife standard error of ``overall`` over the seeds: with n >= 3 pairs of renders,
+    sqrt((n - 1) / n * sum_i (d'_(-i) - mean_i d'_(-i))^2), d'_(-i) computed without the
+    i-th pair (None with fewer than 3 pairs).
     """
     view = display_values if display else (
         lambda i: luminance(i) if np.ndim(i) == 3 else np.asarray(i, np.float64))
@@ -198,15 +201,35 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
     sigma_int = INTERNAL_NOISE if display else 0.0
     if len(Yw) != len(Yo) or len(Yw) < 2:
         raise ValueError("need the same number (>= 2) of renders with and without the defects")
+    options = dict(truth=truth, mask=mask, window=window, guard=guard, channels=channels,
+                   channel_width=channel_width, min_background=min_background,
+                   sigma_int=sigma_int)
+    result = _dprimes(Yw, Yo, **options)
+    result["observer_sees"] = ("display (8-bit sRGB, internal noise)" if display
+                               else "linear luminance")
+    n = len(Yw)
+    for k in ("npw", "cho"):
+        result[k]["stderr"] = None
+    if n >= 3 and result["npw"]["overall"] is not None:
+        leave_out = [_dprimes(Yw[:i] + Yw[i + 1:], Yo[:i] + Yo[i + 1:], **options)
+                     for i in range(n)]
+        for k in ("npw", "cho"):
+            d = np.array([r[k]["overall"] for r in leave_out], np.float64)
+            result[k]["stderr"] = float(np.sqrt((n - 1) / n * np.sum((d - d.mean()) ** 2)))
+    return result
+
+
+def _dprimes(Yw: list, Yo: list, truth, mask, window, guard, channels, channel_width,
+             min_background, sigma_int) -> dict:
+    """:func:`detectability` of renders already seen by the observer (display values or
+    luminance), without the standard error."""
     mask = np.asarray(mask, bool)
     truth = np.asarray(truth, bool) & mask
     near = ndimage.binary_dilation(truth, structure=_EIGHT, iterations=guard) if truth.any() else truth
     bg = background_windows(Yo, mask & ~near, window)
     empty = {"overall": None, "min": None, "per_defect": []}
     result = {"npw": dict(empty), "cho": dict(empty), "defects": 0, "windows": 0,
-              "background_windows": int(len(bg)), "window_px": window,
-              "observer_sees": "display (8-bit sRGB, internal noise)" if display else "linear luminance",
-              "note": ""}
+              "background_windows": int(len(bg)), "window_px": window, "note": ""}
     centres = defect_windows(truth, window)
     result["defects"] = len(centres)
     if not centres:

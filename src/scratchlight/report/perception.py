@@ -2,8 +2,12 @@
 
 Assumptions, all parameters with these defaults:
 
-- the render is shown with display luminance proportional to its linear luminance Y,
-  clipped at 1 (display white); the eye adapts to the mean luminance of the surface;
+- the render is shown with display luminance L = b + (1 - b) clip(Y, 0, 1) relative to
+  display white, with the linear luminance Y of the render and the display's black level
+  ``black_level`` b (0.01: the light a display shows at code 0 and reflects from a lit
+  room, a 100:1 effective contrast ratio); the eye adapts to the mean luminance of the
+  surface. Without b every contrast would be a ratio of two arbitrarily small luminances,
+  and an image a display shows as black would have the contrasts of a bright one;
 - the display has a pixel pitch of ``pixel_pitch_m`` (0.25 mm, about 100 dpi) and is seen
   from ``viewing_distance_m`` (0.5 m), so one degree of visual angle spans
   ``pixels_per_degree = D tan(1 deg) / pitch`` pixels (35 with the defaults);
@@ -14,9 +18,9 @@ Assumptions, all parameters with these defaults:
   at the best frequency is just visible), so a perceived contrast c is c x 100 just
   noticeable differences (JND).
 
-The contrast image C = Y / mean(Y) - 1 over the surface (0 elsewhere) is filtered by A in
+The contrast image C = L / mean(L) - 1 over the surface (0 elsewhere) is filtered by A in
 the Fourier domain (zero-padded); a defect's perceived contrast is the Weber contrast of the
-filtered luminance mean(Y) (1 + A * C) on the defect against the ring of background around
+filtered luminance mean(L) (1 + A * C) on the defect against the ring of background around
 it (as :func:`~scratchlight.report.metrics.weber_contrasts`). Defects finer than the eye
 resolves at that distance, or washed out by the surround, lose contrast here but not in the
 raw Weber contrast.
@@ -30,10 +34,21 @@ import numpy as np
 from ..objectives import luminance
 from .metrics import weber_contrasts
 
-__all__ = ["csf_mannos_sakrison", "pixels_per_degree", "csf_filtered_contrast",
-           "perceived_contrasts", "perceived_metrics"]
+__all__ = ["csf_mannos_sakrison", "pixels_per_degree", "display_luminance",
+           "csf_filtered_contrast", "perceived_contrasts", "perceived_metrics", "BLACK_LEVEL"]
 
 _PEAK_CPD = 8.0
+BLACK_LEVEL = 0.01
+"""Display black level relative to white (a 100:1 effective contrast ratio in a lit room)."""
+
+
+def display_luminance(image: np.ndarray, black_level: float = BLACK_LEVEL) -> np.ndarray:
+    """(h, w) luminance a display shows for the linear image (h, w, 3) or luminance (h, w),
+    relative to its white: ``black_level + (1 - black_level) * clip(Y, 0, 1)``."""
+    if not 0.0 <= black_level < 1.0:
+        raise ValueError(f"black_level must be in [0, 1), got {black_level}")
+    Y = np.clip(luminance(image) if np.ndim(image) == 3 else np.asarray(image, np.float64), 0, 1)
+    return black_level + (1.0 - black_level) * Y
 
 
 def csf_mannos_sakrison(f_cpd: np.ndarray) -> np.ndarray:
@@ -56,10 +71,12 @@ def pixels_per_degree(viewing_distance_m: float = 0.5, pixel_pitch_m: float = 0.
     return viewing_distance_m * math.tan(math.radians(1.0)) / pixel_pitch_m
 
 
-def csf_filtered_contrast(image: np.ndarray, mask: np.ndarray, ppd: float) -> tuple[np.ndarray, float]:
-    """(CSF-weighted contrast image (h, w), adapting luminance) of a linear image
-    (h, w, 3) or luminance (h, w) on the surface ``mask`` at ``ppd`` pixels per degree."""
-    Y = np.clip(luminance(image) if np.ndim(image) == 3 else np.asarray(image, np.float64), 0, 1)
+def csf_filtered_contrast(image: np.ndarray, mask: np.ndarray, ppd: float,
+                          black_level: float = BLACK_LEVEL) -> tuple[np.ndarray, float]:
+    """(CSF-weighted contrast image (h, w), adapting luminance relative to display white) of
+    a linear image (h, w, 3) or luminance (h, w) on the surface ``mask`` at ``ppd`` pixels
+    per degree, shown on a display of ``black_level``."""
+    Y = display_luminance(image, black_level)
     m = np.asarray(mask, bool)
     mean = float(Y[m].mean()) if m.any() else 0.0
     if mean <= 0:
@@ -76,9 +93,11 @@ def csf_filtered_contrast(image: np.ndarray, mask: np.ndarray, ppd: float) -> tu
 
 def perceived_contrasts(image: np.ndarray, truth: np.ndarray, mask: np.ndarray,
                         viewing_distance_m: float = 0.5, pixel_pitch_m: float = 0.25e-3,
-                        guard: int = 2, ring: int = 4, min_pixels: int = 5) -> np.ndarray:
+                        guard: int = 2, ring: int = 4, min_pixels: int = 5,
+                        black_level: float = BLACK_LEVEL) -> np.ndarray:
     """(n_defects,) CSF-weighted Weber contrast of each defect against its ring."""
-    Cf, mean = csf_filtered_contrast(image, mask, pixels_per_degree(viewing_distance_m, pixel_pitch_m))
+    Cf, mean = csf_filtered_contrast(image, mask, pixels_per_degree(viewing_distance_m, pixel_pitch_m),
+                                     black_level)
     perceived = mean * (1.0 + Cf)
     return weber_contrasts(perceived, truth, mask, guard, ring, min_pixels)
 
@@ -86,18 +105,19 @@ def perceived_contrasts(image: np.ndarray, truth: np.ndarray, mask: np.ndarray,
 def perceived_metrics(image: np.ndarray, mask: np.ndarray, truth: np.ndarray | None = None,
                       viewing_distance_m: float = 0.5, pixel_pitch_m: float = 0.25e-3,
                       peak_sensitivity: float = 100.0, guard: int = 2, ring: int = 4,
-                      min_pixels: int = 5) -> dict[str, float]:
+                      min_pixels: int = 5, black_level: float = BLACK_LEVEL) -> dict[str, float]:
     """``perceived_rms_contrast`` (RMS of the CSF-weighted contrast on the surface) and,
     with ``truth``, ``perceived_contrast`` (mean |CSF-weighted Weber contrast| of the
     defects) and ``perceived_visible_fraction`` (defects at >= 1 JND, i.e. contrast >=
-    1 / ``peak_sensitivity``)."""
+    1 / ``peak_sensitivity``), all on a display of ``black_level`` (an image it shows as
+    black has no visible defect)."""
     m = np.asarray(mask, bool)
     ppd = pixels_per_degree(viewing_distance_m, pixel_pitch_m)
-    Cf, _ = csf_filtered_contrast(image, m, ppd)
+    Cf, _ = csf_filtered_contrast(image, m, ppd, black_level)
     out = {"perceived_rms_contrast": float(np.sqrt(np.mean(Cf[m] ** 2))) if m.any() else float("nan")}
     if truth is not None:
         c = perceived_contrasts(image, truth, m, viewing_distance_m, pixel_pitch_m, guard, ring,
-                                min_pixels)
+                                min_pixels, black_level)
         c = np.nan_to_num(np.abs(c), nan=0.0, posinf=np.inf)
         out["perceived_contrast"] = float(np.mean(c)) if c.size else float("nan")
         out["perceived_visible_fraction"] = (float(np.mean(c * peak_sensitivity >= 1.0))
