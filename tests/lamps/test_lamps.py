@@ -8,7 +8,6 @@ from unittest import mock
 import numpy as np
 import pytest
 
-import scratchlight as sl
 from scratchlight.lamps.clusters import initial_lamps, texel_directions
 from scratchlight.lamps.blender import blender_script, euler_xyz
 from scratchlight.lamps.fit import RigBounds, fit_to_map
@@ -19,17 +18,8 @@ from scratchlight.lamps.geometry import PARAMS, Lamp
 from scratchlight.lamps.objective import LinearLight, RigObjective
 from scratchlight.scene.envmap import direction_to_texel
 
-SHAPE = (8, 16)
+SHAPE = (8, 16)  # texels of the lights (the shared `session` fixture: conftest.py)
 rad = math.radians
-
-
-@pytest.fixture(scope="module")
-def session(tmp_path_factory):
-    d = tmp_path_factory.mktemp("lamps")
-    sl.io.write_npz(str(d / "part.npz"), sl.synthesize("face-mill", size=48, scratches=1, seed=0))
-    return sl.Session(str(d / "part.npz"), sl.SceneSpec(width=24, height=24, roughness=0.1,
-                                                         exaggeration="auto"),
-                      envmap=np.full(SHAPE + (1,), 0.5, np.float32))
 
 
 def _lamps():
@@ -193,3 +183,37 @@ def test_blender_script_builds_the_lamps_and_camera():
     np.testing.assert_allclose(rot(cam.rotation_euler) @ [0, 1, 0], camera["up"], atol=1e-5)
     R = rot((0.3, -1.2, 2.5))
     np.testing.assert_allclose(rot(euler_xyz(R)), R, atol=1e-12)
+
+
+def test_best_rig_objective_never_rises_with_the_lamp_count(session):
+    """K = 1..4 from a light with several bright regions: the best K-lamp objective is
+    non-increasing in K (a K-lamp rig can copy the (K-1)-lamp rig with a lamp off), and a
+    rig whose extra lamp ended at zero power counts and exports only its lit lamps."""
+    from scratchlight.lamps.config import LampsConfig
+    from scratchlight.lamps.run import _lamp_rigs, lamps_with_power
+
+    engine = session.engine("transport", 16, 0, SHAPE)
+    obj = RigObjective(LinearLight.from_engine(engine), session.mask, lam=30.0)
+    E = np.zeros(SHAPE)
+    E[1:3, 2:5] = 1.0
+    E[2:4, 9:11] = 0.6
+    E[5, 13] = 0.3
+    cfg = LampsConfig()
+    cfg.lamps.max_count, cfg.lamps.iterations = 4, 15
+    fits = _lamp_rigs(cfg, E, obj, lambda *a: None)
+    best = [fits[K][1].best_loss for K in sorted(fits)]
+    assert all(b <= a + 1e-12 for a, b in zip(best, best[1:])), best
+    for K, (_, fit) in fits.items():
+        lit = lamps_with_power(fit.lamps)
+        assert 1 <= len(lit) <= K
+        np.testing.assert_allclose(rig_footprint(lit, SHAPE), fit.footprint, atol=1e-9)
+
+
+def test_recommendation_skips_rigs_with_lamps_off():
+    from scratchlight.lamps.report import recommend
+
+    rows = [{"count": 1, "lamps_with_power": 1, "loss": 1.2},
+            {"count": 2, "lamps_with_power": 2, "loss": 1.0},
+            {"count": 3, "lamps_with_power": 2, "loss": 1.0}]
+    assert recommend(rows, 1.0, 0.05) == (2, True)
+    assert recommend(rows, 0.5, 0.05) == (2, False)

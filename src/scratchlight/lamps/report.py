@@ -36,11 +36,14 @@ def judge_light(session, F: np.ndarray, light_cfg, seeds: int, spp: int, seed: i
 
 def recommend(rows: list[dict], full_loss: float, tolerance: float = 0.05) -> tuple[int, bool]:
     """(K, within): the smallest K whose judged loss is within ``tolerance`` of the full
-    map's, or the K with the lowest loss (within False) when none is."""
+    map's, or the K with the lowest loss (within False) when none is. A row whose rig has
+    lamps switched off (``lamps_with_power`` < K) is never recommended: the rig with fewer
+    lamps that it equals is (the smallest K with the lowest loss)."""
+    rows = [r for r in rows if r.get("lamps_with_power", r["count"]) == r["count"]] or rows
     for row in sorted(rows, key=lambda r: r["count"]):
         if row["loss"] <= (1 + tolerance) * full_loss:
             return row["count"], True
-    return min(rows, key=lambda r: r["loss"])["count"], False
+    return min(rows, key=lambda r: (r["loss"], r["count"]))["count"], False
 
 
 def write_report(out_dir: str, rows: list[dict], full: dict, recommended: int | None,

@@ -35,7 +35,7 @@ from .footprint import rig_footprint
 from .objective import LinearLight, RigObjective
 from .report import judge_light, recommend, write_report
 
-__all__ = ["run_lamps"]
+__all__ = ["run_lamps", "lamps_with_power"]
 
 
 def _bounds(rig) -> RigBounds:
@@ -43,11 +43,36 @@ def _bounds(rig) -> RigBounds:
                      max_diameter_deg=rig.max_diameter, max_length_deg=rig.max_length)
 
 
+def _direction(lamp) -> np.ndarray:
+    return np.array([math.sin(lamp.theta) * math.cos(lamp.alpha),
+                     math.sin(lamp.theta) * math.sin(lamp.alpha), math.cos(lamp.theta)])
+
+
+def _new_lamp(candidates, rig):
+    """Of ``candidates``, the lamp whose direction is farthest from every lamp of ``rig``."""
+    return max(candidates, key=lambda c: min(np.arccos(np.clip(_direction(c) @ _direction(l),
+                                                               -1.0, 1.0)) for l in rig))
+
+
+def lamps_with_power(lamps, relative: float = 1e-3) -> list:
+    """The lamps whose power is above ``relative`` times the brightest's (a lamp at 0 is
+    switched off: it is neither counted, listed nor exported)."""
+    top = max((l.power for l in lamps), default=0.0)
+    return [l for l in lamps if top > 0 and l.power > relative * top]
+
+
 def _lamp_rigs(cfg, E, objective, log):
+    """{K: (start rig, fitted rig)} for every K of the report.
+
+    Each K is fitted from two starts, the light's K brightest clusters and the fitted
+    (K - 1)-lamp rig plus the cluster lamp farthest from its lamps, and keeps the better;
+    when neither beats the (K - 1)-lamp rig, K is that rig with one lamp off. So the
+    objective of the best K-lamp rig never rises with K."""
     from .clusters import initial_lamps
+    from .fit import LampFit
 
     rig, bounds = cfg.lamps, _bounds(cfg.lamps)
-    fits = {}
+    fits, prev = {}, None
     for K in rig.counts:
         t0 = time.perf_counter()
         start = initial_lamps(E, K, rig.kind, rig.threshold, math.radians(rig.min_diameter),
@@ -57,9 +82,22 @@ def _lamp_rigs(cfg, E, objective, log):
                           bounds=dataclasses.replace(bounds, peak=None)).lamps
         copy = cap_rig([bounds.project(l, E.shape) for l in copy], E.shape, bounds.peak)
         fit = fit_to_objective(copy, objective, iterations=rig.iterations, lr=rig.lr, bounds=bounds)
+        how = "from the clusters"
+        if prev is not None and len(prev.lamps) == K - 1:
+            grown_start = prev.lamps + [_new_lamp(start, prev.lamps)]
+            grown = fit_to_objective(grown_start, objective, iterations=rig.iterations,
+                                     lr=rig.lr, bounds=bounds)
+            if grown.best_loss < fit.best_loss:
+                copy, fit, how = grown_start, grown, f"from the {K - 1}-lamp rig plus one"
+            if prev.best_loss <= fit.best_loss:
+                off = dataclasses.replace(_new_lamp(start, prev.lamps), power=0.0)
+                copy = prev.lamps + [off]
+                fit = LampFit(copy, prev.footprint, [prev.best_loss], prev.best_loss)
+                how = f"the {K - 1}-lamp rig with one lamp off"
         fits[K] = (copy, fit)
-        log(f"K = {K}: objective (transport) {fit.loss[0]:.4g} -> {fit.best_loss:.4g} "
-            f"({time.perf_counter() - t0:.1f} s)")
+        prev = fit
+        log(f"K = {K}: objective (transport) {fit.loss[0]:.4g} -> {fit.best_loss:.4g}, "
+            f"{how} ({time.perf_counter() - t0:.1f} s)")
     return fits
 
 
@@ -103,21 +141,24 @@ def run_lamps(cfg: LampsConfig, out_dir: str | os.PathLike, progress: bool = Tru
             j = judge(fit.footprint)
             judged[K] = j
             rows.append({"rig": f"{K} {cfg.lamps.kind}", "count": K,
+                         "lamps_with_power": len(lamps_with_power(fit.lamps)),
                          "loss_vs_full": j["loss"] / full["loss"],
                          "loss_transport": fit.best_loss,
                          "loss_start_transport": objective(rig_footprint(copy, shape), grad=False).loss,
                          **{k: v for k, v in j.items() if k != "image"}})
-        recommended, within = recommend(rows, full["loss"], cfg.lamps.tolerance)
+        recommended, within = recommend([r for r in rows if r["count"] <= cfg.lamps.max_count],
+                                        full["loss"], cfg.lamps.tolerance)
         K = cfg.lamps.count or recommended
         lamps, F, rig_image = fits[K][1].lamps, fits[K][1].footprint, judged[K]["image"]
+        lamps = lamps_with_power(lamps)  # a lamp switched off is not part of the rig
         table = lamp_rows(lamps, camera, shape)
         extra = {"recommended_count": recommended, "recommended_within_tolerance": within,
-                 "exported_count": K}
+                 "exported_count": len(lamps)}
         write_table(out_dir, "lamps", table, {"camera": camera, **extra,
                                               "objective": {k: v for k, v in judged[K].items()
                                                             if k != "image"}})
         files += ["lamps.csv", "lamps.json"]
-        title = f"{K} {cfg.lamps.kind} lamp(s)"
+        title = f"{len(lamps)} {cfg.lamps.kind} lamp(s)"
     else:
         feet = channel_footprints(channels, shape)
         images = np.stack([objective.light.image(f) for f in feet])
