@@ -4,7 +4,7 @@ Functions of NumPy arrays (image I, light E, mask M; the L1 gradient sum is one 
 pass, ``objective_kernels``); they return the loss and its gradients with respect to I and
 E, and never modify their inputs. Engines turn dL/dI into dL/dE.
 
-The paper's objective (SPEC section A, eqs. 1-3)::
+The paper's objective (docs/methods.md, section A)::
 
     Loss   = L_grad(Y) + lam * L_l2
     L_grad = sum(M) / (sum_ij M_ij (|Y[i+1,j] - Y[i,j]| + |Y[i,j+1] - Y[i,j]|) + eps)

@@ -4,7 +4,7 @@
 render so that ``backprop(dL_dI)`` returns dL/dE. The primal image uses ``seed`` and the
 adjoint pass an independent seed (``seed_grad``), so the Monte Carlo noise of the image
 that dL/dI is computed from is uncorrelated with the noise of dI/dE: the product is an
-unbiased gradient estimate (Mitsuba's ``seed_grad``; see SPEC section B).
+unbiased gradient estimate (Mitsuba's ``seed_grad``; see docs/methods.md, section B).
 
 E is an (H, W, C) float32 array, C = 1 (gray: one value drives R, G and B) or 3; images are
 linear RGB float32 (h, w, 3).

@@ -1,6 +1,6 @@
 """Pixel samplers: which pixels to render in an iteration, and with what estimator weights.
 
-Method (SPEC section B). The loss gradient is dL/dtheta = sum_j (dL/dI_j) dI_j/dtheta over
+Method (docs/methods.md, section B). The loss gradient is dL/dtheta = sum_j (dL/dI_j) dI_j/dtheta over
 the index set (all pixels of all views, or a ``support`` subset of them). A sampler draws K
 indices j_1..j_K independently from probabilities p (sampling with replacement) and gives
 each the weight 1/(K p_j), so sum_k w_k (dL/dI_jk) dI_jk/dtheta is unbiased for any p that
@@ -89,7 +89,7 @@ def multiresolution(q: np.ndarray, levels: int = 4, base: float = 4.0,
     Args:
         q: (V, h, w) float >= 0 importance per pixel (views are pooled separately).
         levels: D; levels whose blocks exceed the image are skipped.
-        base: level weight base, weight of level d is base**d (4 in SPEC).
+        base: level weight base, weight of level d is base**d (4 in docs/methods.md, section B).
         support: optional (V, h, w) bool; block means run over support pixels only and
             the result is zero off the support.
     Returns:

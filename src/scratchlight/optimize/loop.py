@@ -1,4 +1,4 @@
-"""The optimization loop of the paper (SPEC section A), for any engine.
+"""The optimization loop of the paper (docs/methods.md, section A), for any engine.
 
     E <- E0
     repeat: I = render(E); loss, dL/dI, dL/dE_reg = objective(I, E, M)

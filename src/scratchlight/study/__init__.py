@@ -1,4 +1,4 @@
-"""The paper study: rerun the experiments of the scratch-visibility paper (SPEC section A)
+"""The paper study: rerun the experiments of the scratch-visibility paper (docs/methods.md, section A)
 and report where the results agree with it.
 
 ``reproduce(out_dir)`` optimizes the light on synthetic surfaces with planted scratches

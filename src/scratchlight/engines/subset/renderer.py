@@ -8,7 +8,7 @@ cameras flat pixel k is an unbiased estimate of the source pixel). We keep one s
 per batch size K, load the chosen indices into it and render it with ``mi.render`` and the
 scene's ``prb`` integrator, so the primal pass uses ``seed`` and the adjoint (path replay)
 pass uses the independent ``seed + GRAD_SEED_OFFSET``: the product of dL/dI computed from
-the primal with dI/dtheta of the replay is an unbiased gradient estimate (SPEC section B).
+the primal with dI/dtheta of the replay is an unbiased gradient estimate (docs/methods.md, section B).
 
 Speed. With ``freeze`` on (the default) the primal render and the adjoint pass are
 replayed Dr.Jit frozen functions instead of re-traced Python loops (see ``frozen``).

@@ -39,7 +39,7 @@ class TransportEngine:
     matrices from the cache or builds them at once (``progress``: False, True, a label, or
     a callable ``progress(done, total)`` over all chunks of the build).
 
-    L_grad rewards Monte Carlo noise (SPEC), and T's noise is frozen: a gradient T^T dL/dI
+    L_grad rewards Monte Carlo noise (docs/methods.md, section A), and T's noise is frozen: a gradient T^T dL/dI
     taken with the very T whose noise shaped dL/dI would steer the light towards a noisier,
     not a more informative, image. So by default (``decorrelate``) the engine holds two
     independent matrices T_a, T_b of ``spp`` paths per pixel each, as the AD engine renders
