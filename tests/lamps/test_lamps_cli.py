@@ -1,6 +1,7 @@
 """Issue 15, the rig's files and the command: the Mitsuba XML renders T x the rig's map,
 LED-dome levels, the lamps command end to end with --config replay, and bad input."""
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -84,6 +85,28 @@ def test_dome_levels_beat_single_channels_and_uniform_settings(session, tmp_path
     for c in range(len(channels)):
         assert best <= min(loss(s * np.eye(len(channels))[c]) for s in grid) + 1e-12
     assert best <= res.best_uniform[1] and best <= res.best_single[2]
+    # the levels are optimized jointly: a stationary point within [0, 1] (KKT, checked by
+    # central finite differences of the loss), not a best single channel left as it was
+    x = res.levels
+    for c in range(len(channels)):
+        e, h = np.eye(len(channels))[c], 1e-5
+        g = (loss(np.clip(x + h * e, 0, 1)) - loss(np.clip(x - h * e, 0, 1))) / \
+            (np.clip(x + h * e, 0, 1) - np.clip(x - h * e, 0, 1))[c]
+        scale = 1e-3 * abs(best)
+        if 1e-4 < x[c] < 1 - 1e-4:
+            assert abs(g) < scale, (c, x[c], g)
+        elif x[c] <= 1e-4:
+            assert g > -scale, (c, x[c], g)
+        else:
+            assert g < scale, (c, x[c], g)
+            assert (channels[c].name in res.gain_limited) == (g < 0)
+    # a dim dome: every channel at full drive still wants more light, and says so
+    dim = [dataclasses.replace(ch, gain=0.02) for ch in channels]
+    dim_feet = channel_footprints(dim, SHAPE)
+    dim_res = optimize_dome(dim, np.stack([obj.light.image(f) for f in dim_feet]), dim_feet,
+                            session.mask, lam=30.0, iterations=50)
+    assert dim_res.gain_limited and all(dim_res.levels[[c.name in dim_res.gain_limited
+                                                        for c in dim]] == 1.0)
     # the built-in layout reads and covers the upper hemisphere once
     builtin = read_layout("ring-dome")
     assert len(builtin) == 21 and "ring-dome" in BUILTIN_LAYOUTS
@@ -142,21 +165,23 @@ def test_lamps_command_writes_the_rig_and_replays(part, tmp_path, capsys):
     assert "LIGHTING = 'world'" in (dome / "blender_rig.py").read_text()
 
 
-@pytest.mark.parametrize("case", ["count", "column", "horizon", "shape", "zenith"])
+@pytest.mark.parametrize("case", ["count", "column", "horizon", "shape", "zenith", "azimuth"])
 def test_bad_input_is_one_line_and_writes_nothing(part, tmp_path, capsys, case):
     light = _light(tmp_path)
     args = [str(light), str(part)]
     if case == "count":
         args += ["--count", "0"]
         expect = "--count"
-    elif case in ("column", "horizon", "zenith"):
+    elif case in ("column", "horizon", "zenith", "azimuth"):
         layout = tmp_path / "layout.csv"
         layout.write_text({"column": "channel,elevation_min,elevation_max,colour\na,10,20,red\n",
                            "horizon": "channel,elevation_min,elevation_max\na,10,20\nb,-5,20\n",
-                           "zenith": "channel,elevation,azimuth,diameter\na,95,0,5\n"}[case])
+                           "zenith": "channel,elevation,azimuth,diameter\na,95,0,5\n",
+                           "azimuth": "channel,elevation_min,elevation_max,azimuth_min,"
+                                      "azimuth_max\na,10,20,0,400\n"}[case])
         args += ["--dome", str(layout)]
         expect = {"column": "unknown column", "horizon": "below the horizon",
-                  "zenith": "above the zenith"}[case]
+                  "zenith": "above the zenith", "azimuth": "azimuth_max: must be in [0, 360]"}[case]
     else:
         bad = tmp_path / "square.exr"
         sl.write_exr(str(bad), np.full((8, 8, 3), 0.5, np.float32))

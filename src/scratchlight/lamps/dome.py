@@ -16,8 +16,11 @@ texels, ``footprint``) gives its image I_c = T F_c once, so a setting x (drive l
 dL/dx_c = <dL/dI, I_c> + <dL/dE, F_c> cost a few dot products. ``optimize_dome`` finds the best
 uniform setting and the best level of every single channel (a scan of 40 levels, then
 Brent's method), starts projected Adam from the best of them and from the light's own
-projection onto the channels, and keeps the best point seen: the result is never worse
-than the best single channel or the best uniform setting.
+projection onto the channels, polishes each end jointly in all levels (L-BFGS-B within
+[0, 1]) and keeps the best point seen: the result is never worse than the best single
+channel or the best uniform setting. Channels that end at full drive while more light
+would still lower the loss are reported (``DomeResult.gain_limited``): their gain, not the
+objective, sets the level.
 """
 from __future__ import annotations
 
@@ -126,6 +129,10 @@ def _channel(row: dict, where: str) -> Channel:
     else:
         raise InputError(where, "a channel needs elevation_min and elevation_max (a patch) or "
                                 "elevation, azimuth and diameter (a spot)")
+    for column in ("azimuth_min", "azimuth_max", "azimuth"):
+        if column in num and not 0 <= num[column] <= 360:
+            raise InputError(where, f"{column}: must be in [0, 360] degrees, got "
+                                    f"{num[column]:g} (a sector may wrap: 315 to 45)")
     for e in elevations:
         if e < 0:
             raise InputError(where, f"elevation {e:g} degrees is below the horizon (the part's "
@@ -181,6 +188,9 @@ class DomeResult:
     best_single: tuple[str, float, float]   # (channel, level, loss)
     best_uniform: tuple[float, float]       # (level, loss)
     starts: dict
+    gain_limited: list[str] = dataclasses.field(default_factory=list)
+    """Channels at full drive whose objective would still improve with more light: their
+    ``gain`` limits the result."""
 
 
 def _value(x, images, feet, mask, lam, l2_target, grad=True):
@@ -237,12 +247,31 @@ def optimize_dome(channels: list[Channel], images: np.ndarray, feet: np.ndarray,
             if obj.loss < best:
                 best, best_x = obj.loss, x.copy()
             x = np.clip(adam.step(x, g), 0.0, 1.0)
+        x = _polish(x, images, feet, mask, lam, l2_target)
         final = loss(x)
         if final < best:
             best, best_x = final, x.copy()
-    obj, _ = _value(best_x, images, feet, mask, lam, l2_target, grad=False)
+    obj, g = _value(best_x, images, feet, mask, lam, l2_target)
     terms = {"loss": obj.loss, "l_grad": obj.l_grad, "l_l2": obj.l_l2,
              "mean_gradient": obj.mean_gradient}
+    # at full drive with a falling loss towards more light: the gain is the limit
+    limited = [c.name for c, x, gc in zip(channels, best_x, g) if x >= 1 - 1e-6 and gc < 0]
     return DomeResult(best_x, np.tensordot(best_x, feet, axes=1), terms,
                       (channels[cbest].name, singles[cbest][0], singles[cbest][1]), uniform,
-                      {k: v.tolist() for k, v in starts.items()})
+                      {k: v.tolist() for k, v in starts.items()}, limited)
+
+
+def _polish(x0, images, feet, mask, lam, l2_target, iterations: int = 200) -> np.ndarray:
+    """All levels at once to a stationary point within [0, 1] (L-BFGS-B from ``x0``): the
+    levels move jointly, so a better setting than one channel (or Adam's end) is found
+    where the objective has one."""
+    from scipy.optimize import minimize
+
+    def f(x):
+        obj, g = _value(x, images, feet, mask, lam, l2_target)
+        return obj.loss, g
+
+    r = minimize(f, np.clip(x0, 0.0, 1.0), jac=True, method="L-BFGS-B",
+                 bounds=[(0.0, 1.0)] * len(x0), options={"maxiter": iterations, "ftol": 1e-12,
+                                                          "gtol": 1e-9})
+    return np.clip(r.x, 0.0, 1.0)

@@ -167,6 +167,9 @@ def run_lamps(cfg: LampsConfig, out_dir: str | os.PathLike, progress: bool = Tru
                             cfg.light.l2_target, light=E)
         log(f"dome: {len(channels)} channels, objective (transport) {res.terms['loss']:.4g} "
             f"in {time.perf_counter() - t0:.1f} s")
+        if res.gain_limited:
+            log(f"dome: {len(res.gain_limited)} channel(s) at full drive would light the "
+                f"part better brighter: {', '.join(res.gain_limited)} (raise their gain)")
         F = res.footprint
         j = judge(F)
         rig_image = j["image"]
@@ -175,7 +178,8 @@ def run_lamps(cfg: LampsConfig, out_dir: str | os.PathLike, progress: bool = Tru
         recommended = None
         extra = {"layout": cfg.lamps.dome, "best_single_channel": dict(zip(
             ("channel", "level", "loss_transport"), res.best_single)),
-            "best_uniform": dict(zip(("level", "loss_transport"), res.best_uniform))}
+            "best_uniform": dict(zip(("level", "loss_transport"), res.best_uniform)),
+            "gain_limited_channels": res.gain_limited}
         write_table(out_dir, "channels", channel_rows(channels, res.levels, camera),
                     {"camera": camera, **extra, "objective": {k: v for k, v in j.items() if k != "image"}})
         files += ["channels.csv", "channels.json"]
