@@ -1,14 +1,16 @@
+"""What every test shares: the CPU variant, a transport cache of this test run, the
+grouping of tests for pytest-xdist, and a small height map on disk."""
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import scratchlight
-from scratchlight.io import check_heightmap
+from surface_helpers import feed_marks
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
+_ROOT_BASEID = Path(__file__).parent.relative_to(REPO).as_posix()  # "tests": this file's fixtures
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -19,9 +21,15 @@ def _cpu_variant():
 @pytest.fixture(scope="session", autouse=True)
 def _transport_cache(tmp_path_factory):
     """Transport matrices built by the tests (engine 'auto' is the default) go to a folder
-    of this test session, not the user's cache; CLI subprocesses inherit it."""
+    of this test run, not the user's cache; CLI subprocesses inherit it. Under pytest-xdist
+    the workers share that folder (the cache locks a key while one process builds it), so
+    a matrix two workers need is built once."""
     old = os.environ.get("SCRATCHLIGHT_CACHE")
-    os.environ["SCRATCHLIGHT_CACHE"] = str(tmp_path_factory.mktemp("scratchlight-cache"))
+    base = tmp_path_factory.getbasetemp()
+    # a worker's base temp is <this run's folder>/<worker id>
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "scratchlight-cache"
+    folder.mkdir(exist_ok=True)
+    os.environ["SCRATCHLIGHT_CACHE"] = str(folder)
     yield
     if old is None:
         os.environ.pop("SCRATCHLIGHT_CACHE", None)
@@ -29,12 +37,23 @@ def _transport_cache(tmp_path_factory):
         os.environ["SCRATCHLIGHT_CACHE"] = old
 
 
-def feed_marks(ny=64, nx=80, spacing=5e-6, period_cells=6.0, amp=1.5e-6, seed=0):
-    """Turning-like feed marks along x plus a little noise, heights in metres."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    h = amp * np.abs(np.sin(np.pi * xx / period_cells)) + 0.05 * amp * rng.standard_normal((ny, nx))
-    return check_heightmap(h, spacing, spacing, source="feed-marks")
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (its hook, same name)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test``: ``--dist loadgroup``), tests that share a fixture
+    built once per module or per session (a Ray cluster, a studio server, a transport
+    matrix) run on one worker, so that it is built once and never twice at the same time;
+    the other tests are dealt out one by one. The group is the fixture's folder or module
+    (the widest one if several); the root conftest's fixtures (every test's) do not count."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        homes = {d.baseid for defs in info.name2fixturedefs.values() for d in defs
+                 if d.scope != "function" and d.baseid not in ("", _ROOT_BASEID)}
+        if homes:
+            item.add_marker(pytest.mark.xdist_group(min(homes, key=lambda h: (len(h), h))))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import feed_marks
+from surface_helpers import feed_marks
 from scratchlight.engines.transport import TransportMatrix, cache
 from scratchlight.engines.transport.cache import load_or_build_transport, transport_key
 from scratchlight.scene import SceneSpec, build_scene

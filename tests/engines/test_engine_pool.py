@@ -3,7 +3,7 @@ recently used; and the session's steps (relight, lamps, fit, judging) share its 
 import numpy as np
 import pytest
 
-from conftest import feed_marks
+from surface_helpers import feed_marks
 from scratchlight.engines import ADEngine, TransportEngine
 from scratchlight.engines.pool import EnginePool
 from scratchlight.engines.subset import SubsetRenderer

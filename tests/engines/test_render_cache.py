@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import feed_marks
+from surface_helpers import feed_marks
 from scratchlight.engines import ADEngine
 from scratchlight.engines.render_cache import cached_render, default_render_cache_dir, render_key
 from scratchlight.optimize import LightConfig, OptimizeConfig, OptimizerConfig
@@ -86,9 +86,11 @@ def test_an_unwritable_cache_costs_time_not_the_result(scene, tmp_path):
     assert not hit and image.shape == (24, 24, 3)
 
 
-def test_optimize_results_share_the_initial_lights_render(feed_marks_npz, tmp_path):
+def test_optimize_results_share_the_initial_lights_render(feed_marks_npz, tmp_path, monkeypatch):
     """Two runs from the constant start: the second takes the 'before' render from the
     cache, and its results are those of a run that rendered it."""
+    # a cache root of this test alone: other test processes write renders into the shared one
+    monkeypatch.setenv("SCRATCHLIGHT_CACHE", str(tmp_path / "cache"))
     spec = SceneSpec(width=24, height=24, exaggeration="auto")
     light = LightConfig(envmap_size=ENV)
     opt = OptimizerConfig(iterations=2, spp=4, final_spp=16)

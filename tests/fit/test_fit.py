@@ -46,7 +46,7 @@ def fit_scene():
     from scratchlight.engines.subset import SubsetRenderer
     from scratchlight.scene import CameraSpec
 
-    from conftest import feed_marks
+    from surface_helpers import feed_marks
 
     Et = _truth_envmap()
     hm = sl.prepare(feed_marks(33, 33))

@@ -95,7 +95,7 @@ def tiny():
     import scratchlight as sl
     from scratchlight.engines.subset import SubsetRenderer
 
-    from conftest import feed_marks
+    from surface_helpers import feed_marks
 
     rng = np.random.default_rng(0)
     E = rng.uniform(0.1, 1.0, (8, 16, 1)).astype(np.float32)

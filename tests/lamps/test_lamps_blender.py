@@ -10,7 +10,6 @@ from unittest import mock
 import numpy as np
 import pytest
 
-import scratchlight as sl
 from scratchlight.lamps.blender import (BLENDER_WORLD_UPSAMPLE, bake_blender_world, blender_directions,
                                         blender_script, blender_texel, blender_uv, write_blender_files)
 from scratchlight.lamps.footprint import rig_footprint, texel_masses
@@ -102,34 +101,28 @@ def test_blender_script_for_a_dome_lights_with_the_world_map():
 # ---- in Blender -------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def rig(tmp_path_factory):
-    """A part, its camera, two lamps and Mitsuba's render of them (scene.xml)."""
+def rig(session, tmp_path_factory):
+    """The shared part (conftest.py), its camera, two lamps and Mitsuba's render of them
+    (scene.xml)."""
     import mitsuba as mi
 
     from scratchlight.lamps.exports import write_mitsuba_scene
     from scratchlight.lamps.table import camera_info
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SCRATCHLIGHT_CACHE", str(tmp_path_factory.mktemp("cache")))
-        d = tmp_path_factory.mktemp("part")
-        sl.io.write_npz(str(d / "part.npz"), sl.synthesize("face-mill", size=48, scratches=1, seed=0))
-        shape = (13, 26)
-        session = sl.Session(str(d / "part.npz"), sl.SceneSpec(width=24, height=24, roughness=0.1,
-                                                                exaggeration="auto"),
-                             envmap=np.full(shape + (1,), 0.5, np.float32))
-        lamps = [Lamp("disc", rad(40), rad(65), rad(25), 0.3), Lamp("disc", rad(70), rad(200), rad(25), 0.1)]
-        F = rig_footprint(lamps, shape)
-        camera = camera_info(session.scene)
-        folders = {}
-        for name, rig_lamps in (("lamps", lamps), ("dome", None)):
-            out = tmp_path_factory.mktemp(name)
-            write_mitsuba_scene(str(out), session.scene, camera, F, spp=64)
-            spec = session.scene.spec
-            write_blender_files(str(out), rig_lamps, F, camera, spec.material, spec.roughness, spec.max_depth)
-            folders[name] = out
-        scene = mi.load_file(str(folders["lamps"] / "scene.xml"))
-        reference = np.mean([np.array(mi.render(scene, seed=s, spp=64)) for s in range(2)], axis=0)
-        return folders, reference
+    shape = (13, 26)
+    lamps = [Lamp("disc", rad(40), rad(65), rad(25), 0.3), Lamp("disc", rad(70), rad(200), rad(25), 0.1)]
+    F = rig_footprint(lamps, shape)
+    camera = camera_info(session.scene)
+    folders = {}
+    for name, rig_lamps in (("lamps", lamps), ("dome", None)):
+        out = tmp_path_factory.mktemp(name)
+        write_mitsuba_scene(str(out), session.scene, camera, F, spp=64)
+        spec = session.scene.spec
+        write_blender_files(str(out), rig_lamps, F, camera, spec.material, spec.roughness, spec.max_depth)
+        folders[name] = out
+    scene = mi.load_file(str(folders["lamps"] / "scene.xml"))
+    reference = np.mean([np.array(mi.render(scene, seed=s, spp=64)) for s in range(2)], axis=0)
+    return folders, reference
 
 
 @pytest.mark.skipif(shutil.which("blender") is None, reason="Blender is not on PATH")

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import feed_marks
+from surface_helpers import feed_marks
 from scratchlight.engines import ADEngine
 from scratchlight.optimize import (OptimizeConfig, OptimizerConfig, cie_lightness, initial_envmap,
                                    optimize_light)

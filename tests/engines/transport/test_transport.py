@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import feed_marks
+from surface_helpers import feed_marks
 from scratchlight.engines import ADEngine, TransportEngine, make_engine
 from scratchlight.engines.transport import (TransportMatrix, build_transport,
                                             default_cache_dir, transport_key)
