@@ -59,7 +59,10 @@ def test_flags_of_each_command_are_unchanged():
                "no-level out params quiet refresh refresh-pairs refresh-spp roughness sampling "
                "seed spp target truth-envmap truth-roughness",
     }
-    positionals = {"lamps": ["light", "heightmap"]}
+    before["batch"] = ("cache-dir device fresh gpus-per-row out plot-metric plot-x quiet ray "
+                       "retries retry-failed seed workers")
+    before["demo"] = "device engine iterations out resolution seed size"
+    positionals = {"lamps": ["light", "heightmap"], "batch": ["plan"], "demo": []}
     sub = next(a for a in build_parser()._actions if isinstance(a.choices, dict))
     for command, flags in before.items():
         p = sub.choices[command]
@@ -86,8 +89,8 @@ def test_every_option_is_declared_with_help_a_default_and_bounds():
     # every derived flag of a command is a declared option of its config
     sub = next(a for a in build_parser()._actions if isinstance(a.choices, dict))
     own = {"help", "out", "config", "quiet", "exr", "image"}
-    for command, cls in zip(("optimize", "render", "relight", "evaluate", "lamps", "fit"),
-                            command_configs()):
+    for command, cls in zip(("optimize", "render", "relight", "evaluate", "lamps", "fit",
+                             "batch"), command_configs(), strict=True):
         flags = {e.flag for e in option_table(cls).values()}
         for a in sub.choices[command]._actions:
             for s in a.option_strings:
@@ -218,14 +221,21 @@ def test_an_unknown_plot_option_touches_nothing(tmp_path, capsys, flag, value, h
 
 # ------------------------------------------------------------------------------ studio
 def test_a_misspelt_studio_option_names_the_closest():
+    pytest.importorskip("starlette")
     from scratchlight.studio.runs import parse_run_options
+    from scratchlight.studio.workspace import ViewSettings
 
     with pytest.raises(InputError) as e:
         parse_run_options({"lamda": 3, "iterations": 4})
     assert (e.value.path, e.value.problem) == ("lamda", "unknown option; did you mean 'lam'?")
+    with pytest.raises(InputError) as e:  # the camera message
+        ViewSettings.from_json({"azimut": 30}, ViewSettings())
+    assert (e.value.path, e.value.problem) == ("azimut",
+                                               "unknown option; did you mean 'azimuth'?")
 
 
 def test_studio_defaults_are_the_commands_or_say_why_not():
+    pytest.importorskip("starlette")
     from scratchlight.optimize.config import OptimizeConfig
     from scratchlight.options import option_table
     from scratchlight.studio.runs import PAGE_OPTIONS, parse_run_options, run_option_form

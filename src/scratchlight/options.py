@@ -235,6 +235,11 @@ def coerce(e: Entry, value: Any, base_dir: str | None = None, from_flag: bool = 
     cell) or typed (TOML, JSON); file paths are made absolute relative to ``base_dir``;
     ``from_flag`` applies the flag's unit (``flag_scale``). Raises InputError(field)."""
     o, where = e.opt, e.field
+    if value is None:  # typed callers (Python, JSON) may keep an optional field unset
+        if typing.get_origin(e.type) in (typing.Union, types.UnionType) and \
+                type(None) in typing.get_args(e.type):
+            return None
+        raise InputError(where, "must be given a value, got None")
     if o.parse is not None:
         value = o.parse(value)
     elif o.pair:
@@ -251,8 +256,13 @@ def coerce(e: Entry, value: Any, base_dir: str | None = None, from_flag: bool = 
             value = _scalar(where, base, value)
     if e.negated:
         value = not value
-    if from_flag and o.flag_scale != 1.0:
-        value = value * o.flag_scale
+    if from_flag and o.flag_scale != 1.0:  # bounds checked in the flag's unit, as typed
+        k = o.flag_scale
+        check_value(dataclasses.replace(o, lo=None if o.lo is None else o.lo / k,
+                                        hi=None if o.hi is None else o.hi / k), where, value)
+        value = value * k
+        if _base(e.type) is int:
+            value = int(round(value))
     if o.path and isinstance(value, str) and value and base_dir is not None and \
             (o.path is True or o.path(value)):
         value = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))

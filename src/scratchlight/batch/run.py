@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from ..errors import InputError
-from ..io import write_json
+from ..options import check_declared, option
 from .folders import clean_work, commit_row, completed, prepare_out
 from .plan import Plan
 from .rows import Row, make_rows, row_names
@@ -31,28 +31,51 @@ __all__ = ["BatchSettings", "BatchResult", "run_batch"]
 class BatchSettings:
     """How a batch runs (not what it runs: that is the plan)."""
 
-    workers: int | None = None
+    workers: int | None = option(None, "worker processes (default: one per CPU core; 1 with "
+                                       "--device cuda); with --ray local, the CPUs Ray is given",
+                                 lo=1, hi=4096)
     """Worker processes (local pool) or CPUs of a Ray started here; default: the machine's."""
-    ray: str | None = None
+    ray: str | None = option(None, "run the rows as Ray tasks: 'local' starts Ray in this "
+                                   "process, any other value (auto, ray://HOST:10001, "
+                                   "HOST:6379) joins that cluster", metavar="ADDRESS")
     """None: local process pool; 'local': Ray in this process; else a Ray cluster address."""
-    retries: int = 2
+    retries: int = option(2, "extra attempts for a row whose worker process dies", lo=0,
+                          hi=100)
     """Extra attempts for a row whose worker process dies."""
-    seed: int | None = None
+    seed: int | None = option(None, "seed of every row that sets none (default 0)", lo=0,
+                              hi=2 ** 31 - 1)
     """Seed of every row that sets none (None: the commands' default, 0)."""
-    device: str | None = None
+    device: str | None = option(None, "device of every row that sets none; on Ray a cuda row "
+                                      "asks for a GPU", choices=("auto", "cpu", "cuda"))
     """Device of every row that sets none (auto, cpu, cuda)."""
-    gpus_per_row: float = 1.0
+    gpus_per_row: float = option(1.0, "GPUs a Ray task of a cuda row asks for (0.5 puts two "
+                                      "rows on one GPU)", lo=0.0, lo_open=True, hi=1024.0)
     """GPUs a Ray task asks for when its row runs on cuda."""
-    cache_dir: str | None = None
+    cache_dir: str | None = option(None, "transport-matrix cache root of the workers (sets "
+                                         "SCRATCHLIGHT_CACHE for them)", path=True)
     """Transport-matrix cache root for the workers ($SCRATCHLIGHT_CACHE); None: theirs."""
-    fresh: bool = False
+    fresh: bool = option(False, "rerun rows that are already complete")
     """Rerun every row, even those already complete."""
-    retry_failed: bool = False
+    retry_failed: bool = option(False, "rerun rows that failed on the same input before "
+                                       "(default: reported failed again without running)")
     """Rerun rows that failed on their input in an earlier run although nothing changed
     (by default they are reported failed again without running)."""
-    progress: bool = True
-    plot_metric: str | None = None
-    plot_x: str | None = None
+    progress: bool = option(True, "no progress bar", negate="quiet")
+    """Show a progress bar."""
+    plot_metric: str | None = option(None, "metric of plot.png (default: loss_after, else auc, "
+                                           "...)")
+    """The metric plot.png shows (None: the first of loss_after, auc, ... that rows have)."""
+    plot_x: str | None = option(None, "option on the x axis of plot.png (default: the first "
+                                      "swept one)")
+    """The option on plot.png's x axis (None: the first swept one)."""
+
+    def validate(self) -> None:
+        """Raise InputError naming the first setting outside its declared bounds, or an
+        unknown plot metric or option (with the closest valid name)."""
+        from .summary import check_plot
+
+        check_declared(self)
+        check_plot(self.plot_metric, self.plot_x)
 
 
 @dataclasses.dataclass
@@ -186,10 +209,8 @@ def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | 
     a whole raises ``InputError(plan file, problem)`` before anything is written; a row's own
     problem fails only that row. Ctrl-C (KeyboardInterrupt) stops the workers, writes the
     report of the complete rows and is raised again."""
-    from .summary import check_plot
-
     settings = settings or BatchSettings()
-    check_plot(settings.plot_metric, settings.plot_x)  # before any file is touched
+    settings.validate()  # before any file is touched
     out_dir = os.path.abspath(os.fspath(out_dir))
     t0 = time.perf_counter()
     batch = _Batch(plan, out_dir, settings)

@@ -7,16 +7,16 @@ NAME = "demo"
 HELP = "generate a face-milled surface with scratches and optimize its light (no download)"
 
 
+OPTIONS = ("iterations", "resolution", "engine", "seed", "device")
+
+
 def add_arguments(p):
+    from ..optimize.config import OptimizeConfig
+    from .flags import add_options
+
     p.add_argument("--out", default="out/demo", help="results folder (default out/demo)")
     p.add_argument("--size", type=int, default=384, help="surface grid size (default 384)")
-    p.add_argument("--iterations", type=int, default=100, help="optimization steps (default 100)")
-    p.add_argument("--resolution", default="256", help="image size (default 256)")
-    p.add_argument("--engine", choices=("auto", "ad", "transport"), default="auto",
-                   help="auto (default): the transport engine when it fits a quarter of the "
-                        "memory; ad: a Mitsuba render per iteration (the paper's loop)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    add_options(p, OptimizeConfig, OPTIONS)
 
 
 def run(args) -> int:
@@ -24,18 +24,18 @@ def run(args) -> int:
     from ..optimize.config import OptimizeConfig
     from ..session import run_optimization
     from ..surface import synthesize
-    from .common import parse_resolution
+    from ..options import check_declared
+    from .flags import given_options
 
-    width, height = parse_resolution(args.resolution)
+    cfg = OptimizeConfig.from_options(**given_options(args, OptimizeConfig, OPTIONS))
+    check_declared(cfg)  # a bad option fails before anything is written
     os.makedirs(args.out, exist_ok=True)
     surface = os.path.join(args.out, "surface.npz")
-    hm = synthesize("face-mill", size=args.size, scratches=3, seed=args.seed)
+    hm = synthesize("face-mill", size=args.size, scratches=3, seed=cfg.seed)
     write_npz(surface, hm)
     print(f"generated {surface}: face-milled {hm.shape[1]} x {hm.shape[0]} surface "
           f"({hm.size_m[0] * 1e3:.2f} x {hm.size_m[1] * 1e3:.2f} mm) with 3 planted scratches")
-    cfg = OptimizeConfig.from_options(heightmap=os.path.abspath(surface), width=width, height=height,
-                                      iterations=args.iterations, seed=args.seed,
-                                      device=args.device, engine=args.engine)
+    cfg = cfg.with_options(heightmap=os.path.abspath(surface))
     s = run_optimization(cfg, args.out, progress=True)
     b, a = s["objective_before"], s["objective_after"]
     print(f"optimized the light in {s['time_s']:.1f} s ({s['iterations_done']} iterations, "

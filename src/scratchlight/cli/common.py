@@ -55,14 +55,16 @@ RUN_OPTIONS = ("seed", "device")
 
 
 def command_configs() -> tuple[type, ...]:
-    """The config classes of the commands whose flags are derived from declarations."""
+    """The config classes of the commands whose flags are derived from declarations
+    (optimize, render, relight, evaluate, lamps, fit, batch)."""
+    from ..batch import BatchSettings
     from ..fit import FitRunConfig
     from ..lamps.config import LampsConfig
     from ..optimize.config import OptimizeConfig
     from ..renders import EvaluateConfig, RelightConfig, RenderConfig
 
     return (OptimizeConfig, RenderConfig, RelightConfig, EvaluateConfig, LampsConfig,
-            FitRunConfig)
+            FitRunConfig, BatchSettings)
 
 
 @functools.lru_cache(maxsize=None)

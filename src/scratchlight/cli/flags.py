@@ -27,27 +27,29 @@ def _help(e) -> str:
 
 
 def add_options(p, cls: type, names: Iterable[str], title: str | None = None,
-                exclusive: bool = False):
+                exclusive: bool = False, rename: dict[str, str] | None = None):
     """Add the flags of options ``names`` of config class ``cls`` to parser ``p`` (in a
-    group ``title``, or a mutually exclusive group); returns the group."""
+    group ``title``, or a mutually exclusive group; ``rename``: a command's own flag for an
+    option, e.g. scratchmap's ``--kernel`` for ``scratch_kernel``); returns the group."""
     table = option_table(cls)
     group = p.add_mutually_exclusive_group() if exclusive else \
         p.add_argument_group(title) if title else p
     for name in names:
         e = table[name]
+        flag = (rename or {}).get(name, e.flag)
         kw: dict[str, Any] = {"help": _help(e), "default": None}
         if e.positional:
-            group.add_argument(e.flag, nargs="?", **kw)
+            group.add_argument(flag, nargs="?", **kw)
             continue
         if e.is_bool:
             kw["action"] = "store_true"
         else:
-            kw["metavar"] = e.opt.metavar
+            kw["metavar"] = e.opt.metavar or flag[2:].upper().replace("-", "_")
             if e.opt.choices is not None:
-                kw["choices"] = e.opt.choices
+                kw["choices"], kw["metavar"] = e.opt.choices, e.opt.metavar
             if e.opt.many:
                 kw["nargs"] = "+"
-        group.add_argument(e.flag, dest=e.name, **kw)
+        group.add_argument(flag, dest=e.name, **kw)
     return group
 
 
@@ -62,13 +64,11 @@ def given_options(args, cls: type, names: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def config_from_args(args, cls: type, names: Iterable[str], **fixed):
+def config_from_args(args, cls: type, names: Iterable[str]):
     """``cls()`` with the given options of ``names`` set (paths absolute from the current
-    folder) and then the typed ``fixed`` options; validated."""
+    folder, flag units converted), validated."""
     cfg = config_from_options(cls, given_options(args, cls, names), base_dir=os.getcwd(),
                               from_flag=True)
-    if fixed:
-        cfg = config_from_options(cfg, fixed)
     cfg.validate()
     return cfg
 

@@ -58,7 +58,14 @@ class ViewSettings:
     @classmethod
     def from_json(cls, d: dict, base: "ViewSettings") -> "ViewSettings":
         """The view the page asks for: its keys (``PAGE_CAMERA_FIELDS`` and ``resolution``),
-        each missing one taken from ``base``; raises InputError when it is out of range."""
+        each missing one taken from ``base``; raises InputError when it is out of range or
+        names an unknown key (with the closest valid one)."""
+        from ..options import unknown_name
+
+        keys = (*PAGE_CAMERA_FIELDS, "resolution")
+        for key in d:
+            if key not in keys:
+                raise unknown_name(key, keys)
         try:
             changes = {field: float(d[key]) if field != "preset" else str(d[key])
                        for key, field in PAGE_CAMERA_FIELDS.items() if key in d}
