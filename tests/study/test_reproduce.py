@@ -29,6 +29,7 @@ def _runs_table(summary: str) -> list[dict]:
     return [dict(zip(header, (c.strip() for c in r))) for r in rows[2:]]
 
 
+@pytest.mark.slow
 def test_quick_mode_writes_report_and_summary(quick_report):
     out, res, lines = quick_report
     for name in ("report.html", "summary.md", "results.json", "studio.exr"):
@@ -43,6 +44,7 @@ def test_quick_mode_writes_report_and_summary(quick_report):
         assert claim in summary
 
 
+@pytest.mark.slow
 def test_every_referenced_image_exists(quick_report):
     out, _, _ = quick_report
     html = (out / "report.html").read_text()
@@ -54,6 +56,7 @@ def test_every_referenced_image_exists(quick_report):
         assert (out / rel).is_file(), rel
 
 
+@pytest.mark.slow
 def test_summary_numbers_match_run_json(quick_report):
     out, res, _ = quick_report
     rows = _runs_table((out / "summary.md").read_text())
@@ -75,6 +78,7 @@ def test_summary_numbers_match_run_json(quick_report):
     assert 0.0 <= rec["metrics_after"]["auc"] <= 1.0
 
 
+@pytest.mark.slow
 def test_verdicts_are_computed(quick_report):
     _, res, _ = quick_report
     allowed = {"agrees", "differs", "partly", "not testable", "inconclusive"}
@@ -97,6 +101,7 @@ def test_verdicts_are_computed(quick_report):
         res["cases"][0]["scratch_coverage"] >= 0.99)
 
 
+@pytest.mark.slow
 def test_second_run_reuses_the_folders(quick_report):
     out, res, _ = quick_report
     lines = []
@@ -106,6 +111,29 @@ def test_second_run_reuses_the_folders(quick_report):
     assert a == res["records"]["face-mill"]["init_specular"]["objective_after"]["loss"]
     # d' is read back from each run folder's cache, the same numbers
     assert again["dprime"] == res["dprime"]
+
+
+@pytest.mark.slow
+def test_a_run_from_a_changed_light_file_is_not_reused(quick_report):
+    """The config names the studio map by its path: a folder whose initial light is not what
+    the file gives now (a run from an earlier studio map) runs again; the rest is reused."""
+    from scratchlight.io import read_envmap, write_exr
+
+    out, res, _ = quick_report
+    for key in ("rgb", "init_file"):
+        path = out / "face-mill" / key / "envmap_initial.exr"
+        write_exr(path, read_envmap(path) * 0.5 + 0.1)
+    lines = []
+    again = rp.reproduce(out, quick=True, seed=0, log=lines.append)
+    runs = [m.groups() for m in map(re.compile(r"\] (.+?) / (\w+) \(.*?\): (\S+)").search, lines)
+            if m]
+    assert len(runs) == len(rp.EXPERIMENTS) * len(res["seeds"])
+    rerun = [(who, key) for who, key, how in runs if how != "reused,"]
+    assert rerun == [("face-mill", "rgb"), ("face-mill", "init_file")], runs
+    for key in ("rgb", "init_file"):  # the same seeds: the same run again (up to rounding)
+        assert (again["records"]["face-mill"][key]["objective_after"]["loss"]
+                == pytest.approx(res["records"]["face-mill"][key]["objective_after"]["loss"],
+                                 rel=1e-6))
 
 
 def test_colourfulness_and_map_stats():
@@ -171,6 +199,7 @@ def test_bad_input(tmp_path, capsys):
                  "--data", str(tmp_path / "absent")]) == 2
 
 
+@pytest.mark.slow
 def test_dprime_of_every_figure_with_intervals(quick_report):
     out, res, _ = quick_report
     entries = res["dprime"]["face-mill"]
@@ -202,6 +231,7 @@ def test_dprime_of_every_figure_with_intervals(quick_report):
     assert saved["seeds"] == res["seeds"] and saved["dprime"]["face-mill"][0]["npw"]["n"] == 2
 
 
+@pytest.mark.slow
 def test_twin_is_the_surface_without_its_defects(quick_report):
     from scratchlight.io import read_heightmap
 

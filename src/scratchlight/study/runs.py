@@ -4,12 +4,15 @@
 - :func:`scene_facts`: what a surface's scene says, shared by all its runs (object mask,
   planted defects in image space, scratch-map coverage, the render under a white light);
 - :func:`run_experiment`: run one experiment into its results folder, or reuse the folder
-  when its ``run.json`` holds the same config; returns that ``run.json``.
+  when its ``run.json`` holds the same config (and, for a run that starts from a light
+  file such as the studio map, the folder's initial light is what that file gives now);
+  returns that ``run.json``.
 
 Everything else in the study reads results folders."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +36,13 @@ def _config(case: dict, setup: RunSetup, overrides: tuple = ()):
     subst = {"@studio": setup.studio, "@roi": case["roi"]}
     options = {name: subst.get(value, value) if isinstance(value, str) else value
                for name, value in overrides}
-    return OptimizeConfig.from_options(
-        heightmap=case["heightmap"], crop=case["crop"], resolution=s.resolution,
-        envmap_size=s.envmap_size, iterations=s.iterations, spp=s.spp, final_spp=s.final_spp,
-        engine=setup.engine, seed=setup.seed, device=setup.device, **options)
+    base = dict(heightmap=case["heightmap"], crop=case["crop"], resolution=s.resolution,
+                envmap_size=s.envmap_size, iterations=s.iterations, spp=s.spp,
+                final_spp=s.final_spp, engine=setup.engine, seed=setup.seed,
+                device=setup.device)
+    # None (no crop) is the option's default: left out rather than given
+    given = {**base, **options}
+    return OptimizeConfig.from_options(**{k: v for k, v in given.items() if v is not None})
 
 
 def surface_config(case: dict, setup: RunSetup):
@@ -52,7 +58,24 @@ def _reusable(run_dir: Path, cfg) -> dict | None:
         summary = json.loads((run_dir / "run.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
-    return summary if summary.get("config") == json.loads(json.dumps(cfg.to_dict())) else None
+    if summary.get("config") != json.loads(json.dumps(cfg.to_dict())):
+        return None
+    return summary if _same_initial_light(run_dir, cfg) else None
+
+
+def _same_initial_light(run_dir: Path, cfg) -> bool:
+    """Whether the folder's initial light is the one the config's light file gives now.
+    The config names a light file by its path, so a file rewritten with other values (the
+    studio map after a change of the preset) must not let an old run be reused."""
+    init = cfg.light.init
+    if init.split(":")[0] in ("constant", "random", "specular") or not os.path.isfile(init):
+        return True
+    from ..io import read_envmap
+    from ..optimize import initial_envmap
+
+    now = initial_envmap(init, tuple(cfg.light.envmap_size), cfg.light.channels)
+    then = read_envmap(str(run_dir / "envmap_initial.exr"))[..., :now.shape[2]]
+    return then.shape == now.shape and bool(np.allclose(then, now, rtol=0, atol=1e-6))
 
 
 def run_experiment(case: dict, exp: Experiment, setup: RunSetup, run_dir: Path,
