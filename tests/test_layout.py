@@ -1,8 +1,10 @@
 """The layout shows the pipeline: no import cycle (between modules, and between units: the
 packages, the top-level modules such as ``session.py`` and the root ``__init__``), no
 package reaching into another's underscored names, no module of the package or of
-``benchmarks/`` above 400 lines (read statically, with ast)."""
+``benchmarks/`` above 400 lines (read statically, with ast), and ``docs/architecture.md``
+lists every module of the package, one line each, and names no module that does not exist."""
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "scratchlight"
 BENCHMARKS = REPO / "benchmarks"
+ARCHITECTURE = REPO / "docs" / "architecture.md"
 MAX_LINES = 400  # a module past this should be split by concept
 ROOT_UNIT = "scratchlight"  # the root __init__: a unit of its own
 
@@ -159,3 +162,53 @@ def test_no_package_imports_another_packages_private_names():
 def test_module_size(path):
     n = len(path.read_text().splitlines())
     assert n <= MAX_LINES, f"{path.relative_to(REPO)} has {n} lines; split it by concept"
+
+
+def _architecture_list():
+    """(module path, description) of every line ``- `path.py` — ...`` of the section
+    ``## Modules`` of docs/architecture.md; paths relative to src/scratchlight."""
+    text = ARCHITECTURE.read_text()
+    assert "\n## Modules" in text, "docs/architecture.md has no '## Modules' section"
+    section = text.split("\n## Modules", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^- `([\w/]+\.py)` — (.*)$", section, flags=re.M)
+
+
+def test_architecture_lists_every_module_once():
+    listed = [path for path, _ in _architecture_list()]
+    files = {p.relative_to(SRC).as_posix() for p in MODULES.values()}
+    missing = sorted(files - set(listed))
+    unknown = sorted(set(listed) - files)
+    twice = sorted({p for p in listed if listed.count(p) > 1})
+    assert not missing, f"docs/architecture.md does not list: {missing}"
+    assert not unknown, f"docs/architecture.md lists modules that do not exist: {unknown}"
+    assert not twice, f"docs/architecture.md lists these more than once: {twice}"
+    empty = [p for p, what in _architecture_list() if len(what.strip()) < 10]
+    assert not empty, f"docs/architecture.md says nothing about: {empty}"
+
+
+def test_architecture_names_only_modules_that_exist():
+    """Every `path.py` or `package/` the page names anywhere exists (in src/scratchlight, or
+    from the repository root)."""
+    text = ARCHITECTURE.read_text()
+    bad = []
+    for name in sorted(set(re.findall(r"`([\w./]+(?:\.py|/))`", text))):
+        if not any((base / name).exists() for base in (SRC, REPO)):
+            bad.append(name)
+    assert not bad, f"docs/architecture.md names what does not exist: {bad}"
+
+
+def test_architecture_groups_are_in_import_order():
+    """A unit imports only units that docs/architecture.md lists before it."""
+    order = []
+    for path, _ in _architecture_list():
+        unit = _unit(_parts(SRC / path))
+        if unit not in order:
+            order.append(unit)
+    graph = defaultdict(set)
+    for a, targets in _module_graph().items():
+        if a not in BENCHMARK_MODULES:
+            graph[_unit(a)].update(_unit(b) for b in targets if _unit(b) != _unit(a))
+    late = [f"{u} imports {v}" for u in order for v in sorted(graph[u])
+            if v in order and order.index(v) > order.index(u)]
+    assert not late, "docs/architecture.md lists these units before what they import: " + \
+        "; ".join(late)
