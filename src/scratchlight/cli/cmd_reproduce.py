@@ -7,6 +7,8 @@ HELP = ("rerun the paper's experiments (figures 3, 4, 6, 7, 8) on synthetic and 
 
 
 def add_arguments(p):
+    from ..optimize.config import DEVICES, ENGINE_NAMES
+
     p.add_argument("--out", required=True, help="results folder")
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes: one synthetic surface, 48 x 48 images, 8 iterations, "
@@ -17,7 +19,7 @@ def add_arguments(p):
     p.add_argument("--seeds", type=int, default=None, metavar="N",
                    help="number of seeds (replicates) the verdicts' confidence intervals are "
                         "taken over (default 5; 2 with --quick)")
-    p.add_argument("--engine", choices=("auto", "ad", "transport"), default="auto",
+    p.add_argument("--engine", choices=ENGINE_NAMES, default="auto",
                    help="engine of the optimization runs: auto (default: transport when its "
                         "matrices fit a quarter of the memory, else ad), ad (Mitsuba per "
                         "iteration, the paper's loop) or transport; judging renders are "
@@ -27,7 +29,8 @@ def add_arguments(p):
                         "missing maps are skipped with a note)")
     p.add_argument("--fresh", action="store_true",
                    help="run every experiment again even where a folder holds the same config")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="cuda when a GPU is usable (auto), else cpu")
 
 
 def run(args) -> int:
