@@ -252,3 +252,15 @@ def test_studio_defaults_are_the_commands_or_say_why_not():
             assert why in form[name]["help"]
             differ.append(name)
     assert sorted(differ) == ["engine", "final_spp", "iterations"]
+    # the Evaluate button's options are evaluate's, with their own declared reasons
+    from scratchlight.renders import EvaluateConfig
+    from scratchlight.studio.runs import evaluate_option_form, parse_evaluate_options
+
+    form, table = evaluate_option_form(), option_table(EvaluateConfig)
+    assert parse_evaluate_options({}) == {"spp": 64, "seeds": 2}
+    for name in ("spp", "seeds"):
+        default, why = table[name].opt.studio
+        assert form[name]["default"] == default != table[name].default and why in form[name]["help"]
+    with pytest.raises(InputError) as e:
+        parse_evaluate_options({"sedes": 2})
+    assert e.value.problem == "unknown option; did you mean 'seeds'?"

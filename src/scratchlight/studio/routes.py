@@ -17,7 +17,7 @@ from starlette.routing import Route
 from ..errors import InputError
 from .imaging import decode_mask_png, encode_png, envmap_from_json, envmap_to_json, mask_png, png_data_url
 from .lights import PRESETS, preset_light
-from .runs import run_option_form
+from .runs import evaluate_option_form, parse_evaluate_options, run_option_form
 from .security import TooLarge, read_body
 from .worker import Busy, public_error
 from .workspace import NotReady, ViewSettings
@@ -89,7 +89,8 @@ async def config(request, studio, ws):
                          "resolution": studio.config.resolution,
                          "max_upload_bytes": studio.config.max_upload_bytes,
                          "max_sessions": studio.config.max_sessions,
-                         "run_options": run_option_form()})
+                         "run_options": run_option_form(),
+                         "evaluate_options": evaluate_option_form()})
 
 
 @api
@@ -286,13 +287,8 @@ async def compare(request, studio, ws):
 async def evaluate(request, studio, ws):
     from .runs import evaluate_lights
 
-    data = await _json(request)
-    try:
-        spp, seeds = int(data.get("spp", 64)), int(data.get("seeds", 2))
-    except (TypeError, ValueError):
-        raise InputError("evaluate", "spp and seeds must be integers") from None
-    if not (1 <= spp <= 4096 and 1 <= seeds <= 16):
-        raise InputError("evaluate", "spp must be in [1, 4096] and seeds in [1, 16]")
+    opts = parse_evaluate_options(await _json(request))
+    spp, seeds = opts["spp"], opts["seeds"]
     ws._require()
     job = studio.start_job(ws, "evaluate", lambda job: evaluate_lights(ws, spp, seeds, job))
     return JSONResponse({"job": job.to_json()}, status_code=202)

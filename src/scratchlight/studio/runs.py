@@ -23,8 +23,9 @@ from ..errors import InputError
 from ..optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
 from ..options import Option, check_value, coerce, option_table, unknown_name
 
-__all__ = ["RunPlan", "parse_run_options", "run_option_form", "plan_run", "execute_run",
-           "evaluate_lights", "export_results", "INIT_CHOICES", "PAGE_OPTIONS"]
+__all__ = ["RunPlan", "parse_run_options", "run_option_form", "parse_evaluate_options",
+           "evaluate_option_form", "plan_run", "execute_run", "evaluate_lights",
+           "export_results", "INIT_CHOICES", "PAGE_OPTIONS", "EVALUATE_OPTIONS"]
 
 INIT_CHOICES = ("current", "constant", "random", "specular", "file")
 """The page's initial maps: ``init`` of the optimize command plus the painted light
@@ -36,6 +37,8 @@ PAGE_OPTIONS = ("lam", "iterations", "spp", "final_spp", "lr", "seed", "color", 
 default come from the declarations of ``OptimizeConfig``'s fields; where the page's default
 differs, the field's ``studio`` declaration gives it and says why."""
 _PAGE_ENGINES = ("transport", "ad")  # the page relights through T, so 'auto' would only hide it
+EVALUATE_OPTIONS = ("spp", "seeds")
+"""The page's Evaluate options, declared on ``EvaluateConfig``'s fields."""
 
 
 @dataclasses.dataclass
@@ -47,19 +50,24 @@ class RunPlan:
     resume: bool
 
 
+def _form(cls: type, names) -> dict[str, dict]:
+    table = option_table(cls)
+    form = {}
+    for name in names:
+        e = table[name]
+        default, why = e.opt.studio if e.opt.studio else (e.default, None)
+        form[name] = {"default": default, "lo": e.opt.lo, "hi": e.opt.hi,
+                      "choices": list(e.opt.choices) if e.opt.choices else None,
+                      "help": e.opt.help + (f" (here {default}, not {e.default}: {why})"
+                                            if why else "")}
+    return form
+
+
 def run_option_form() -> dict[str, dict]:
     """The page's run options: ``{name: {default, lo, hi, choices, help}}`` (the page fills
     its form from this, ``GET /api/config``)."""
-    table = option_table(OptimizeConfig)
-    form = {}
-    for name in PAGE_OPTIONS:
-        e = table[name]
-        default, why = e.opt.studio if e.opt.studio else (e.default, None)
-        choices = _PAGE_ENGINES if name == "engine" else e.opt.choices
-        form[name] = {"default": default, "lo": e.opt.lo, "hi": e.opt.hi,
-                      "choices": list(choices) if choices else None,
-                      "help": e.opt.help + (f" (here {default}, not {e.default}: {why})"
-                                            if why else "")}
+    form = _form(OptimizeConfig, PAGE_OPTIONS)
+    form["engine"]["choices"] = list(_PAGE_ENGINES)
     form["init"] = {"default": "current", "lo": None, "hi": None, "choices": list(INIT_CHOICES),
                     "help": "initial map: the light on the page, specular, constant, random "
                             "or the loaded file"}
@@ -68,12 +76,17 @@ def run_option_form() -> dict[str, dict]:
     return form
 
 
-def parse_run_options(options: dict, previous: OptimizeConfig | None = None) -> dict:
-    """Validated page options (``run_option_form``) with their defaults; an unknown name or
-    a bad value raises InputError naming the option (and the closest valid name)."""
+def evaluate_option_form() -> dict[str, dict]:
+    """The page's Evaluate options (spp, seeds), declared on ``EvaluateConfig``."""
+    from ..renders import EvaluateConfig
+
+    return _form(EvaluateConfig, EVALUATE_OPTIONS)
+
+
+def _parse(options: dict, form: dict, cls: type) -> dict:
     if not isinstance(options, dict):
         raise InputError("options", "expected an object")
-    form, table = run_option_form(), option_table(OptimizeConfig)
+    table = option_table(cls)
     for name in options:
         if name not in form:
             raise unknown_name(name, form)
@@ -96,6 +109,19 @@ def parse_run_options(options: dict, previous: OptimizeConfig | None = None) -> 
                            lo_open=bool(e is not None and e.opt.lo_open)), name, value)
         out[name] = value
     return out
+
+
+def parse_run_options(options: dict, previous: OptimizeConfig | None = None) -> dict:
+    """Validated page options (``run_option_form``) with their defaults; an unknown name or
+    a bad value raises InputError naming the option (and the closest valid name)."""
+    return _parse(options, run_option_form(), OptimizeConfig)
+
+
+def parse_evaluate_options(options: dict) -> dict:
+    """Validated Evaluate options (``evaluate_option_form``): ``{"spp", "seeds"}``."""
+    from ..renders import EvaluateConfig
+
+    return _parse(options, evaluate_option_form(), EvaluateConfig)
 
 
 def plan_run(ws, action: str, options: dict) -> RunPlan:

@@ -19,6 +19,7 @@ import anyio
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import InputError
+from ..options import unknown_name
 from .imaging import encode_png, envmap_to_json, png_data_url
 from .runs import execute_run, plan_run
 from .worker import Busy, public_error
@@ -131,7 +132,8 @@ async def optimize_socket(websocket: WebSocket) -> None:
                     continue
                 task = studio.spawn(_run(studio, ws, action, msg.get("options") or {}, out))
             else:
-                await out.send({"type": "error", "message": f"unknown action {action!r}"})
+                bad = unknown_name(str(action), ("start", "resume", "stop"), "action")
+                await out.send({"type": "error", "message": public_error(bad)})
     except WebSocketDisconnect:
         pass
     finally:

@@ -197,9 +197,10 @@ function drawLoss() {
 // the run options' defaults, bounds and help come from the server (the config declarations)
 const FORM = { lam: "opt-lam", iterations: "opt-iterations", init: "opt-init", color: "opt-color",
   l2_target: "opt-l2", engine: "opt-engine", spp: "opt-spp", final_spp: "opt-final-spp" };
+const EVAL_FORM = { spp: "eval-spp", seeds: "eval-seeds" };
 
-function formDefaults(spec) {
-  for (const [name, id] of Object.entries(FORM)) {
+function formDefaults(spec, form = FORM) {
+  for (const [name, id] of Object.entries(form)) {
     const o = spec[name], el = $(id);
     if (!o) continue;
     if (o.default !== null) el.value = String(o.default);
@@ -313,6 +314,7 @@ async function start() {
     if (![...res.options].some((o) => o.value === String(cfg.resolution))) res.add(new Option(String(cfg.resolution)));
     res.value = String(cfg.resolution);
     formDefaults(cfg.run_options);
+    formDefaults(cfg.evaluate_options, EVAL_FORM);
     const sel = $("surface-select");
     sel.innerHTML = cfg.surfaces.map((s) => `<option>${s.name.replace(/</g, "&lt;")}</option>`).join("");
     light.draw();
