@@ -5,9 +5,9 @@
 (Principled BSDF, metallic, roughness sqrt(alpha)), the camera of the Mitsuba scene and the
 light, in one of two ways:
 
-- ``suns`` (lamp rigs, their default): each lamp a Sun light of the lamp's angular
-  diameter whose strength is its irradiance (a bar becomes a row of suns along its axis), on
-  a black world. These are the physical lamps, not their texel footprints;
+- ``suns`` (lamp rigs, their default): each lamp up to four concentric Sun lights whose
+  sum is the lamp as the rig's map renders it (spread over about a texel, ``_seen_discs``),
+  strengths in irradiance (a bar becomes a row of them along its axis), on a black world;
 - ``world`` (LED domes, and lamp rigs with ``-- --world``): the rig's footprint, the very
   map ``scene.xml`` renders, as the world's Environment Texture ``blender_world.exr``, baked
   for Blender's equirectangular convention (below), so no mapping node is needed.
@@ -118,25 +118,70 @@ def _pointing(z_axis: np.ndarray, up_hint=(0.0, 0.0, 1.0)) -> np.ndarray:
     return np.stack([x, np.cross(z, x), z], axis=1)
 
 
-def blender_lamps(lamps: list[Lamp]) -> list[dict]:
+def _seen_discs(lamp: Lamp, shape: tuple[int, int] | None) -> list[tuple[float, float]]:
+    """[(angular diameter, rad; share of the lamp's power)] of concentric uniform discs whose
+    sum matches what a render of the rig's map sees of this lamp: Mitsuba's bilinear lookup
+    of the lamp's footprint on the ``shape`` texel grid, which spreads and softens the lamp
+    over about a texel. The seen radiance, averaged around the lamp's direction, is fitted
+    by non-negative least squares (weighted by solid angle) with discs of 4 radii up to a
+    lamp radius plus three texels; a disc of radiance s and radius r carries s 2 pi
+    (1 - cos r) of irradiance. A bar is matched through a disc of its width at its centre.
+    Without ``shape``: the lamp itself, [(diameter, 1)]."""
+    from scipy.optimize import nnls
+
+    from .footprint import lamp_footprint
+
+    if shape is None:
+        return [(lamp.diameter, 1.0)]
+    disc = Lamp("disc", lamp.theta, lamp.alpha, lamp.diameter, 1.0)
+    F = lamp_footprint(disc, shape)
+    d, e1, e2 = tangent_frame(disc.theta, disc.alpha)
+    reach = disc.diameter / 2 + 3 * math.pi / (shape[0] - 1)
+    n_rho, n_phi = 120, 96
+    rho = (np.arange(n_rho) + 0.5) / n_rho * reach
+    phi = (np.arange(n_phi) + 0.5) / n_phi * 2 * math.pi
+    R, P = np.meshgrid(rho, phi, indexing="ij")
+    dirs = (np.cos(R)[..., None] * d + np.sin(R)[..., None] *
+            (np.cos(P)[..., None] * e1 + np.sin(P)[..., None] * e2)).reshape(-1, 3)
+    profile = bilinear_lookup(F, dirs)[:, 0].reshape(n_rho, n_phi).mean(axis=1)
+    radii = reach * np.arange(1, 5) / 4
+    basis = (rho[:, None] <= radii[None, :]).astype(np.float64)
+    w = np.sqrt(np.sin(rho))
+    s, _ = nnls(basis * w[:, None], profile * w)
+    power = s * 2 * np.pi * (1 - np.cos(radii))
+    if power.sum() <= 0:
+        return [(lamp.diameter, 1.0)]
+    seen = float(np.sum(profile * np.sin(rho)) * (reach / n_rho) * 2 * math.pi)
+    return [(2 * float(r), float(p) / power.sum() * seen / disc.power)
+            for r, p in zip(radii, power) if p > 1e-6 * power.sum()]
+
+
+def blender_lamps(lamps: list[Lamp], shape: tuple[int, int] | None = None) -> list[dict]:
     """Sun lights for the lamps: name, direction towards the lamp, angle (rad), strength
-    (W/m^2 = irradiance) and XYZ Euler rotation (a sun shines along its local -z)."""
+    (W/m^2 = irradiance) and XYZ Euler rotation (a sun shines along its local -z).
+
+    ``shape``: the texel grid of the rig's map; each lamp is then a few concentric suns
+    whose sum is the lamp as a render of that map sees it (``_seen_discs``), so Blender's
+    render matches the tool's; without it, one sun of the physical lamp."""
     out = []
     for k, lamp in enumerate(sorted(lamps, key=lambda l: -l.power)):
+        discs = _seen_discs(lamp, shape)
         if lamp.kind == "bar":
             n = max(1, int(math.ceil(lamp.length / max(lamp.diameter, 1e-6))))
             d, e1, e2 = tangent_frame(lamp.theta, lamp.alpha)
             t = math.sin(lamp.orientation) * e1 + math.cos(lamp.orientation) * e2
             s = ((np.arange(n) + 0.5) / n - 0.5) * lamp.length
             dirs = [math.cos(abs(v)) * d + math.sin(v) * t for v in s]
-            angle = lamp.diameter
         else:
-            n, dirs, angle = 1, [lamp.direction], lamp.diameter
+            n, dirs = 1, [lamp.direction]
         for j, d in enumerate(dirs):
-            name = f"lamp{k + 1}" + (f".{j + 1}" if n > 1 else "")
-            out.append({"name": name, "direction": [round(float(v), 6) for v in d],
-                        "angle": round(float(angle), 6), "strength": float(f"{lamp.power / n:.6g}"),
-                        "rotation_euler": [round(v, 6) for v in euler_xyz(_pointing(d))]})
+            for m, (angle, share) in enumerate(discs):
+                name = f"lamp{k + 1}" + (f".{j + 1}" if n > 1 else "") + \
+                    (f"-{m + 1}" if len(discs) > 1 else "")
+                out.append({"name": name, "direction": [round(float(v), 6) for v in d],
+                            "angle": round(float(angle), 6),
+                            "strength": float(f"{lamp.power * share / n:.6g}"),
+                            "rotation_euler": [round(v, 6) for v in euler_xyz(_pointing(d))]})
     return out
 
 
@@ -308,9 +353,11 @@ main()
 
 
 def blender_script(lamps: list[Lamp] | None, camera: dict, material: str, roughness: float,
-                   max_depth: int = 3, world_shape: tuple[int, int] = (100, 200)) -> str:
-    """The text of ``blender_rig.py`` (module docstring): suns for ``lamps``, the world map
-    (of ``world_shape``) when ``lamps`` is None (a dome)."""
+                   max_depth: int = 3, world_shape: tuple[int, int] = (100, 200),
+                   lamp_shape: tuple[int, int] | None = None) -> str:
+    """The text of ``blender_rig.py`` (module docstring): suns for ``lamps`` (matched to how
+    a map of ``lamp_shape`` texels renders them, ``blender_lamps``), the world map (of
+    ``world_shape``) when ``lamps`` is None (a dome)."""
     fwd, up = np.asarray(camera["forward"]), np.asarray(camera["up"])
     # a Blender camera looks along its local -z with +y up
     R = np.stack([np.cross(fwd, up), up, -fwd], axis=1)
@@ -320,7 +367,7 @@ def blender_script(lamps: list[Lamp] | None, camera: dict, material: str, roughn
            "roughness": round(math.sqrt(max(roughness, 0.0)), 6)}
     lighting = "world" if lamps is None else "suns"
     fill = {"@LIGHTING@": lighting, "@LIGHTING_REPR@": repr(lighting),
-            "@LAMPS@": pprint.pformat(blender_lamps(lamps or []), sort_dicts=False),
+            "@LAMPS@": pprint.pformat(blender_lamps(lamps or [], lamp_shape), sort_dicts=False),
             "@CAMERA@": pprint.pformat(cam, sort_dicts=False),
             "@MATERIAL@": pprint.pformat(mat, sort_dicts=False),
             "@MAX_BOUNCES@": str(max(int(max_depth) - 2, 0)),
@@ -342,5 +389,6 @@ def write_blender_files(out_dir: str, lamps: list[Lamp] | None, footprint: np.nd
     write_exr(os.path.join(out_dir, "blender_world.exr"), world)
     with atomic_path(os.path.join(out_dir, "blender_rig.py"), suffix=".py") as tmp:
         with open(tmp, "w") as f:
-            f.write(blender_script(lamps, camera, material, roughness, max_depth, world.shape[:2]))
+            f.write(blender_script(lamps, camera, material, roughness, max_depth, world.shape[:2],
+                                   lamp_shape=np.shape(footprint)[:2]))
     return ["blender_rig.py", "blender_world.exr"]
