@@ -62,6 +62,8 @@ def test_flags_of_each_command_are_unchanged():
     before["batch"] = ("cache-dir device fresh gpus-per-row out plot-metric plot-x quiet ray "
                        "retries retry-failed seed workers")
     before["demo"] = "device engine iterations out resolution seed size"
+    before["studio"] = ("data device host max-matrices max-sessions max-size max-upload-mb "
+                        "open out port resolution")
     positionals = {"lamps": ["light", "heightmap"], "batch": ["plan"], "demo": []}
     sub = next(a for a in build_parser()._actions if isinstance(a.choices, dict))
     for command, flags in before.items():
@@ -88,9 +90,9 @@ def test_every_option_is_declared_with_help_a_default_and_bounds():
                 assert e.default in e.opt.choices, (cls.__name__, name)
     # every derived flag of a command is a declared option of its config
     sub = next(a for a in build_parser()._actions if isinstance(a.choices, dict))
-    own = {"help", "out", "config", "quiet", "exr", "image"}
+    own = {"help", "out", "config", "quiet", "exr", "image", "open"}
     for command, cls in zip(("optimize", "render", "relight", "evaluate", "lamps", "fit",
-                             "batch"), command_configs(), strict=True):
+                             "batch", "studio"), command_configs(), strict=True):
         flags = {e.flag for e in option_table(cls).values()}
         for a in sub.choices[command]._actions:
             for s in a.option_strings:
@@ -252,15 +254,16 @@ def test_studio_defaults_are_the_commands_or_say_why_not():
             assert why in form[name]["help"]
             differ.append(name)
     assert sorted(differ) == ["engine", "final_spp", "iterations"]
-    # the Evaluate button's options are evaluate's, with their own declared reasons
+    # the Evaluate button's options: declared for the page, whose help says why they are
+    # not evaluate's
     from scratchlight.renders import EvaluateConfig
     from scratchlight.studio.runs import evaluate_option_form, parse_evaluate_options
 
     form, table = evaluate_option_form(), option_table(EvaluateConfig)
     assert parse_evaluate_options({}) == {"spp": 64, "seeds": 2}
     for name in ("spp", "seeds"):
-        default, why = table[name].opt.studio
-        assert form[name]["default"] == default != table[name].default and why in form[name]["help"]
+        assert form[name]["default"] != table[name].default
+        assert f"evaluate's default is {table[name].default}" in form[name]["help"]
     with pytest.raises(InputError) as e:
         parse_evaluate_options({"sedes": 2})
     assert e.value.problem == "unknown option; did you mean 'seeds'?"

@@ -111,12 +111,10 @@ class RelightConfig(RenderConfig):
 class EvaluateConfig(RenderConfig):
     """``scratchlight evaluate``: visibility metrics over independent high-spp renders."""
 
-    spp: int = option(256, "samples per pixel of each render", lo=1, hi=65536,
-                      studio=(64, "a page's evaluation should take seconds, not minutes"))
+    spp: int = option(256, "samples per pixel of each render", lo=1, hi=65536)
     """Samples per pixel of each render."""
     seeds: int = option(4, "number of independent renders (seeds SEED .. SEED+N-1)", lo=1,
-                        hi=1024, studio=(2, "two renders give a standard error and keep the "
-                                            "page responsive"))
+                        hi=1024)
     """Number of independent renders (seeds ``seed .. seed+seeds-1``)."""
     truth: str | None = option(None, "defect mask image in height-map coordinates (white = "
                                      "defect), the size of the height-map grid",

@@ -56,15 +56,16 @@ RUN_OPTIONS = ("seed", "device")
 
 def command_configs() -> tuple[type, ...]:
     """The config classes of the commands whose flags are derived from declarations
-    (optimize, render, relight, evaluate, lamps, fit, batch)."""
+    (optimize, render, relight, evaluate, lamps, fit, batch, studio)."""
     from ..batch import BatchSettings
     from ..fit import FitRunConfig
     from ..lamps.config import LampsConfig
     from ..optimize.config import OptimizeConfig
     from ..renders import EvaluateConfig, RelightConfig, RenderConfig
+    from ..studio.config import StudioConfig
 
     return (OptimizeConfig, RenderConfig, RelightConfig, EvaluateConfig, LampsConfig,
-            FitRunConfig, BatchSettings)
+            FitRunConfig, BatchSettings, StudioConfig)
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,6 +8,16 @@ jobs), ``security`` (token, origin, paths, upload limits), ``imaging`` and ``lig
 (what goes over the wire), ``routes`` and ``stream`` (HTTP and WebSocket), ``app`` (the
 whole). Nothing but the command line imports it.
 """
-from .app import Studio, StudioConfig, create_app
+from .config import StudioConfig
 
 __all__ = ["Studio", "StudioConfig", "create_app"]
+
+
+def __getattr__(name: str):
+    """``Studio`` and ``create_app`` import the web server (optional packages) on first use,
+    so ``StudioConfig`` (the command's flags) is importable without them."""
+    if name in ("Studio", "create_app"):
+        from . import app
+
+        return getattr(app, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import os
 import re
 from pathlib import Path
 
 from ..errors import InputError
+from .config import StudioConfig
 from .registry import SessionRegistry
 from .routes import api_routes, page_routes
 from .stream import optimize_socket
@@ -26,42 +26,6 @@ from .workspace import StudioSession, StudioSettings, ViewSettings
 __all__ = ["StudioConfig", "Studio", "create_app", "STATIC_DIR"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-@dataclasses.dataclass
-class StudioConfig:
-    """How ``scratchlight studio`` serves (the command's flags)."""
-
-    data_dir: str | None = None
-    """Folder whose height maps the page may open, by name."""
-    heightmap: str | None = None
-    """One more height map offered by its file name (the command's argument)."""
-    out_dir: str = "studio-results"
-    """Where exported results folders and uploads are kept (run.json names files here)."""
-    host: str = "127.0.0.1"
-    port: int = 8765
-    token: str | None = None
-    """The token to require; None: a random one when ``host`` is not a loopback address."""
-    require_token: bool | None = None
-    """None: exactly when ``host`` is not a loopback address."""
-    max_sessions: int = 8
-    max_matrices: int = 4
-    max_upload_bytes: int = 64 * 2 ** 20
-    resolution: int = 256
-    relight_spp: int = 16
-    max_size: int = 1024
-    device: str = "auto"
-    envmap_size: tuple[int, int] = (25, 50)
-
-    def validate(self) -> None:
-        if self.data_dir is not None and not os.path.isdir(self.data_dir):
-            raise InputError("--data", f"{self.data_dir}: no such folder")
-        if self.heightmap is not None and not os.path.isfile(self.heightmap):
-            raise InputError(self.heightmap, "no such file")
-        for name in ("max_sessions", "max_matrices", "max_upload_bytes", "relight_spp"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')}", "must be at least 1")
-        ViewSettings(resolution=self.resolution).validate()
 
 
 class Studio:

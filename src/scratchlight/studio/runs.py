@@ -21,11 +21,11 @@ import numpy as np
 
 from ..errors import InputError
 from ..optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
-from ..options import Option, check_value, coerce, option_table, unknown_name
+from ..options import Option, check_value, coerce, option, option_table, unknown_name
 
 __all__ = ["RunPlan", "parse_run_options", "run_option_form", "parse_evaluate_options",
            "evaluate_option_form", "plan_run", "execute_run", "evaluate_lights",
-           "export_results", "INIT_CHOICES", "PAGE_OPTIONS", "EVALUATE_OPTIONS"]
+           "export_results", "INIT_CHOICES", "PAGE_OPTIONS", "EVALUATE_OPTIONS", "PageEvaluate"]
 
 INIT_CHOICES = ("current", "constant", "random", "specular", "file")
 """The page's initial maps: ``init`` of the optimize command plus the painted light
@@ -38,7 +38,18 @@ default come from the declarations of ``OptimizeConfig``'s fields; where the pag
 differs, the field's ``studio`` declaration gives it and says why."""
 _PAGE_ENGINES = ("transport", "ad")  # the page relights through T, so 'auto' would only hide it
 EVALUATE_OPTIONS = ("spp", "seeds")
-"""The page's Evaluate options, declared on ``EvaluateConfig``'s fields."""
+
+
+@dataclasses.dataclass
+class PageEvaluate:
+    """The page's Evaluate button: ``Session.evaluate`` of the run's initial and final light,
+    as ``scratchlight evaluate`` does with more samples (its 256 spp x 4 seeds take minutes
+    on a CPU; the page's evaluation should take seconds)."""
+
+    spp: int = option(64, "samples per pixel of each render (evaluate's default is 256; the "
+                          "page's evaluation should take seconds)", lo=1, hi=65536)
+    seeds: int = option(2, "independent renders (evaluate's default is 4; two give a standard "
+                           "error and keep the page responsive)", lo=1, hi=1024)
 
 
 @dataclasses.dataclass
@@ -77,10 +88,8 @@ def run_option_form() -> dict[str, dict]:
 
 
 def evaluate_option_form() -> dict[str, dict]:
-    """The page's Evaluate options (spp, seeds), declared on ``EvaluateConfig``."""
-    from ..renders import EvaluateConfig
-
-    return _form(EvaluateConfig, EVALUATE_OPTIONS)
+    """The page's Evaluate options (spp, seeds), declared on ``PageEvaluate``."""
+    return _form(PageEvaluate, EVALUATE_OPTIONS)
 
 
 def _parse(options: dict, form: dict, cls: type) -> dict:
@@ -119,9 +128,7 @@ def parse_run_options(options: dict, previous: OptimizeConfig | None = None) -> 
 
 def parse_evaluate_options(options: dict) -> dict:
     """Validated Evaluate options (``evaluate_option_form``): ``{"spp", "seeds"}``."""
-    from ..renders import EvaluateConfig
-
-    return _parse(options, evaluate_option_form(), EvaluateConfig)
+    return _parse(options, evaluate_option_form(), PageEvaluate)
 
 
 def plan_run(ws, action: str, options: dict) -> RunPlan:
