@@ -9,8 +9,10 @@ setup:
 demo: setup
 	$(PY) -m scratchlight.cli demo --out out/demo
 
+# Both cores: one pytest-xdist worker per core; tests that share a per-module or per-session
+# fixture stay on one worker (tests/conftest.py). Quick subset: $(PY) -m pytest -m "not slow"
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 bench: setup
 	$(PY) benchmarks/render.py
