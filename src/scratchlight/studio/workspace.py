@@ -158,9 +158,9 @@ class StudioSession:
                               envmap=constant_envmap(0.5, self.settings.envmap_shape),
                               before_prepare=lambda hm: raw.append(hm) or hm)
         report(0.2, "building the transport matrix")
-        engine = session.engine("transport", self.settings.relight_spp, 0, self.settings.envmap_shape,
-                                progress=lambda d, t: report(0.2 + 0.8 * d / t,
-                                                             f"building the transport matrix ({d}/{t})"))
+        engine = session.transport_engine(
+            self.settings.relight_spp, 0, self.settings.envmap_shape,
+            progress=lambda d, t: report(0.2 + 0.8 * d / t, f"building the transport matrix ({d}/{t})"))
         same_surface = str(path) == self.surface_path and self.session is not None
         with self.lock:
             if self.session is not None:
@@ -186,8 +186,8 @@ class StudioSession:
             if self.session is None:
                 raise NotReady("load a surface first")
             if self.engine is None:
-                self.engine = self.session.engine("transport", self.settings.relight_spp, 0,
-                                                  self.settings.envmap_shape)
+                self.engine = self.session.transport_engine(self.settings.relight_spp, 0,
+                                                            self.settings.envmap_shape)
             return self.engine
 
     def release_engines(self) -> bool:
