@@ -240,6 +240,15 @@ def test_doc_example_runs(block: Block, tmp_path, tmp_path_factory):
     _check_expected(block, folder)
 
 
+MARKS = {"file", "expect", "server", "slow", "not run"}
+
+
+def test_markers_are_known():
+    """A misspelt marker (`<!-- expcet: ... -->`) would silently assert nothing."""
+    unknown = [(b.name, k) for b in ALL_BLOCKS for k in b.marks if k not in MARKS]
+    assert not unknown, unknown
+
+
 def test_few_examples_are_not_run():
     skipped = [b.name for b in RUN_BLOCKS if "not run" in b.marks]
     assert len(skipped) <= MAX_NOT_RUN, skipped
