@@ -6,11 +6,18 @@ from pathlib import Path
 import pytest
 
 import scratchlight
+from scratchlight.user_cache import cache_root
 from surface_helpers import feed_marks
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 _ROOT_BASEID = Path(__file__).parent.relative_to(REPO).as_posix()  # "tests": this file's fixtures
+
+# Compiled kernels (numba) depend on their source alone: the tests keep them where
+# scratchlight keeps them for the user (<cache root>/numba), so that a test run and its CLI
+# subprocesses load them instead of compiling them again (10-25 s a process). Set before
+# numba is imported; the transport matrices still go to this run's folder (below).
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(cache_root(), "numba"))
 
 
 @pytest.fixture(scope="session", autouse=True)

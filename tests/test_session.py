@@ -22,6 +22,7 @@ def session(feed_marks_npz):
     return Session(SurfaceConfig(str(feed_marks_npz)), SMALL)
 
 
+@pytest.mark.slow
 def test_session_optimize_equals_run_optimization(tmp_path, feed_marks_npz, session):
     """The session's step-wise run and the one-call run_optimization are the same run."""
     opt = OptimizerConfig(iterations=4, spp=4, final_spp=8)
@@ -52,6 +53,7 @@ def test_callback_stops_and_keeps_best(session):
     assert np.array_equal(run.envmap, run.best_envmap)
 
 
+@pytest.mark.slow
 def test_resume_continues_the_same_run(feed_marks_npz):
     """Two runs of 3 iterations, the second resumed, equal one run of 6 (same seeds, the
     same Adam state): steering a run does not change it."""
@@ -126,6 +128,7 @@ def _cli(*args):
                           capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_render_relight_evaluate_replay_with_config(tmp_path, feed_marks_npz):
     small = ["--resolution", "24", "--spp", "4"]
     r = _cli("render", feed_marks_npz, "--constant", "0.5", "--out", tmp_path / "a.png",
@@ -154,6 +157,7 @@ def test_render_relight_evaluate_replay_with_config(tmp_path, feed_marks_npz):
     assert not (tmp_path / "m3.json").exists()
 
 
+@pytest.mark.slow
 def test_unknown_config_field_is_one_line_error(tmp_path):
     bad = tmp_path / "run.json"
     bad.write_text(json.dumps({"command": "optimize", "config": {"light": {"lamda": 2}}}))
@@ -163,6 +167,7 @@ def test_unknown_config_field_is_one_line_error(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_defect_contrast_objective_runs_and_is_judged_the_same_way(session):
     region = np.zeros(session.object_mask.shape, bool)
     region[10:22, :] = True
@@ -181,6 +186,7 @@ def test_defect_contrast_objective_runs_and_is_judged_the_same_way(session):
     assert e.value.path == "light.objective"
 
 
+@pytest.mark.slow
 def test_transport_noise_is_an_optimizer_option(feed_marks_npz, tmp_path, monkeypatch):
     """optimizer.transport_noise reaches the transport engine: 'none' gives the engine's
     deterministic images (two runs equal), 'matched' adds fresh noise (a different curve);
@@ -202,6 +208,7 @@ def test_transport_noise_is_an_optimizer_option(feed_marks_npz, tmp_path, monkey
     assert r.returncode == 2 and "--transport-noise" in r.stderr
 
 
+@pytest.mark.slow
 def test_transport_warmup_is_an_optimizer_option(feed_marks_npz, tmp_path, monkeypatch):
     """optimizer.transport_warmup reaches the transport engine: a run of 3 iterations, all
     in the warm-up, has the loss curve of the AD engine at a quarter of the run's spp (1 of

@@ -26,6 +26,7 @@ def _files(folder):
     return sorted(os.listdir(folder))
 
 
+@pytest.mark.slow
 def test_threads_building_one_key_build_it_once(tmp_path, monkeypatch):
     """Eight threads ask for the same missing key at once: one builds (slowly), seven wait
     on the key's lock and load its file; the folder holds one whole matrix and its lock."""
@@ -77,6 +78,7 @@ def _build_in_process(folder, barrier, out):
     out.put((from_cache, float(T.data.sum()), T.key))
 
 
+@pytest.mark.slow
 def test_two_processes_building_one_key(tmp_path):
     """Two worker processes start building the same key at the same moment: one traces the
     matrix, the other waits for it and loads it; both hold the same T, and the cache holds

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from batch_helpers import TINY, WorkerKiller, check_folder, make_parts
 from scratchlight.batch import BatchSettings, load_plan, run_batch
 from scratchlight.cli import main
@@ -16,6 +18,7 @@ from scratchlight.cli import main
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
+@pytest.mark.slow
 def test_a_killed_worker_process_is_retried(tmp_path):
     make_parts(tmp_path)
     (tmp_path / "plan.toml").write_text(f"[defaults]\n{TINY}\n[sweep]\nheightmap = 'parts/fm-*.npz'\n")
@@ -39,6 +42,7 @@ def test_a_killed_worker_process_is_retried(tmp_path):
     assert results[0][1]["status"] == "failed" and "died 2 times" in results[0][1]["error"]
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_only_complete_rows(tmp_path):
     make_parts(tmp_path, n=3)
     (tmp_path / "plan.csv").write_text(
@@ -74,6 +78,7 @@ def test_ctrl_c_leaves_only_complete_rows(tmp_path):
     assert str(proc.pid) not in ps
 
 
+@pytest.mark.slow
 def test_one_light_from_a_reference_part_for_every_part(tmp_path, capsys):
     make_parts(tmp_path)
     (tmp_path / "plan.toml").write_text(f"""

@@ -15,6 +15,7 @@ from scratchlight.batch import BatchSettings, load_plan, run_batch
 from scratchlight.report.results import RESULT_FILES
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow  # a Ray cluster; the tests use each other's results, in order
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 

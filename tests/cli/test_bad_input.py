@@ -140,6 +140,7 @@ CASES = [_case_missing_file, _case_unknown_extension, _case_corrupt_zip, _case_c
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.__name__[6:] for c in CASES])
+@pytest.mark.slow
 def test_render_rejects_bad_height_map(tmp_path, case):
     if case is _case_truncated_real_sur and not DATA_DIR.is_dir():
         pytest.skip("no sample data")
@@ -171,6 +172,7 @@ def _write_exr_raw(path, data):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+@pytest.mark.slow
 def test_render_rejects_non_finite_envmap(tmp_path, bad):
     hm = tmp_path / "flat.csv"
     hm.write_text("0,0,0\n0,0,0\n0,0,0\n")
@@ -182,6 +184,7 @@ def test_render_rejects_non_finite_envmap(tmp_path, bad):
     _assert_one_line_error(proc, str(tmp_path / "env.exr"), "non-finite", tmp_path, inputs)
 
 
+@pytest.mark.slow
 def test_render_rejects_missing_envmap(tmp_path):
     hm = tmp_path / "flat.csv"
     hm.write_text("0,0,0\n0,0,0\n0,0,0\n")
@@ -190,6 +193,7 @@ def test_render_rejects_missing_envmap(tmp_path):
     _assert_one_line_error(proc, str(tmp_path / "nothere.exr"), "no such file", tmp_path, inputs)
 
 
+@pytest.mark.slow
 def test_corrupt_zip_member_is_reported(tmp_path):
     # a valid zip whose data.bin member is damaged after writing (bad CRC / deflate stream)
     path = write_x3p(tmp_path / "crc.x3p", _sample(20, 30), 1e-6, 1e-6)

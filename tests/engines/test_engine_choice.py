@@ -41,6 +41,7 @@ def test_default_budget_is_a_quarter_of_memory():
     assert default_memory_budget() == total // 4
 
 
+@pytest.mark.slow
 def test_pilot_estimates_the_built_matrix(session):
     """The pilot's non-zeros and bytes agree with the matrix built afterwards."""
     est = estimate_transport(session.scene, spp=8, matrices=1, rows=16)
@@ -74,6 +75,7 @@ def test_cached_matrices_decide_without_a_pilot(session, tmp_path):
     assert other_seed.estimate is not None  # not cached for that seed: a pilot
 
 
+@pytest.mark.slow
 def test_session_auto_runs_the_chosen_engine(session):
     opt = OptimizerConfig(iterations=2, spp=4)
     run = session.optimize(LIGHT, opt)
@@ -100,6 +102,7 @@ def _cli(*args):
                           capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_cli_optimize_prints_and_saves_the_choice(feed_marks_npz, tmp_path):
     out = tmp_path / "run"
     r = _cli("optimize", feed_marks_npz, "--out", out, "--resolution", 32, "--spp", 4,
@@ -119,6 +122,7 @@ def test_cli_optimize_prints_and_saves_the_choice(feed_marks_npz, tmp_path):
     assert "--memory-budget" in r.stderr and not (tmp_path / "bad").exists()
 
 
+@pytest.mark.slow
 def test_cli_relight_auto(feed_marks_npz, tmp_path):
     from scratchlight.io import write_exr
     from scratchlight.scene import constant_envmap

@@ -86,6 +86,7 @@ def test_an_unwritable_cache_costs_time_not_the_result(scene, tmp_path):
     assert not hit and image.shape == (24, 24, 3)
 
 
+@pytest.mark.slow
 def test_optimize_results_share_the_initial_lights_render(feed_marks_npz, tmp_path, monkeypatch):
     """Two runs from the constant start: the second takes the 'before' render from the
     cache, and its results are those of a run that rendered it."""

@@ -60,6 +60,7 @@ def fit_scene():
 
 
 @pytest.mark.parametrize("sampling", ["full", "adaptive"])
+@pytest.mark.slow
 def test_fit_reduces_parameter_error(fit_scene, sampling):
     from scratchlight.fit import Truth, fit_to_images, sensitivity_weights
 
@@ -77,6 +78,7 @@ def test_fit_reduces_parameter_error(fit_scene, sampling):
     assert res.pixels_per_iteration == (800 if sampling == "full" else 200)
 
 
+@pytest.mark.slow
 def test_fit_command(tmp_path, fit_scene, feed_marks_npz):
     """End to end on files: targets written as EXR and PNG, outputs and run.json."""
     import scratchlight as sl
@@ -113,6 +115,7 @@ def test_fit_command(tmp_path, fit_scene, feed_marks_npz):
     assert sl.read_envmap(out / "envmap.exr").shape == (4, 8, 3)
 
 
+@pytest.mark.slow
 def test_fit_config_replays_the_run(tmp_path, feed_marks_npz, capsys):
     """fit --config DIR/run.json repeats a run (same seed, same device); a bad config file
     is one line on stderr and exit code 2."""

@@ -104,6 +104,7 @@ def tiny():
     return SubsetRenderer(scene, spp=2, params=("envmap", "roughness")), E
 
 
+@pytest.mark.slow
 def test_subset_pixels_match_full_render(tiny):
     R, E = tiny
     full = R.render_views(E, 0.2, seed=1, spp=256)[0].reshape(-1, 3)
@@ -112,6 +113,7 @@ def test_subset_pixels_match_full_render(tiny):
     np.testing.assert_allclose(sub, full[idx], atol=0.05, rtol=0.1)
 
 
+@pytest.mark.slow
 def test_frozen_render_equals_traced_render(tiny):
     """The replayed (dr.freeze) primal and adjoint passes give the traced results, for new
     indices, batch sizes, seeds, light and roughness on every call."""
@@ -148,6 +150,7 @@ def test_freeze_switch_from_the_environment(tiny, monkeypatch):
     assert SubsetRenderer(R.scenes).freeze
 
 
+@pytest.mark.slow
 def test_frozen_adjoint_leaves_no_ad_state(tiny):
     """After a frozen adjoint pass the scene holds no differentiable leaves: a forward-mode
     pass (here of another scene) must not meet edges left behind by it."""
@@ -167,6 +170,7 @@ def test_frozen_adjoint_leaves_no_ad_state(tiny):
     assert np.isfinite(jv).all() and np.abs(jv).max() > 0
 
 
+@pytest.mark.slow
 def test_frozen_render_falls_back_to_tracing(tiny):
     """A backend where recording fails warns once and gives the traced results."""
     from scratchlight.engines.subset import SubsetRenderer
@@ -191,6 +195,7 @@ def test_frozen_render_falls_back_to_tracing(tiny):
     assert fragile._unfreezable == {"backward"}
 
 
+@pytest.mark.slow
 def test_block_sample_pairs_are_independent_estimates(tiny):
     """The two estimates of a pair (one render, each pixel twice) scatter independently
     around the pixel's value."""
@@ -207,6 +212,7 @@ def test_block_sample_pairs_are_independent_estimates(tiny):
     assert np.mean(((a.mean(0) + b.mean(0))[noisy] / 2) ** 2 / se ** 2) < 2.0  # unbiased
 
 
+@pytest.mark.slow
 def test_subset_gradients_are_unbiased(tiny):
     """Mean of many subset gradients = full gradient (fixed dL/dI), for every sampler.
 
@@ -248,6 +254,7 @@ def test_subset_gradients_are_unbiased(tiny):
         assert np.abs(z).max() < 5.0, name
 
 
+@pytest.mark.slow
 def test_multi_view_index_set(tiny):
     import scratchlight as sl
     from scratchlight.engines.subset import SubsetRenderer, flat_index, unflat_index
@@ -270,6 +277,7 @@ def test_multi_view_index_set(tiny):
         R.render([512], E)
 
 
+@pytest.mark.slow
 def test_scratch_estimator_close_to_full(tiny):
     """The subset L_grad gradient matches the full-render one up to its (small) bias."""
     from scratchlight.objectives import scratch_objective

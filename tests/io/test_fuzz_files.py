@@ -254,6 +254,7 @@ def _limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))
 
 
+@pytest.mark.slow
 def test_damaged_files_through_the_command_line(tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -298,6 +299,7 @@ def test_damaged_files_through_the_command_line(tmp_path):
     assert by_code[0] > 20 and by_code[2] > 200, by_code  # both outcomes are exercised
 
 
+@pytest.mark.slow
 def test_byte_mutations_read_right_or_raise_input_error(tmp_path_factory):
     """Hypothesis: any byte-level mutation of a valid file is read into a valid map or
     refused with an InputError; no other exception escapes the readers."""

@@ -270,6 +270,7 @@ def test_wide_prefilter_of_a_long_grid_is_exact_and_fast():
     (["--crop", "1.5,0,3,3"], "--crop"), (["--resolution", "100000"], "--resolution"),
     (["--envmap-size", "100000x100000"], "--envmap-size"),
 ])
+@pytest.mark.slow
 def test_unusable_option_values_are_one_line_errors(tmp_path, args, where):
     (tmp_path / "flat.csv").write_text("# dx = 1 um\n0,0,0\n0,0,0\n0,0,0\n")
     proc = _cli(["optimize", "flat.csv", "--out", "res", "--iterations", "1", *args], tmp_path)
@@ -284,6 +285,7 @@ def test_output_inside_a_file_is_a_one_line_error(tmp_path):
     _one_error_line(proc, "afile")
 
 
+@pytest.mark.slow
 def test_info_into_a_closed_pipe_prints_no_traceback(tmp_path):
     write_x3p(tmp_path / "a.x3p", GRID * 1e-6, 1e-6, 1e-6)
     env = dict(os.environ, PYTHONPATH=os.path.abspath("src"))

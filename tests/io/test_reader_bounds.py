@@ -86,6 +86,7 @@ def test_npz_members_of_every_zip_codec_are_read(tmp_path, method):
 
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+@pytest.mark.slow
 def test_npz_bomb_of_bzip2_or_lzma_never_inflates(tmp_path, method):
     need = _npy_bytes(H)
     p = tmp_path / "bomb.npz"
@@ -95,6 +96,7 @@ def test_npz_bomb_of_bzip2_or_lzma_never_inflates(tmp_path, method):
     assert peak < 20_000_000, peak
 
 
+@pytest.mark.slow
 def test_x3p_bzip2_point_data_bomb_never_inflates(tmp_path):
     p = tmp_path / "bomb.x3p"
     _lying_zip(p, "bindata/data.bin", bytes(BOMB), zipfile.ZIP_BZIP2, declared=H.size * 8,
@@ -105,6 +107,7 @@ def test_x3p_bzip2_point_data_bomb_never_inflates(tmp_path):
 
 
 @pytest.mark.parametrize("compression", ["lzw", "packbits"])
+@pytest.mark.slow
 def test_tiff_bomb_of_lzw_or_packbits_is_refused_before_decoding(tmp_path, compression):
     import tifffile
 
@@ -179,6 +182,7 @@ def _x3p_with_xml(path, xml: bytes) -> None:
     (b"<a>" + b"<b/>" * 3_000_000 + b"</a>", "elements"),
     (b"<a>" * 100_000 + b"</a>" * 100_000, "deeper"),
 ])
+@pytest.mark.slow
 def test_x3p_xml_of_millions_of_elements_or_deep_nesting_is_refused(tmp_path, xml, problem):
     p = tmp_path / "many.x3p"
     _x3p_with_xml(p, xml)

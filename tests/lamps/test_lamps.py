@@ -114,6 +114,7 @@ def test_fit_to_objective_improves_and_respects_bounds(session):
     np.testing.assert_allclose(fit.footprint, rig_footprint(fit.lamps, SHAPE))
 
 
+@pytest.mark.slow
 def test_three_known_lamps_are_recovered():
     """A light made of three lamps: the brightest clusters and the fit of the lamps'
     footprints to the light find them (directions within one texel, powers within 5 %)."""
@@ -185,6 +186,7 @@ def test_blender_script_builds_the_lamps_and_camera():
     np.testing.assert_allclose(rot(euler_xyz(R)), R, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_best_rig_objective_never_rises_with_the_lamp_count(session):
     """K = 1..4 from a light with several bright regions: the best K-lamp objective is
     non-increasing in K (a K-lamp rig can copy the (K-1)-lamp rig with a lamp off), and a

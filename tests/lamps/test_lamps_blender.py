@@ -171,6 +171,7 @@ def small_lamps(part, tmp_path_factory):
 
 
 @pytest.mark.skipif(shutil.which("blender") is None, reason="Blender is not on PATH")
+@pytest.mark.slow
 def test_blender_suns_of_small_lamps_match_mitsuba(small_lamps):
     """Each lamp is exported as the concentric suns that sum to what the map's texels make
     of it, so Blender's render correlates with Mitsuba's at r >= 0.95 and its brightness is

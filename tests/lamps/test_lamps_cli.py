@@ -23,6 +23,7 @@ SHAPE = (8, 16)  # texels of the lights (fixtures `part`, `session`: conftest.py
 rad = math.radians
 
 
+@pytest.mark.slow
 def test_mitsuba_xml_renders_T_times_the_rig(session, tmp_path):
     import mitsuba as mi
 
@@ -53,6 +54,7 @@ def test_mitsuba_xml_renders_T_times_the_rig(session, tmp_path):
     assert np.abs(mean - shifted).sum() / shifted.sum() > 2 * np.abs(mean - TF).sum() / TF.sum()
 
 
+@pytest.mark.slow
 def test_dome_levels_beat_single_channels_and_uniform_settings(session, tmp_path):
     layout = tmp_path / "dome.csv"
     layout.write_text("channel,elevation_min,elevation_max,azimuth_min,azimuth_max,elevation,azimuth,diameter,gain\n"
@@ -124,6 +126,7 @@ FAST = ["--resolution", "24", "--spp", "8", "--final-spp", "8", "--iterations", 
         "--roughness", "0.1", "--quiet"]
 
 
+@pytest.mark.slow
 def test_lamps_command_writes_the_rig_and_replays(part, tmp_path, capsys):
     light = _light(tmp_path)
     out = tmp_path / "rig"

@@ -23,6 +23,7 @@ def small_scene():
 
 
 @pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.slow
 def test_envmap_gradient_matches_finite_differences(small_scene, channels):
     """For f(E) = sum(g * I(E)) with a fixed g, the finite difference f(E + v) - f(E) of
     high-spp renders equals the engine's gradient projected on v (f is linear in E, so the
@@ -91,6 +92,7 @@ def test_direction_to_texel_matches_mitsuba_lookup():
     assert np.allclose(values, E[r, c, 0], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_specular_init_on_flat_mirror_lights_the_zenith():
     from scratchlight.io import check_heightmap
 
@@ -126,6 +128,7 @@ def test_interrupt_keeps_best_map(small_scene):
     assert np.array_equal(r.envmap, r.best_envmap)
 
 
+@pytest.mark.slow
 def test_end_to_end_run_improves_high_spp_objective(tmp_path, feed_marks_npz):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "scratchlight.cli", "optimize", str(feed_marks_npz),
@@ -157,6 +160,7 @@ def test_end_to_end_run_improves_high_spp_objective(tmp_path, feed_marks_npz):
     assert json.loads((out2 / "run.json").read_text())["loss"] == pytest.approx(s["loss"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_rgb_scratch_mask_and_l2_variants(tmp_path, feed_marks_npz):
     cfg = OptimizeConfig.from_options(heightmap=str(feed_marks_npz), width=32, height=32,
                                       iterations=3, spp=4, final_spp=8, color="rgb",
@@ -179,6 +183,7 @@ BAD = [
 
 
 @pytest.mark.parametrize("extra,needle", BAD)
+@pytest.mark.slow
 def test_bad_optimize_input(tmp_path, feed_marks_npz, extra, needle):
     from PIL import Image
 

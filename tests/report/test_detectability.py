@@ -52,6 +52,7 @@ def test_npw_in_correlated_noise_and_cho_prewhitens():
     assert cho_dprime(s, background, U) >= 0.97 * npw_dprime(s, background)
 
 
+@pytest.mark.slow
 def test_detectability_on_images_per_defect_and_overall():
     """Two planted bumps of different amplitude on a white-noise background: per-defect d'
     are |s_k| / sigma, the overall is their mean, the minimum the weaker one."""
@@ -78,6 +79,7 @@ def test_detectability_on_images_per_defect_and_overall():
         assert r[key]["min"] == pytest.approx(min(r[key]["per_defect"]))
 
 
+@pytest.mark.slow
 def test_long_defect_adds_its_windows_and_empty_cases():
     rng = np.random.default_rng(3)
     h, w, sigma = 64, 160, 0.03

@@ -176,6 +176,7 @@ def test_metrics_over_seeds_mean_and_standard_error():
 
 # --- scratchlight evaluate -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_cli_evaluate_with_file_truth_and_png_truth(tmp_path, capsys):
     hm = synthesize("face-mill", size=64, seed=0, scratches=2, scratch_width=60e-6)
     write_npz(str(tmp_path / "s.npz"), hm)
@@ -212,6 +213,7 @@ def test_cli_evaluate_with_file_truth_and_png_truth(tmp_path, capsys):
     assert not (tmp_path / "d.json").exists()
 
 
+@pytest.mark.slow
 def test_cli_evaluate_twin_gives_detectability_that_follows_the_light(tmp_path):
     """synth --twin writes the defect-free surface; evaluate --twin measures d': about 0
     under uniform light (scratches invisible), large under a raking light from the side the

@@ -140,6 +140,7 @@ def test_mask_modes_painting_and_region_files(env):
     assert c.post(f"/api/s/{sid}/mask/mode", json={"mode": "sideways"}).status_code == 400
 
 
+@pytest.mark.slow
 def test_optimize_stream_resume_compare_evaluate_export_and_replay(env, tmp_path):
     from scratchlight.io import read_envmap, read_png_mask
     from scratchlight.optimize.config import OptimizeConfig

@@ -59,6 +59,7 @@ def _pixels(page) -> list[int]:
     }""")
 
 
+@pytest.mark.slow
 def test_paint_optimize_watch_and_download(server, tmp_path):
     from scratchlight.io import read_envmap
 

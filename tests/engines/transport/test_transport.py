@@ -29,6 +29,7 @@ def _stats(images):
 
 
 @pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.slow
 def test_transport_equals_mitsuba_render(copper_scene, channels):
     """For a random light, T E agrees with mi.render of the same scene (path tracing with
     emitter sampling) up to Monte Carlo noise: the means agree within 2 %, the relative L1

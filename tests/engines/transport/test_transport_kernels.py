@@ -108,6 +108,7 @@ def test_transpose_equals_scipy(channels, gdtype):
 
 @pytest.mark.parametrize("indptr_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("index_dtype", [np.uint16, np.int32])
+@pytest.mark.slow
 def test_kernels_on_every_index_type(indptr_dtype, index_dtype):
     """The kernels themselves on the index types a matrix may hold: int64 row pointers
     (from 2**31 non-zeros on, too large to build here) and int32 texel indices."""
@@ -247,6 +248,7 @@ def shared_cache(tmp_path_factory):
 
 
 @pytest.mark.parametrize("order", ["mitsuba-first", "numba-first"])
+@pytest.mark.slow
 def test_kernels_beside_mitsuba_llvm_and_their_cache(shared_cache, order):
     """numba's LLVM and Dr.Jit's (the llvm variants) live in one process in either order;
     compiled kernels are cached under $SCRATCHLIGHT_CACHE/numba (the second process loads

@@ -23,6 +23,7 @@ def _judged(scene, judge, E):
     return scratch_objective(image, E, scene.object_mask, lam=30.0).loss
 
 
+@pytest.mark.slow
 def test_matched_noise_reaches_the_ad_objective_from_a_constant_start(face_mill, tmp_path):
     """From constant 0.5 (the default start), 60 iterations at 16 spp, seeds 0-2: the median
     judged objective of the noise-matched transport runs is within 10 % of the AD runs',
