@@ -55,8 +55,8 @@ def pytest_collection_modifyitems(config, items):
         return
     for item in items:
         info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
+        if info is None or item.get_closest_marker("xdist_group"):
+            continue  # a group the test names itself (e.g. "ray": one cluster at a time)
         homes = {d.baseid for defs in info.name2fixturedefs.values() for d in defs
                  if d.scope != "function" and d.baseid not in ("", _ROOT_BASEID)}
         if homes:

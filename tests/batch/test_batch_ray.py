@@ -15,7 +15,9 @@ from scratchlight.batch import BatchSettings, load_plan, run_batch
 from scratchlight.report.results import RESULT_FILES
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow  # a Ray cluster; the tests use each other's results, in order
+# a Ray cluster, and the tests use each other's results in order; under pytest-xdist one
+# Ray cluster at a time (group "ray", as test_batch_ray_cluster.py)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
