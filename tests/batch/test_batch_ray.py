@@ -28,7 +28,9 @@ def cluster():
     env = {"PYTHONPATH": SRC}
     if os.environ.get("DRJIT_LIBLLVM_PATH"):
         env["DRJIT_LIBLLVM_PATH"] = os.environ["DRJIT_LIBLLVM_PATH"]
-    ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING,
+    # address="local": a cluster of its own, never one found running on the machine (another
+    # test process's, a user's `ray start`), which ray.init() would join
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level=logging.WARNING,
              log_to_driver=False, runtime_env={"env_vars": env})
     yield
     ray.shutdown()
