@@ -1,8 +1,10 @@
 """Rows on a Ray cluster: one Ray task per row.
 
 ``address`` None or 'local' starts Ray inside this process with ``workers`` CPUs (and any
-GPUs it finds); any other address (``auto``, ``ray://head:10001``, ``10.0.0.5:6379``)
-connects to an existing cluster. When Ray is already initialised (a test's cluster, a
+GPUs it finds), on 127.0.0.1; any other address (``auto``, ``ray://head:10001``,
+``10.0.0.5:6379``) connects to an existing cluster, with Ray's token authentication when a
+token is at hand (``_prepare_environment``); a cluster that cannot be reached is one line
+saying what to set. When Ray is already initialised (a test's cluster, a
 notebook) that connection is used and left open.
 
 Each task asks for one CPU, and for ``gpus_per_row`` GPUs when its row runs with
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Iterator
 
 from .worker import run_row
@@ -37,12 +40,77 @@ def worker_env() -> dict[str, str]:
     return env
 
 
+def _is_loopback(address: str | None) -> bool:
+    if address in (None, "local"):
+        return True
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _default_token_file() -> str:
+    return os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+
+
+def _prepare_environment(address: str | None) -> None:
+    """Settings Ray reads from the environment, set before it starts or connects.
+
+    - A local cluster, or one on this machine's loopback address, stays on 127.0.0.1: Ray
+      otherwise replaces a loopback address by the machine's network address
+      (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` keeps it, on Linux too).
+    - Clusters started with ``ray start`` use token authentication from Ray 2.59 on; a
+      driver sends the token only with ``RAY_AUTH_MODE=token``. It is set here when the
+      user gave a token (``RAY_AUTH_TOKEN``, ``RAY_AUTH_TOKEN_PATH``) or Ray's default token
+      file exists (``~/.ray/auth_token``, written by ``ray start`` and ``ray
+      get-auth-token``) and the user did not choose a mode.
+    """
+    if _is_loopback(address):
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if address in (None, "local") or "RAY_AUTH_MODE" in os.environ:
+        return
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or \
+            os.path.isfile(_default_token_file()):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
+def _connect(ray, address: str, kwargs: dict) -> None:
+    """``ray.init(address=...)``; a failure is one line saying what to set. Ray's own
+    retry messages (one a second while it tries) are kept off the terminal."""
+    import tempfile
+
+    from ..errors import InputError
+
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            ray.init(address=address, **kwargs)
+            return
+        except Exception as e:  # noqa: BLE001  (Ray raises ConnectionError, RuntimeError, ...)
+            error = e
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        text = log.read().decode("utf-8", "replace")
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if "InvalidAuthToken" in text or "Unauthenticated" in text or "auth" in first.lower():
+        mode = os.environ.get("RAY_AUTH_MODE", "unset")
+        raise InputError("--ray", f"the Ray cluster at {address} refused this driver's "
+                                  f"authentication (RAY_AUTH_MODE {mode}): set "
+                                  "RAY_AUTH_MODE=token and the cluster's token in "
+                                  "RAY_AUTH_TOKEN (ray get-auth-token on its head node)")
+    raise InputError("--ray", f"cannot connect to a Ray cluster at {address} ({first[:200]})")
+
+
 class RayExecutor:
     """``run(tasks)`` yields ``(task, result)`` as rows finish; ``abort()`` cancels what is
     still running; ``close()`` shuts down a Ray instance this executor started."""
 
     def __init__(self, address: str | None = None, workers: int | None = None,
                  retries: int = 2, gpus_per_row: float = 1.0, target=run_row):
+        # Ray reads these settings when it is imported: set them first
+        if "ray" not in sys.modules:
+            _prepare_environment(address)
         try:
             import ray
         except ImportError:
@@ -54,12 +122,14 @@ class RayExecutor:
         self.gpus_per_row = float(gpus_per_row)
         self.started = False
         if not ray.is_initialized():
+            _prepare_environment(address)
             kwargs = dict(include_dashboard=False, logging_level=logging.WARNING,
                           log_to_driver=False, runtime_env={"env_vars": worker_env()})
             if address in (None, "local"):
-                ray.init(num_cpus=workers, **kwargs)
+                # address 'local': a new instance, never a cluster already running here
+                ray.init(address="local", num_cpus=workers, **kwargs)
             else:
-                ray.init(address=address, **kwargs)
+                _connect(ray, address, kwargs)
             self.started = True
         self.name = "ray " + (address or "local")
         self._remote = ray.remote(target)  # the function run on each task (``worker.run_row``)
