@@ -264,6 +264,7 @@ def evaluate_light(cfg: EvaluateConfig, progress: bool = True):
         "metric_options": {"weber_threshold": cfg.weber_threshold, "guard": cfg.guard,
                            "gradient_sigma_px": 1.0, "contrast_sigma_px": 3.0, "ring_px": 4,
                            "min_defect_pixels": 5, "black_level": 1e-3,
+                           "display_black_level": 0.01,
                            "observer_window_px": cfg.window,
                            "viewing_distance_m": cfg.viewing_distance_m,
                            "pixel_pitch_m": cfg.pixel_pitch_m},

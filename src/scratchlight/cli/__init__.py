@@ -20,7 +20,7 @@ import pkgutil
 import sys
 import warnings
 
-from ..errors import InputError, InputWarning
+from ..errors import InputError, InputWarning, one_line
 
 __all__ = ["main", "build_parser"]
 
@@ -60,7 +60,7 @@ def _check_finite_options(args) -> None:
 def _show_input_warning(message, category, filename, lineno, file=None, line=None,
                         _default=warnings.showwarning):
     if issubclass(category, InputWarning):
-        print(f"scratchlight: warning: {message}", file=sys.stderr)
+        print(one_line(f"scratchlight: warning: {message}"), file=sys.stderr)
     else:
         _default(message, category, filename, lineno, file, line)
 
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         from .common import flag_for_field
 
         where = flag_for_field(e.path)
-        print(f"scratchlight: error: {where + ': ' if where else ''}{e.problem}", file=sys.stderr)
+        print(one_line(f"scratchlight: error: {where + ': ' if where else ''}{e.problem}"),
+              file=sys.stderr)
         return 2
     except MemoryError:
         print("scratchlight: error: not enough memory for this input (see the point limit "
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         if e.filename is None:
             raise
-        print(f"scratchlight: error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        print(one_line(f"scratchlight: error: {e.filename}: {e.strerror or e}"), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scratchlight: interrupted", file=sys.stderr)
