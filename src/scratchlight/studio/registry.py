@@ -1,10 +1,13 @@
 """The pages' sessions, bounded: at most ``max_sessions`` sessions and ``max_matrices``
 sessions holding transport matrices in memory; the least recently used go first.
 
-An evicted session is stopped (its optimization, if any, ends at the next iteration) and
-forgotten; a page that still uses it is told to start a new one. A session whose matrices
-are released keeps its surface and state; its next relight loads them from the on-disk
-cache.
+A new session may only evict an idle one (no open optimization socket, no optimization
+and no job running): a page that is open keeps its socket, so pages from elsewhere (a
+site framing the studio, a script) can never push out the one being worked in. When every
+session is in use the new one is refused (``RegistryFull``, answered 503). An evicted
+session is stopped and forgotten; a page that still uses it is told to start a new one. A
+session whose matrices are released keeps its surface and state; its next relight loads
+them from the on-disk cache.
 """
 from __future__ import annotations
 
@@ -16,7 +19,16 @@ from typing import Callable
 
 from .workspace import StudioSession
 
-__all__ = ["SessionRegistry"]
+__all__ = ["SessionRegistry", "RegistryFull", "in_use"]
+
+
+class RegistryFull(Exception):
+    """Every session is in use; no new one can be made."""
+
+
+def in_use(ws: StudioSession) -> bool:
+    """A page is working in ``ws``: a socket is open, it optimizes, or a job runs."""
+    return ws.sockets > 0 or ws.optimizing or (ws.job is not None and not ws.job.finished)
 
 
 class SessionRegistry:
@@ -38,15 +50,23 @@ class SessionRegistry:
         return sid in self._sessions
 
     def create(self) -> StudioSession:
-        """A new session; the least recently used is evicted when the registry is full."""
+        """A new session; when the registry is full the least recently used idle session is
+        evicted, and when none is idle ``RegistryFull`` is raised (nothing is evicted)."""
         sid = secrets.token_urlsafe(12)
-        ws = self.factory(sid)
         with self._lock:
+            gone = []
+            idle = [k for k, old in self._sessions.items() if not in_use(old)]  # LRU first
+            while len(self._sessions) >= self.max_sessions:
+                if not idle:
+                    raise RegistryFull(
+                        f"all {self.max_sessions} studio sessions are in use (--max-sessions); "
+                        "close another studio tab and reload")
+                gone.append(self._sessions.pop(idle.pop(0)))
+            ws = self.factory(sid)
             self._sessions[sid] = ws
-            while len(self._sessions) > self.max_sessions:
-                _, old = self._sessions.popitem(last=False)
-                self._close(old)
-                self.evicted += 1
+        for old in gone:
+            self._close(old)
+            self.evicted += 1
         return ws
 
     def get(self, sid: str) -> StudioSession:

@@ -2,7 +2,8 @@
 
 Errors come back as ``{"error": "one line"}``: 400 for bad input (the readers' and the
 configs' own messages, files named by name), 404 for an unknown or evicted session, 409
-while the session is busy or not ready, 413 for an oversized upload.
+while the session is busy or not ready, 413 for an oversized upload, 503 for a new
+session while every session is in use.
 """
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ def api(handler):
             return _error(400, public_error(e))
         except (NotReady, Busy) as e:
             return _error(409, str(e))
-        except TooLarge:
-            return _error(413, f"upload larger than {studio.config.max_upload_bytes / 2 ** 20:g} MiB")
+        except TooLarge as e:
+            return _error(413, f"the request is larger than {e.limit / 2 ** 20:g} MiB"
+                               f"{' (--max-upload-mb)' if e.limit == studio.config.max_upload_bytes else ''}")
     return wrapped
 
 
@@ -63,6 +65,8 @@ async def _json(request) -> dict:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InputError("request", "the body is not valid JSON") from None
+    except RecursionError:  # nesting deeper than the parser's recursion limit
+        raise InputError("request", "the JSON body is nested too deeply") from None
     if not isinstance(data, dict):
         raise InputError("request", "expected a JSON object")
     return data
@@ -95,7 +99,12 @@ async def config(request, studio, ws):
 
 @api
 async def new_session(request, studio, ws):
-    ws = studio.registry.create()
+    from .registry import RegistryFull
+
+    try:
+        ws = studio.registry.create()
+    except RegistryFull as e:  # never evicts a session in use
+        return JSONResponse({"error": str(e)}, status_code=503, headers={"retry-after": "30"})
     return JSONResponse(ws.status(), status_code=201)
 
 
@@ -112,7 +121,8 @@ async def close_session(request, studio, ws):
 
 # ---------------------------------------------------------------------- surface and camera
 def _load_job(studio, ws, path, name, view):
-    job = studio.start_job(ws, "load", lambda job: ws.load(str(path), name, view, job))
+    load = studio.bounded(ws.load)  # the studio's point limit
+    job = studio.start_job(ws, "load", lambda job: load(str(path), name, view, job))
     return JSONResponse({"job": job.to_json()}, status_code=202)
 
 
@@ -126,17 +136,17 @@ async def open_surface(request, studio, ws):
 
 @api
 async def upload_surface(request, studio, ws):
-    from ..io import READERS, read_heightmap
+    from ..io import READERS
 
     name = request.query_params.get("name", "")
     data = await read_body(request, studio.config.max_upload_bytes)
     if not data:
         raise InputError(name or "upload", "the file is empty")
-    path = studio.store_upload(data, name, tuple(READERS))
-    try:
-        await anyio.to_thread.run_sync(read_heightmap, str(path))  # the readers' own checks
+    path = studio.store_upload(data, name, tuple(READERS), ws)
+    try:  # the readers' own checks, off the Mitsuba thread, within the studio's point limit
+        await anyio.to_thread.run_sync(studio.bounded(_read_quietly), str(path))
     except InputError as e:
-        path.unlink(missing_ok=True)
+        studio.discard_upload(ws, path)
         raise InputError(name, e.problem) from None
     return _load_job(studio, ws, path, name, ws.view)
 
@@ -152,6 +162,18 @@ async def set_camera(request, studio, ws):
 @api
 async def job_status(request, studio, ws):
     return JSONResponse({"job": ws.job.to_json() if ws.job else None})
+
+
+def _read_quietly(path: str):
+    """Read a height map for its checks; its warnings reach the page with the surface's
+    facts (``describe_heightmap``), not the server's stderr."""
+    import warnings
+
+    from ..io import read_heightmap
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_heightmap(path)
 
 
 # ---------------------------------------------------------------------- light
@@ -204,18 +226,22 @@ async def light_preset(request, studio, ws):
 @api
 async def upload_light(request, studio, ws):
     from ..io import ENVMAP_EXTENSIONS
-    from ..optimize.init import initial_envmap
+    from .uploads import read_light_image
 
     name = request.query_params.get("name", "")
     channels = 3 if request.query_params.get("color") == "rgb" else 1
     data = await read_body(request, studio.config.max_upload_bytes)
     if not data:
         raise InputError(name or "upload", "the file is empty")
-    path = studio.store_upload(data, name, ENVMAP_EXTENSIONS)
-    try:  # as `optimize --init FILE` reads it: resampled, gray by CIE L*
-        E = await studio.worker.run(initial_envmap, str(path), studio.settings.envmap_shape, channels)
+    path = studio.store_upload(data, name, ENVMAP_EXTENSIONS, ws)
+    args = (str(path), studio.settings.envmap_shape, channels, studio.config.max_light_pixels)
+    try:  # as `optimize --init FILE` reads it: resampled, gray by CIE L*; size from the header
+        if path.suffix.lower() in (".exr", ".hdr"):  # Mitsuba reads these
+            E = await studio.worker.run(read_light_image, *args)
+        else:  # Pillow: never holds up the Mitsuba thread
+            E = await anyio.to_thread.run_sync(read_light_image, *args)
     except InputError as e:
-        path.unlink(missing_ok=True)
+        studio.discard_upload(ws, path)
         raise InputError(name, e.problem) from None
     ws.set_light(E)
     ws.run_inputs["light_file"] = str(path)
@@ -256,10 +282,17 @@ async def roi_upload(request, studio, ws):
     ws._require()
     data = await read_body(request, studio.config.max_upload_bytes)
     name = request.query_params.get("name") or "roi.png"
-    path = studio.store_upload(data, name, (".png",))
-    try:
+    path = studio.store_upload(data, name, (".png",), ws)
+    try:  # the size from the header first: a small file may declare a huge image
+        from .uploads import light_image_size
+
+        w, h = light_image_size(str(path))
+        if w * h > studio.config.max_points:
+            raise InputError(name, f"the region image is {w} x {h} pixels, more than the "
+                                   f"{studio.config.max_points:,} a height map may have")
         summary = await anyio.to_thread.run_sync(ws.load_roi, str(path))
     except InputError as e:
+        studio.discard_upload(ws, path)
         raise InputError(name, e.problem) from None
     return JSONResponse(summary)
 

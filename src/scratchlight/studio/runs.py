@@ -169,6 +169,7 @@ def plan_run(ws, action: str, options: dict) -> RunPlan:
         if envmap is None:
             envmap = session.initial_envmap(light, opts["seed"])
         ws.run_inputs = {**ws.run_inputs, "init": init, "init_envmap": envmap}
+        ws.run_note = ""  # a new run: its whole curve is under this camera
     ws.run_inputs["mask_mode"] = ws.mask_mode  # the region this (part of the) run counts
     ws.run_inputs["roi_cells"] = None if ws.roi_cells is None else ws.roi_cells.copy()
     # the run's engine (a transport matrix per spp) is built here, on the Mitsuba thread

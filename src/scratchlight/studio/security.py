@@ -5,7 +5,8 @@
   other address it requires a random token on every request and WebSocket (query
   ``?token=``, header ``X-Studio-Token`` or the cookie set when the page was opened with
   the token). Requests from another origin that change state (WebSocket, POST, ...) are
-  refused either way.
+  refused either way. Every answer forbids framing (``X-Frame-Options: DENY`` and CSP
+  ``frame-ancestors 'none'``): no other site can show the studio in a frame.
 - ``resolve_data_file``: a surface is named by its plain file name inside ``--data DIR``;
   no separators, no ``..``, no hidden files, no links leading out of the folder.
 - ``read_body``: a request body, refused (413) past a size limit before it is all read.
@@ -28,6 +29,9 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 TOKEN_HEADER = "x-studio-token"
 TOKEN_COOKIE = "scratchlight_studio_token"
 TOKEN_QUERY = "token"
+NO_FRAMING = [(b"x-frame-options", b"DENY"),
+              (b"content-security-policy", b"frame-ancestors 'none'")]
+"""Headers of every HTTP answer: the studio is never shown inside another page's frame."""
 
 
 def new_token() -> str:
@@ -85,6 +89,8 @@ class TokenGuard:
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            send = _no_framing(send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         problem = self._refusal(scope, headers)
         if problem is not None:
@@ -112,6 +118,16 @@ class TokenGuard:
         return await self.app(scope, receive, send)
 
 
+def _no_framing(send):
+    """``send`` with ``NO_FRAMING`` added to the response's headers."""
+    async def wrapped(message):
+        if message["type"] == "http.response.start":
+            message = dict(message)
+            message["headers"] = list(message.get("headers", [])) + NO_FRAMING
+        await send(message)
+    return wrapped
+
+
 def check_file_name(name: str, what: str = "file") -> str:
     """``name`` if it is a plain file name (no folders, no ``..``, not hidden), else InputError."""
     if not isinstance(name, str) or not name or len(name) > 255:
@@ -135,7 +151,11 @@ def resolve_data_file(root: str | os.PathLike, name: str) -> Path:
 
 
 class TooLarge(Exception):
-    """A request body above the limit."""
+    """A request body above ``limit`` bytes."""
+
+    def __init__(self, limit: int = 0):
+        super().__init__(limit)
+        self.limit = limit
 
 
 async def read_body(request, limit: int) -> bytes:
@@ -143,11 +163,11 @@ async def read_body(request, limit: int) -> bytes:
     declared Content-Length) exceeds ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise TooLarge()
+        raise TooLarge(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise TooLarge()
+            raise TooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)

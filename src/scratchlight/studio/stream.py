@@ -6,7 +6,8 @@ from where it stopped) or ``{"action": "stop"}``. The server answers with
 ``{"type": "started"}``, then after every iteration ``{"type": "step", "iteration",
 "loss", "losses": [...], "envmap": {...}, "image": "data:image/png;base64,..."}`` and at the
 end ``{"type": "done", ...}``, or ``{"type": "error", "message"}`` (the session stays
-usable). When iterations come faster than frames can be sent, the losses of all of them
+usable). The page keeps its socket open while it is open: a session with an open socket
+is in use and never evicted for a new one (``registry``). When iterations come faster than frames can be sent, the losses of all of them
 are sent and the light and render of the latest only. Closing the socket stops the run.
 """
 from __future__ import annotations
@@ -116,6 +117,7 @@ async def optimize_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     out = _Sender(websocket)
     task: asyncio.Task | None = None
+    ws.sockets += 1  # an open page: a new session never evicts this one
     try:
         while True:
             try:
@@ -137,5 +139,7 @@ async def optimize_socket(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        ws.sockets -= 1
         out.open = False
-        ws.stop_event.set()  # a closed page stops its run (the best map is kept)
+        if ws.sockets <= 0:  # the last closed socket of the page stops its run (best map kept)
+            ws.stop_event.set()

@@ -4,8 +4,11 @@ A ``StudioSession`` wraps one :class:`scratchlight.Session` (the only thing it d
 adds what a page needs between calls: the current light, the painted region, the transport
 engine that relights, and the job the page is following. The region is kept on the
 prepared height-map grid, so it follows the surface when the camera moves: painting in the
-image marks the cells seen at the painted pixels (``Scene.pixel_cell``), and the mask of any
-view is ``Scene.cell_mask_to_image`` of those cells.
+image marks the cells in view nearest to the painted pixels' centres (``Scene.pixel_cell``),
+a filled area of cells, and the mask of any view is ``Scene.cell_mask_to_image`` of them.
+The last run belongs to the surface: a camera change keeps it, with the new view's region
+(Resume, Evaluate and Export judge it under the new camera); opening another surface ends
+it.
 
 Methods that build or render run on the Mitsuba thread (``worker``); ``relight`` and the
 mask bookkeeping are NumPy only.
@@ -107,7 +110,8 @@ def describe_heightmap(hm, name: str) -> dict:
             "spacing_um": [hm.dx * 1e6, hm.dy * 1e6], "size_mm": [w * 1e3, hh * 1e3],
             "height_min_um": float(h.min() * 1e6), "height_max_um": float(h.max() * 1e6),
             "height_range_um": float(np.ptp(h) * 1e6), "height_rms_um": float(np.std(h) * 1e6),
-            "missing_fraction": float(hm.missing_fraction), "has_truth": hm.truth is not None}
+            "missing_fraction": float(hm.missing_fraction), "has_truth": hm.truth is not None,
+            "warnings": list(hm.warnings)}  # what the reader assumed, shown on the page
 
 
 class StudioSession:
@@ -134,8 +138,11 @@ class StudioSession:
         self.stop_event = threading.Event()
         self.optimizing = False
         self.run_inputs: dict = {}
+        self.run_note = ""  # said with the run after a camera change
         self.closed = False
+        self.sockets = 0  # open optimization sockets: the page is open (registry.in_use)
         self._views: dict = {}  # (path, view) -> Session of views left, without matrices
+        self._owners = None  # (scene, (cells, pixels)) of _cell_owners
 
     # ------------------------------------------------------------------ building
     def load(self, path: str, name: str, view: ViewSettings, job=None) -> dict:
@@ -163,6 +170,8 @@ class StudioSession:
             progress=lambda d, t: report(0.2 + 0.8 * d / t, f"building the transport matrix ({d}/{t})"))
         same_surface = str(path) == self.surface_path and self.session is not None
         with self.lock:
+            # the run belongs to the surface: a camera change keeps it (judged anew below)
+            run = self.session.run if same_surface else None
             if self.session is not None:
                 self.session.drop_engines()
                 if same_surface:  # keep the scene of the view being left
@@ -178,6 +187,13 @@ class StudioSession:
                 self.roi_cells, self.mask_mode = None, "object"
                 self.run_inputs = {}
             self._apply_mask()
+            if run is not None:  # its lights are the camera's own; its region is this view's
+                run = dataclasses.replace(run, mask=session.mask.copy())
+                self.run_note = ("the run's loss so far was measured under an earlier camera; "
+                                 "Resume, Evaluate and Export use this one")
+            else:
+                self.run_note = ""
+            session.run = run  # a view kept from before may hold an older run
         return self.status()
 
     def ensure_engine(self, job=None):
@@ -264,15 +280,47 @@ class StudioSession:
             raise InputError("mask", f"mask of shape {image_mask.shape} does not match the image "
                                      f"{tuple(scene.image_shape)}")
         cells = np.zeros(session.heightmap.shape, bool) if self.roi_cells is None else self.roi_cells.copy()
-        pc = scene.pixel_cell
-        seen = pc[..., 0] >= 0
-        cells[pc[..., 0][seen], pc[..., 1][seen]] = False
-        painted = seen & image_mask
-        cells[pc[..., 0][painted], pc[..., 1][painted]] = True
+        in_view, owner = self._cell_owners(scene)
+        cells.ravel()[in_view] = image_mask.ravel()[owner]
         with self.lock:
             session.set_mask(scene.cell_mask_to_image(cells))  # InputError if (nearly) empty
             self.roi_cells, self.mask_mode, self.mask_note = cells, "painted", ""
         return self.mask_summary()
+
+    def _cell_owners(self, scene) -> tuple[np.ndarray, np.ndarray]:
+        """The cells in view (flat indices into the height-map grid) and, for each, the
+        pixel (flat index into the image) whose centre lands nearest to it on the surface.
+
+        A pixel covers several cells when the grid is finer than the image; marking only
+        the cell at each pixel centre would leave a painted stroke as a lattice of dots, which
+        another camera shows as scattered specks. Giving every cell the state of its nearest
+        pixel centre makes a painted area a filled area of cells. Cells farther than about
+        one pixel footprint from every pixel centre are out of view (outside the image or
+        hidden) and keep their state. Computed once per scene."""
+        if self._owners is not None and self._owners[0] is scene:
+            return self._owners[1]
+        from scipy.spatial import cKDTree
+
+        pc = scene.pixel_cell
+        seen = pc[..., 0] >= 0
+        pts = pc[seen].astype(np.float64)  # (n, 2): row i, column j
+        pixel = np.flatnonzero(seen.ravel())
+        # the footprint of a pixel in cells: the step to its right and lower neighbours
+        steps = np.concatenate([
+            np.linalg.norm((pc[a] - pc[b]).astype(np.float64), axis=-1)[seen[a] & seen[b]]
+            for a, b in (((slice(None), slice(1, None)), (slice(None), slice(None, -1))),
+                         ((slice(1, None), slice(None)), (slice(None, -1), slice(None))))])
+        steps = steps if steps.size else np.ones(1)
+        reach = 0.75 * float(np.percentile(steps, 95)) + 0.5
+        ny, nx = scene.heightmap.shape
+        lo = np.maximum(np.floor(pts.min(0) - reach), 0).astype(int)
+        hi = np.minimum(np.ceil(pts.max(0) + reach), (ny - 1, nx - 1)).astype(int)
+        ii, jj = np.mgrid[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1]
+        d, k = cKDTree(pts).query(np.stack([ii.ravel(), jj.ravel()], 1), distance_upper_bound=reach)
+        near = np.isfinite(d)
+        owners = ((ii.ravel() * nx + jj.ravel())[near], pixel[k[near]])
+        self._owners = (scene, owners)
+        return owners
 
     def load_roi(self, path: str) -> dict:
         """A region saved as a PNG in the height map's grid (what ``optimize --mask`` takes)."""
@@ -317,6 +365,7 @@ class StudioSession:
             "run": None if run is None else {"iterations_done": run.iterations_done,
                                              "loss": [float(v) for v in run.loss],
                                              "stopped": run.stopped,
-                                             "best_loss": float(min(run.loss)) if run.loss else None},
+                                             "best_loss": float(min(run.loss)) if run.loss else None,
+                                             "note": self.run_note},
             "job": self.job.to_json() if self.job is not None else None,
         }

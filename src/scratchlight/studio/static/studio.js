@@ -75,6 +75,8 @@ function showInfo(s) {
     ["missing", `${(100 * i.missing_fraction).toFixed(2)} %`],
     ["exaggeration", s.exaggeration.toPrecision(3)], ["image", `${s.image_shape[1]} x ${s.image_shape[0]}`]];
   if (i.has_truth) rows.push(["truth", "defect mask present"]);
+  const esc = (t) => t.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+  if (i.warnings && i.warnings.length) rows.push(["warning", esc(i.warnings.join("; "))]);
   $("surface-info").innerHTML = rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join("");
 }
 
@@ -85,7 +87,12 @@ async function afterLoad(status) {
   maskCanvas.width = w; maskCanvas.height = h;
   await loadMaskOverlay();
   showMaskInfo(status.mask);
+  // a run stays with its surface through camera changes; a new surface has none
+  state.canResume = !!status.run; setRunning(state.running);
+  if (!status.run) { state.losses = []; state.iterations = []; drawLoss(); }
   await relight();
+  if (status.run) await loadCompare();   // before | after seen from the new camera
+  if (status.run && status.run.note) say(status.run.note, true);
 }
 
 async function runLoad(path, body, label) {
@@ -310,6 +317,7 @@ async function start() {
   try {
     const cfg = await call("GET", "/api/config");
     state.sid = (await call("POST", "/api/sessions")).id;
+    socket().catch(() => {});   // an open socket marks the session in use: never evicted
     const res = $("cam-resolution");
     if (![...res.options].some((o) => o.value === String(cfg.resolution))) res.add(new Option(String(cfg.resolution)));
     res.value = String(cfg.resolution);
