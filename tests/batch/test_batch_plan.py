@@ -47,18 +47,18 @@ x = "lam"
     assert plan.mode == "per-part" and plan.report == {"metric": "loss_after", "x": "lam"}
     maps = [os.path.basename(r["heightmap"]) for r in plan.rows]
     # row 1: 2 maps x 2 lams (the sweep beats the defaults); row 2: its own map (it beats
-    # the plan's sweep) x 2 lams x 2 roughnesses
-    assert maps == ["fm-1.npz"] * 2 + ["fm-2.npz"] * 2 + ["turn.npz"] * 4
+    # the plan's sweep) x 2 roughnesses; render takes no lam, so the swept lam is left out
+    # of it (the defaults' lam stays, make_rows drops it)
+    assert maps == ["fm-1.npz"] * 2 + ["fm-2.npz"] * 2 + ["turn.npz"] * 2
     assert [r["lam"] for r in plan.rows[:4]] == [10, 30, 10, 30]
     assert all(r["material"] == "steel" and r["resolution"] == 64 for r in plan.rows[:4])
-    assert {(r["lam"], r["roughness"]) for r in plan.rows[4:]} == {(10, 0.02), (10, 0.1),
-                                                                    (30, 0.02), (30, 0.1)}
+    assert {(r["lam"], r["roughness"]) for r in plan.rows[4:]} == {(30, 0.02), (30, 0.1)}
     assert plan.swept == ["heightmap", "lam", "roughness"]
     assert all(os.path.isabs(r["heightmap"]) for r in plan.rows)
     names = row_names(plan.rows)
     assert len(set(names)) == len(names)
     # the map's stem, the command, then the options that differ between those rows
-    assert names[0] == "fm-1_optimize_lam=10" and names[4] == "turn_render_lam=10_roughness=0.02"
+    assert names[0] == "fm-1_optimize_lam=10" and names[4] == "turn_render_roughness=0.02"
 
 
 def test_csv_rows_and_typed_cells(parts):

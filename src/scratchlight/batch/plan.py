@@ -12,7 +12,7 @@ TOML::
     heightmap = "parts/a.npz"
     [defaults]                   # options of every row
     resolution = 128
-    [sweep]                      # lists expanded as a product, for every row
+    [sweep]                      # lists expanded as a product, for every row (below)
     heightmap = ["parts/*.npz"]  # height maps may be globs (relative to the plan)
     lam = [10, 30]
     [[rows]]                     # explicit rows (default: one row of the defaults)
@@ -21,6 +21,13 @@ TOML::
     [report]                     # the plot of summary.csv: a metric against an option
     metric = "loss_after"
     x = "lam"
+
+Sweeps: every row of ``[[rows]]`` (or the one row of the defaults when there are none) is
+multiplied by the plan's ``[sweep]`` and by its own ``sweep``. An option the row sets itself
+beats the swept values (a row with its own ``heightmap`` is not multiplied by the swept
+height maps); a plan-``[sweep]`` option the row's command does not take (``lam`` on an
+evaluate row) is left out of that row, so it is not multiplied by it either. The same run
+twice is one row.
 
 CSV: a header of option names (``heightmap`` required, ``command`` and ``name`` optional),
 one row per run; an empty cell keeps the option's default; lines whose first cell starts
@@ -164,9 +171,13 @@ def _from_toml(path: str, text: str) -> Plan:
             if len(maps) > 1 and "heightmap" not in plan.swept:
                 plan.swept.append("heightmap")
         names = list(row_axes)
+        # the plan's [sweep] serves rows of every command: a swept option this row's command
+        # does not take is left out of it (as with [defaults]); the row's own sweep is not
+        takes = _takes(plan.mode, defaults, row)
         for hm, combo in itertools.product(maps, itertools.product(*row_axes.values())):
             # precedence: defaults < sweeps < the row's own values
-            opts = {**defaults, **dict(zip(names, combo)), **row}
+            swept = {n: v for n, v in zip(names, combo) if n in own or takes is None or n in takes}
+            opts = {**defaults, **swept, **row}
             if hm is not None:
                 opts["heightmap"] = hm
             marker = repr(sorted(opts.items(), key=lambda kv: kv[0]))
@@ -174,6 +185,16 @@ def _from_toml(path: str, text: str) -> Plan:
                 seen.add(marker)
                 plan.rows.append(opts)
     return plan
+
+
+def _takes(mode: str, defaults: dict, row: dict) -> set[str] | None:
+    """The options the row's command takes (None for an unknown command: the row fails
+    later with its own message)."""
+    from .options import COMMANDS, command_options
+
+    command = row.get("command", defaults.get("command",
+                                              "evaluate" if mode == "shared-light" else "optimize"))
+    return command_options(command) if command in COMMANDS else None
 
 
 def _axes(path: str, base: str, sweep: dict, where: str) -> dict[str, list]:
