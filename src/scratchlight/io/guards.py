@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import bz2
 import collections
+import contextlib
+import contextvars
 import io
 import lzma
 import os
@@ -20,7 +22,7 @@ import zlib
 
 from ..errors import InputError
 
-__all__ = ["DEFAULT_MAX_POINTS", "BYTES_PER_POINT", "max_points", "check_point_count",
+__all__ = ["DEFAULT_MAX_POINTS", "BYTES_PER_POINT", "max_points", "point_limit", "check_point_count",
            "check_regular_file", "format_bytes", "inflate_exactly", "read_member_exactly",
            "check_unique_members", "open_member"]
 
@@ -31,8 +33,35 @@ BYTES_PER_POINT = 48
 heights and their filled and levelled copies, the valid mask, nearest-neighbour indices."""
 
 
+# A caller's own limit (and the name of what sets it) for the reads in its context: the
+# studio reads uploads with a lower limit than the command line.
+_LIMIT: contextvars.ContextVar = contextvars.ContextVar("scratchlight_point_limit", default=None)
+
+
+@contextlib.contextmanager
+def point_limit(limit: int, setting: str):
+    """Within the block (this thread's context), readers accept at most ``limit`` points
+    (never more than ``max_points()`` would), and a refusal names ``setting``."""
+    token = _LIMIT.set((min(int(limit), max_points()), setting))
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def _limit_and_setting() -> tuple[int, str]:
+    scoped = _LIMIT.get()
+    if scoped is not None:
+        return scoped
+    return max_points(), "set SCRATCHLIGHT_MAX_POINTS to change it"
+
+
 def max_points() -> int:
-    """The largest grid (in points) a reader accepts: SCRATCHLIGHT_MAX_POINTS or the default."""
+    """The largest grid (in points) a reader accepts: the limit of an enclosing
+    ``point_limit``, else SCRATCHLIGHT_MAX_POINTS or the default."""
+    scoped = _LIMIT.get()
+    if scoped is not None:
+        return scoped[0]
     text = os.environ.get("SCRATCHLIGHT_MAX_POINTS", "").strip()
     if not text:
         return DEFAULT_MAX_POINTS
@@ -58,11 +87,11 @@ def check_point_count(path: str, nx: int, ny: int, what: str = "grid") -> None:
     """Refuse a declared grid of ``nx`` x ``ny`` points above the point limit, before any
     allocation, saying how much memory it would need."""
     n = int(nx) * int(ny)
-    limit = max_points()
+    limit, setting = _limit_and_setting()
     if n > limit:
         raise InputError(path, f"the {what} of {nx} x {ny} = {n:,} points would need about "
                                f"{format_bytes(n * BYTES_PER_POINT)} of memory; the limit is "
-                               f"{limit:,} points (set SCRATCHLIGHT_MAX_POINTS to change it)")
+                               f"{limit:,} points ({setting})")
 
 
 def check_regular_file(path: str) -> None:

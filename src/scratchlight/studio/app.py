@@ -15,10 +15,12 @@ import re
 from pathlib import Path
 
 from ..errors import InputError
+from ..io.guards import point_limit
 from .config import StudioConfig
 from .registry import SessionRegistry
 from .routes import api_routes, page_routes
 from .stream import optimize_socket
+from .uploads import UploadLedger
 from .security import TokenGuard, check_file_name, is_loopback, LOOPBACK_HOSTS, new_token, resolve_data_file
 from .worker import Busy, Job, MitsubaWorker, run_job
 from .workspace import StudioSession, StudioSettings, ViewSettings
@@ -45,6 +47,7 @@ class Studio:
         self.worker = MitsubaWorker(config.device)
         self.out_dir = Path(config.out_dir).resolve()
         self._tasks: set[asyncio.Task] = set()
+        self._ledgers: dict[str, UploadLedger] = {}  # session id -> its uploads
 
     # ------------------------------------------------------------------ surfaces
     def surfaces(self) -> list[dict]:
@@ -81,13 +84,17 @@ class Studio:
             raise InputError(name, "not a height-map file")
         return path
 
-    def store_upload(self, data: bytes, name: str, extensions) -> Path:
-        """Keep uploaded bytes under ``out_dir/uploads`` (run.json may name them)."""
+    def store_upload(self, data: bytes, name: str, extensions, ws=None) -> Path:
+        """Keep uploaded bytes under ``out_dir/uploads`` (run.json may name them), counted
+        against the quota of session ``ws`` (``discard_upload`` deletes a failed one)."""
         check_file_name(name, "upload")
         ext = os.path.splitext(name)[1].lower()
         if ext not in extensions:
             raise InputError(name, f"unsupported file type {ext or '(none)'!r}; "
                                    f"supported: {', '.join(sorted(extensions))}")
+        ledger = self._ledgers.setdefault(ws.id, UploadLedger()) if ws is not None else None
+        if ledger is not None:
+            ledger.check(name, len(data), self.config.upload_quota_bytes)
         folder = self.out_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.splitext(name)[0])[:60] or "upload"
@@ -96,7 +103,22 @@ class Studio:
             tmp = path.with_name(path.name + ".part")
             tmp.write_bytes(data)
             os.replace(tmp, path)
+        if ledger is not None:
+            ledger.add(path, len(data))
         return path
+
+    def discard_upload(self, ws, path) -> None:
+        """Delete an upload that failed its checks (it no longer counts to the quota)."""
+        self._ledgers.setdefault(ws.id, UploadLedger()).discard(path)
+
+    def bounded(self, fn):
+        """``fn`` wrapped so that the readers it calls take the studio's point limit."""
+        limit, setting = self.config.max_points, "the studio's --max-points"
+
+        def call(*args, **kwargs):
+            with point_limit(limit, setting):
+                return fn(*args, **kwargs)
+        return call
 
     # ------------------------------------------------------------------ jobs
     def start_job(self, ws: StudioSession, kind: str, fn) -> Job:

@@ -42,6 +42,18 @@ class StudioConfig:
                                    metavar="MAX_UPLOAD_MB", flag_scale=2 ** 20, parse=float,
                                    lo=0, lo_open=True)
     """Largest upload, bytes."""
+    upload_quota_bytes: int = option(256 * 2 ** 20, "uploads one session may keep, in MiB",
+                                     flag="--upload-quota-mb", metavar="UPLOAD_QUOTA_MB",
+                                     flag_scale=2 ** 20, parse=float, lo=0, lo_open=True)
+    """Bytes of uploads one session may keep under ``out_dir/uploads`` (failed ones are
+    deleted and do not count)."""
+    max_points: int = option(16_000_000, "largest height map an upload or surface may hold, "
+                             "in points", lo=9)
+    """Largest grid, points, the page may read (refused from the file's header, before
+    anything of that size is allocated)."""
+    max_light_pixels: int = option(64 * 2 ** 20, "largest light image the page may load, in "
+                                   "pixels", lo=4)
+    """Largest light image, pixels (checked from its header before decoding)."""
     resolution: int = option(256, "image size of the page", lo=16, hi=1024)
     """Image size of the page, pixels (the page's camera allows 16 .. 1024)."""
     relight_spp: int = option(16, "paths per pixel of the matrices the page relights with",

@@ -18,13 +18,14 @@ import dataclasses
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from typing import Any, Callable
 
 from ..errors import InputError
 
-__all__ = ["MitsubaWorker", "Job", "run_job", "Busy", "public_error"]
+__all__ = ["MitsubaWorker", "Job", "run_job", "Busy", "public_error", "hide_paths"]
 
 log = logging.getLogger("scratchlight.studio")
 _job_ids = itertools.count(1)
@@ -34,13 +35,22 @@ class Busy(Exception):
     """The session is already doing something that excludes this request."""
 
 
+# An absolute server path inside a message (a library's own text may quote one).
+_ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+([^\s'\"/]+)")
+
+
+def hide_paths(text: str) -> str:
+    """``text`` with every absolute path replaced by its file name."""
+    return _ABS_PATH.sub(lambda m: m.group(1), text)
+
+
 def public_error(e: InputError) -> str:
     """One line for the page: a file named by an absolute server path is named by its
-    file name only (the browser never sees server paths)."""
+    file name only, also inside the problem (the browser never sees server paths)."""
     where = e.path
     if where and os.path.isabs(where):
         where = os.path.basename(where)
-    return (f"{where}: {e.problem}" if where else e.problem).splitlines()[0]
+    return hide_paths(f"{where}: {e.problem}" if where else e.problem).splitlines()[0]
 
 
 class MitsubaWorker:
@@ -112,7 +122,8 @@ async def run_job(job: Job, call) -> None:
         job.state, job.error = "error", public_error(e)
     except Exception as e:  # keep the server and the session usable; say what went wrong
         log.exception("job %s failed", job.kind)
-        job.state, job.error = "error", f"{job.kind} failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        text = hide_paths(str(e).splitlines()[0]) if str(e) else type(e).__name__
+        job.state, job.error = "error", f"{job.kind} failed: {text}"
     else:
         job.result, job.progress, job.state = result, 1.0, "done"
     job.seconds = round(time.perf_counter() - job.started, 3)
