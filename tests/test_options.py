@@ -62,8 +62,9 @@ def test_flags_of_each_command_are_unchanged():
     before["batch"] = ("cache-dir device fresh gpus-per-row out plot-metric plot-x quiet ray "
                        "retries retry-failed seed workers")
     before["demo"] = "device engine iterations out resolution seed size"
-    before["studio"] = ("data device host max-matrices max-sessions max-size max-upload-mb "
-                        "open out port resolution")
+    before["studio"] = ("data device host max-light-pixels max-matrices max-points "
+                        "max-sessions max-size max-upload-mb open out port resolution "
+                        "upload-quota-mb")
     positionals = {"lamps": ["light", "heightmap"], "batch": ["plan"], "demo": []}
     sub = next(a for a in build_parser()._actions if isinstance(a.choices, dict))
     for command, flags in before.items():

@@ -15,7 +15,8 @@ HELP = "start the studio: a local web page to paint light and a region and optim
 
 
 OPTIONS = ("data_dir", "port", "host", "out_dir", "resolution", "max_sessions",
-           "max_matrices", "max_upload_bytes", "max_size", "device")
+           "max_matrices", "max_upload_bytes", "upload_quota_bytes", "max_points",
+           "max_light_pixels", "max_size", "device")
 
 
 def add_arguments(p):
