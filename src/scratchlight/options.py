@@ -26,11 +26,12 @@ import types
 import typing
 from typing import Any, Callable, Iterable
 
-from .config import closest, replace_field
+from .config import closest, get_field, replace_field
 from .errors import InputError
 
 __all__ = ["Option", "Entry", "option", "option_table", "coerce", "config_from_options",
-           "set_option", "check_declared", "unknown_name", "closest", "show_default"]
+           "set_option", "resolve_paths", "check_declared", "unknown_name", "closest",
+           "show_default"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,6 +268,26 @@ def coerce(e: Entry, value: Any, base_dir: str | None = None, from_flag: bool = 
             (o.path is True or o.path(value)):
         value = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
     return value
+
+
+def resolve_paths(cfg: Any, base_dir: str | os.PathLike) -> Any:
+    """A copy of the (nested) config ``cfg`` whose relative file paths (the fields declared
+    ``path``) are made absolute against ``base_dir``, the folder of the config file that
+    named them: a results folder moved or unzipped elsewhere replays from where it lies.
+    Absolute paths and values that are no path (``object``, ``constant:0.5``) stay."""
+    def fix(o: Option, v):
+        if isinstance(v, str) and v and not os.path.isabs(os.path.expanduser(v)) and \
+                (o.path is True or o.path(v)):
+            return os.path.normpath(os.path.join(os.fspath(base_dir), v))
+        return v
+
+    for e in {e.field: e for e in option_table(type(cfg)).values() if e.opt.path}.values():
+        value = get_field(cfg, e.field)
+        new = tuple(fix(e.opt, v) for v in value) if isinstance(value, (list, tuple)) \
+            else fix(e.opt, value)
+        if new != value:
+            cfg = replace_field(cfg, e.field, new)
+    return cfg
 
 
 def set_option(cfg: Any, e: Entry, value: Any) -> Any:

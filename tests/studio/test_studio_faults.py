@@ -173,3 +173,75 @@ def test_a_camera_change_keeps_the_run_judged_under_the_new_camera(fine):
     # going back to the first view (kept) keeps the same run, not the view's old one
     assert _camera(c, sid, camera="oblique", azimuth=0, elevation=45, resolution=TINY)["run"]["iterations_done"] == 3
     c.delete(f"/api/s/{sid}")
+
+
+# ---------------------------------------------------------------------- item 10: the zip on its own
+def _strings(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+@pytest.mark.slow
+def test_an_exported_zip_replays_after_the_servers_folders_are_gone(fine, tmp_path):
+    import os
+
+    c, root = fine["client"], fine["root"]
+    sid = _open(c)
+    assert c.post(f"/api/s/{sid}/mask", content=_disc((TINY, TINY), (22, 26), 12)).status_code == 200
+    c.post(f"/api/s/{sid}/light/preset", json={"name": "studio"})  # a painted initial light
+    opts = {"iterations": 2, "spp": 4, "final_spp": 4, "init": "current"}
+    assert _stream(c, sid, {"action": "start", "options": opts})[-1]["type"] == "done"
+    assert c.post(f"/api/s/{sid}/export").status_code == 202
+    job = wait_job(c, sid)
+    assert job["state"] == "done", job
+    z = c.get(job["result"]["download"])
+    assert z.status_code == 200
+    c.delete(f"/api/s/{sid}")
+    folder = tmp_path / "elsewhere" / "results"
+    zipfile.ZipFile(io.BytesIO(z.content)).extractall(folder)
+    config = json.loads((folder / "run.json").read_text())["config"]
+    named = [config["surface"]["path"], config["light"]["mask"], config["light"]["init"]]
+    assert named == ["fine.npz", "roi.png", "init_light.exr"]  # beside run.json, by name
+    assert all(str(root) not in s for s in _strings(config))
+    assert all((folder / n).is_file() for n in named)
+    # the server's folders go away (moved); the unzipped folder replays from elsewhere
+    moved = {p: p.with_name(p.name + "-moved") for p in (root / "out", fine["data"])}
+    for a, b in moved.items():
+        a.rename(b)
+    try:
+        env = {**os.environ, "SCRATCHLIGHT_CACHE": str(root / "cache")}
+        proc = subprocess.run([sys.executable, "-m", "scratchlight.cli", "optimize", "--config",
+                               str(folder / "run.json"), "--out", str(tmp_path / "again")],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    finally:
+        for a, b in moved.items():
+            b.rename(a)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again = json.loads((tmp_path / "again" / "run.json").read_text())
+    assert again["iterations_done"] == 2 and again["mask_pixels"] == json.loads(
+        (folder / "run.json").read_text())["mask_pixels"]
+    shutil.rmtree(tmp_path / "again")
+
+
+def test_config_paths_are_read_beside_the_run_json(tmp_path):
+    from scratchlight.optimize.config import LightConfig, OptimizeConfig
+    from scratchlight.surface import SurfaceConfig
+
+    cfg = OptimizeConfig(surface=SurfaceConfig(path="part.npz"),
+                         light=LightConfig(mask="roi.png", init="constant:0.3"))
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"command": "optimize", "config": cfg.to_dict()}))
+    back = OptimizeConfig.from_json(str(tmp_path / "run" / "run.json"))
+    assert back.surface.path == str(tmp_path / "run" / "part.npz")
+    assert back.light.mask == str(tmp_path / "run" / "roi.png") and back.light.init == "constant:0.3"
+    absolute = OptimizeConfig(surface=SurfaceConfig(path=str(tmp_path / "x.npz")),
+                              light=LightConfig(mask="scratch"))
+    (tmp_path / "run" / "run.json").write_text(json.dumps({"command": "optimize", "config": absolute.to_dict()}))
+    back = OptimizeConfig.from_json(str(tmp_path / "run" / "run.json"))
+    assert back.surface.path == str(tmp_path / "x.npz") and back.light.mask == "scratch"

@@ -114,8 +114,11 @@ def add_run_options(p: argparse.ArgumentParser, cls: type) -> None:
 def replay(args, cls: type, command: str):
     """The config saved in ``--config FILE`` (``--device`` overrides the saved one)."""
     from ..config import read_config
+    from ..options import resolve_paths
 
-    cfg = read_config(args.config, cls, command=command)
+    # relative file paths name files beside the config, wherever its folder was moved
+    cfg = resolve_paths(read_config(args.config, cls, command=command),
+                        os.path.dirname(os.path.abspath(args.config)))
     if getattr(args, "device", None):
         cfg = dataclasses.replace(cfg, device=args.device)
     return cfg

@@ -15,11 +15,12 @@ them, and the CLI maps a field back to its flag for error messages.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 from ..config import config_from_dict, config_to_dict, read_config
 from ..errors import InputError
-from ..options import check_declared, config_from_options, option, option_table
+from ..options import check_declared, config_from_options, option, option_table, resolve_paths
 from ..scene import SceneSpec
 from ..surface import SurfaceConfig
 
@@ -219,7 +220,10 @@ class OptimizeConfig:
                 return cls.from_options(**data)
             except InputError as e:
                 raise InputError(path, f"{e.path}: {e.problem}") from None
-        return read_config(path, cls, command="optimize")
+        # relative paths (a results folder's own roi.png, init light, surface) name files
+        # beside the run.json, wherever the folder was moved
+        return resolve_paths(read_config(path, cls, command="optimize"),
+                             os.path.dirname(os.path.abspath(path)))
 
     @classmethod
     def from_options(cls, **options) -> "OptimizeConfig":

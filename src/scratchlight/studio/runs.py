@@ -5,8 +5,9 @@
 the run is built there, and the ``specular`` map traces rays); ``execute_run`` is
 ``Session.optimize`` with the page's stop flag in its callback. ``export_results`` is
 ``Session.save`` into a folder under the studio's output folder, with a ``run.json`` that
-``scratchlight optimize --config`` replays: the painted region is saved beside it as a PNG
-in the height map's grid and a painted initial light as an EXR, and the config names both.
+``scratchlight optimize --config`` replays on its own: the height map, the painted region
+(a PNG in the height map's grid) and the initial light (a painted one as an EXR) are saved
+beside it, and the config names them by paths relative to its folder.
 """
 from __future__ import annotations
 
@@ -253,15 +254,25 @@ def export_results(ws, out_root: str | os.PathLike, job=None) -> Path:
         from ..surface.prepare import resample_mask
 
         write_png(folder / "roi.png", resample_mask(cells, session.raw_shape))
-        light = dataclasses.replace(light, mask=str((folder / "roi.png").resolve()))
+        light = dataclasses.replace(light, mask="roi.png")
     else:
         light = dataclasses.replace(light, mask="scratch" if mode == "scratch" else "object")
     if ws.run_inputs.get("init") == "current":
         write_init_light(folder / "init_light.exr", run.initial_envmap)
-        light = dataclasses.replace(light, init=str((folder / "init_light.exr").resolve()))
+        light = dataclasses.replace(light, init="init_light.exr")
+    elif ws.run_inputs.get("init") == "file":  # the loaded light file travels with the run
+        src = Path(light.init)
+        shutil.copyfile(src, folder / f"init{src.suffix.lower()}")
+        light = dataclasses.replace(light, init=f"init{src.suffix.lower()}")
+    # the height map travels too: every file run.json names is in the folder, by a path
+    # relative to it (``--config`` reads them beside the run.json, wherever it was moved)
+    surface = Path(session.surface_config.path)
+    name = surface.name  # a height-map extension: never one of the results' names
+    shutil.copyfile(surface, folder / name)
     optimizer = dataclasses.replace(run.optimizer, iterations=run.iterations_done)
-    config = OptimizeConfig(surface=session.surface_config, scene=session.scene_spec, light=light,
-                            optimizer=optimizer, seed=run.seed, device=ws.settings.device)
+    config = OptimizeConfig(surface=dataclasses.replace(session.surface_config, path=name),
+                            scene=session.scene_spec, light=light, optimizer=optimizer,
+                            seed=run.seed, device=ws.settings.device)
     if job is not None:
         job.report(0.1, f"rendering before and after at {run.optimizer.final_spp} spp")
     session.save(folder, config)
