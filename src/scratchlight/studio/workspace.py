@@ -223,6 +223,7 @@ class StudioSession:
         with self.lock:
             self.engine = None
             self._views.clear()
+            self._owners = None
             if self.session is not None and not self.optimizing:
                 self.session.drop_engines()
                 self.session = None
