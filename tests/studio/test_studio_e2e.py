@@ -125,3 +125,33 @@ def test_paint_optimize_watch_and_download(server, tmp_path):
         finally:
             browser.close()
     assert (tmp_path / "studio.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_upload_names_the_surface_and_a_black_lamp_says_why(server, tmp_path):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            errors = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server)
+            page.wait_for_function("window.studio && window.studio.ready && window.studio.renders > 0",
+                                   timeout=60_000)
+            data = (tmp_path / "data" / "part.npz").read_bytes()
+            page.set_input_files("#surface-upload", files=[{"name": "mine.npz", "mimeType":
+                                 "application/octet-stream", "buffer": data}])
+            page.wait_for_function("document.getElementById('message').textContent.includes('opened mine.npz')",
+                                   timeout=60_000)
+            assert page.eval_on_selector("#surface-select", "s => s.value") == "mine.npz"
+            page.click("[data-preset=specular]")
+            page.wait_for_function("document.getElementById('message').textContent.includes('specular')")
+            page.check("input[name=light-tool][value=lamp]")
+            box = page.locator("#light-canvas").bounding_box()  # 45 degrees, on the camera's side
+            page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.245)
+            page.wait_for_function("document.getElementById('message').textContent.includes('the image is black')",
+                                   timeout=10_000)
+            assert "specular" not in page.inner_text("#message")
+            assert not errors, errors
+        finally:
+            browser.close()

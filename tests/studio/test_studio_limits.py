@@ -235,3 +235,24 @@ def test_closing_one_socket_of_a_page_keeps_its_run(env):
                 break
     assert m["type"] == "done" and not m["stopped"] and m["iterations_done"] == 60, m
     json.dumps(m)
+
+
+def test_a_black_render_says_why(env):
+    c, sid = env["client"], env["sid"]
+
+    def note(rows_cols):
+        E = np.zeros((25, 50, 1))
+        for r, k in rows_cols:
+            E[r, k] = 1.0
+        r = c.post(f"/api/s/{sid}/relight", json={"shape": [25, 50, 1], "values": E.ravel().tolist()})
+        assert r.status_code == 200
+        return r.headers.get("x-render-note", "")
+
+    low = note([(12, 0)])  # a lamp on the horizon: the default view is black
+    assert low.startswith("the image is black: the light is at most 0 degrees high, below "), low
+    assert "lowest elevation this view's surface reflects" in low
+    behind = note([(6, 25)])  # 45 degrees high, on the camera's side
+    assert "reflects no light from these directions" in behind, behind
+    assert note([(r, k) for r in range(25) for k in range(50)]) == ""
+    assert c.post(f"/api/s/{sid}/relight", json=light_json(0.0)).headers["x-render-note"] == \
+        "the image is black: the light is black everywhere"

@@ -177,10 +177,14 @@ def _read_quietly(path: str):
 
 
 # ---------------------------------------------------------------------- light
-async def _relight_png(studio, ws, E=None) -> tuple[bytes, float]:
+async def _ensure_engine(studio, ws) -> None:
     if ws.engine is None and ws.session is not None and (ws.job is None or ws.job.finished):
         await studio.worker.run(ws.ensure_engine)  # matrices were released: from the cache
         studio.registry.enforce_matrices()
+
+
+async def _relight_png(studio, ws, E=None) -> tuple[bytes, float]:
+    await _ensure_engine(studio, ws)
 
     def work():
         t0 = time.perf_counter()
@@ -190,20 +194,27 @@ async def _relight_png(studio, ws, E=None) -> tuple[bytes, float]:
     return await anyio.to_thread.run_sync(work)
 
 
+async def _render_answer(studio, ws) -> Response:
+    """The current light's render as PNG; ``x-render-note`` says why when it is black."""
+    from .notes import render_with_note
+
+    await _ensure_engine(studio, ws)
+    png, ms, note = await anyio.to_thread.run_sync(render_with_note, ws)
+    headers = {"x-relight-ms": f"{ms:.1f}", "cache-control": "no-store"}
+    return Response(png, media_type="image/png",
+                    headers={**headers, "x-render-note": note} if note else headers)
+
+
 @api
 async def relight(request, studio, ws):
     E = envmap_from_json(await _json(request), studio.settings.envmap_shape)
     ws.set_light(E)
-    png, ms = await _relight_png(studio, ws)
-    return Response(png, media_type="image/png", headers={"x-relight-ms": f"{ms:.1f}",
-                                                          "cache-control": "no-store"})
+    return await _render_answer(studio, ws)
 
 
 @api
 async def render_png(request, studio, ws):
-    png, ms = await _relight_png(studio, ws)
-    return Response(png, media_type="image/png", headers={"x-relight-ms": f"{ms:.1f}",
-                                                          "cache-control": "no-store"})
+    return await _render_answer(studio, ws)
 
 
 @api

@@ -87,6 +87,9 @@ export class LightEditor {
     this.lamp = { elevation, azimuth };
     document.getElementById("lamp-readout").textContent =
       `lamp: elevation ${elevation.toFixed(0)}°, azimuth ${azimuth.toFixed(0)}°`;
+    // the status line names the light in use (not an earlier preset's name)
+    const m = document.getElementById("message");
+    if (m.className === "ok" && m.textContent.startsWith("light: ")) m.textContent = "light: raking lamp";
     this.draw(); this.onChange();
   }
 

@@ -29,6 +29,11 @@ async function relight() {   // at most one request in flight; the latest light 
   try {
     const r = await call("POST", `/api/s/${state.sid}/relight`, light.json(), { raw: true });
     showRender(URL.createObjectURL(await r.blob()));
+    // a black image says why (the lamp below the view's grazing limit, ...); the line
+    // goes once the image is no longer black
+    const note = r.headers.get("x-render-note");
+    if (note) { say(note); state.renderNote = note; }
+    else if (state.renderNote) { if ($("message").textContent === state.renderNote) say(""); state.renderNote = null; }
     const ms = performance.now() - t0;
     state.relightMs.push(ms);
     $("relight-time").textContent = `relight ${ms.toFixed(0)} ms (server ${r.headers.get("x-relight-ms")} ms)`;
@@ -65,6 +70,17 @@ $("light-upload").addEventListener("change", async (e) => {
 $("opt-color").addEventListener("change", (e) => { light.setChannels(e.target.value === "rgb" ? 3 : 1); relight(); });
 
 // ------------------------------------------------------------------ surface and camera
+function showSurfaceName(name) {  // the list shows the open surface, an upload too
+  const sel = $("surface-select");
+  if (!name) return;
+  if (![...sel.options].some((o) => o.value === name)) {
+    const o = document.createElement("option");
+    o.value = o.textContent = name; o.dataset.uploaded = "1";
+    sel.appendChild(o);
+  }
+  sel.value = name;
+}
+
 function showInfo(s) {
   const i = s.surface;
   if (!i) return;
@@ -83,6 +99,7 @@ function showInfo(s) {
 async function afterLoad(status) {
   state.ready = true;
   showInfo(status);
+  showSurfaceName(status.surface && status.surface.name);
   const [h, w] = status.image_shape;
   maskCanvas.width = w; maskCanvas.height = h;
   await loadMaskOverlay();
@@ -109,7 +126,11 @@ async function runLoad(path, body, label) {
   }
 }
 
-$("surface-select").addEventListener("change", (e) => runLoad("surface", { name: e.target.value }, `opened ${e.target.value}`));
+$("surface-select").addEventListener("change", (e) => {
+  const o = e.target.selectedOptions[0];
+  if (o && o.dataset.uploaded) { say(`${o.value} was uploaded: upload it again to reopen it`); return; }
+  runLoad("surface", { name: e.target.value }, `opened ${e.target.value}`);
+});
 $("surface-upload").addEventListener("change", async (e) => {
   const f = e.target.files[0]; e.target.value = "";
   if (f) await runLoad(`upload?name=${encodeURIComponent(f.name)}`, f, `opened ${f.name}`);
