@@ -8,7 +8,7 @@ from where it stopped) or ``{"action": "stop"}``. The server answers with
 end ``{"type": "done", ...}``, or ``{"type": "error", "message"}`` (the session stays
 usable). The page keeps its socket open while it is open: a session with an open socket
 is in use and never evicted for a new one (``registry``). When iterations come faster than frames can be sent, the losses of all of them
-are sent and the light and render of the latest only. Closing the socket stops the run.
+are sent and the light and render of the latest only. Closing the page's last socket stops its run.
 """
 from __future__ import annotations
 
