@@ -155,3 +155,57 @@ def test_upload_names_the_surface_and_a_black_lamp_says_why(server, tmp_path):
             assert not errors, errors
         finally:
             browser.close()
+
+
+RECORD_TEXT = """
+(() => {
+  const fill = CanvasRenderingContext2D.prototype.fillText;
+  window.canvasTexts = [];
+  CanvasRenderingContext2D.prototype.fillText = function (text, ...rest) {
+    window.canvasTexts.push([this.canvas.id, String(text)]);
+    return fill.call(this, text, ...rest);
+  };
+})();
+"""
+
+
+@pytest.mark.slow
+def test_layout_at_1400_px_fits_its_panels_and_the_loss_plot_has_axes(server):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.add_init_script(RECORD_TEXT)
+            page.goto(server)
+            page.wait_for_function("window.studio && window.studio.ready && window.studio.renders > 0",
+                                   timeout=60_000)
+            outside = page.evaluate("""() => {
+                const out = [];
+                for (const sec of document.querySelectorAll('section')) {
+                    const b = sec.getBoundingClientRect();
+                    for (const el of sec.querySelectorAll('select, input, canvas, button, table')) {
+                        const r = el.getBoundingClientRect();
+                        if (!r.width) continue;   // hidden
+                        if (r.left < b.left - 0.5 || r.right > b.right + 0.5)
+                            out.push(`${el.id || el.tagName} ${r.left}-${r.right} in ${b.left}-${b.right}`);
+                    }
+                }
+                for (const s of document.querySelectorAll('select')) {   // the chosen option shows whole
+                    const r = s.getBoundingClientRect(), g = document.createElement('canvas').getContext('2d');
+                    g.font = getComputedStyle(s).font;
+                    const text = s.selectedOptions[0] ? s.selectedOptions[0].textContent : '';
+                    if (r.width && g.measureText(text).width > r.width - 20) out.push(`${s.id} cut: ${text}`);
+                }
+                return out;
+            }""")
+            assert not outside, outside
+            # an image without a source yet (the compare images) shows nothing, not a broken icon
+            assert page.evaluate("getComputedStyle(document.getElementById('before-img')).visibility") == "hidden"
+            page.fill("#opt-iterations", "3")
+            page.fill("#opt-final-spp", "4")
+            page.click("#optimize")
+            page.wait_for_function("window.studio.done >= 1", timeout=60_000)
+            texts = {t for cid, t in page.evaluate("window.canvasTexts") if cid == "loss-canvas"}
+            assert {"loss", "iteration"} <= texts, texts
+        finally:
+            browser.close()

@@ -213,13 +213,20 @@ function drawLoss() {
   g.fillStyle = "#16181c"; g.fillRect(0, 0, c.width, c.height);
   if (L.length < 1) return;
   const lo = Math.min(...L), hi = Math.max(...L), n = Math.max(state.iterations[state.iterations.length - 1] + 1, 2);
-  const X = (i) => 30 + (c.width - 40) * i / (n - 1), Y = (v) => 10 + (c.height - 30) * (hi - v) / ((hi - lo) || 1);
+  const x0 = 56, x1 = c.width - 10, y0 = 10, y1 = c.height - 28;   // the plot's box
+  const X = (i) => x0 + (x1 - x0) * i / (n - 1), Y = (v) => y0 + (y1 - y0) * (hi - v) / ((hi - lo) || 1);
+  g.strokeStyle = "#8a919c"; g.lineWidth = 1; g.beginPath();   // axes
+  g.moveTo(x0, y0); g.lineTo(x0, y1); g.lineTo(x1, y1); g.stroke();
   g.strokeStyle = "#e0a040"; g.lineWidth = 1.5; g.beginPath();
   L.forEach((v, k) => (k ? g.lineTo(X(state.iterations[k]), Y(v)) : g.moveTo(X(state.iterations[k]), Y(v))));
   g.stroke();
   g.fillStyle = "#8a919c"; g.font = "11px sans-serif";
-  g.fillText(hi.toPrecision(4), 2, 14); g.fillText(lo.toPrecision(4), 2, c.height - 22);
-  g.fillText(`iteration ${state.iterations[state.iterations.length - 1]}`, c.width - 100, c.height - 6);
+  g.textAlign = "right"; g.fillText(hi.toPrecision(4), x0 - 4, y0 + 8); g.fillText(lo.toPrecision(4), x0 - 4, y1);
+  g.textAlign = "left"; g.fillText("0", x0, y1 + 13);
+  g.textAlign = "right"; g.fillText(String(n - 1), x1, y1 + 13);
+  g.textAlign = "center"; g.fillText("iteration", (x0 + x1) / 2, c.height - 3);
+  g.save(); g.translate(11, (y0 + y1) / 2); g.rotate(-Math.PI / 2); g.fillText("loss", 0, 0); g.restore();
+  g.textAlign = "left";
 }
 
 // the run options' defaults, bounds and help come from the server (the config declarations)
