@@ -256,3 +256,12 @@ def test_a_black_render_says_why(env):
     assert note([(r, k) for r in range(25) for k in range(50)]) == ""
     assert c.post(f"/api/s/{sid}/relight", json=light_json(0.0)).headers["x-render-note"] == \
         "the image is black: the light is black everywhere"
+
+
+def test_deeply_nested_json_on_the_socket_keeps_it(env):
+    c, sid = env["client"], env["sid"]
+    with c.websocket_connect(f"{WS}/api/s/{sid}/optimize") as ws:
+        ws.send_text("[" * 100_000)
+        assert ws.receive_json()["type"] == "error"
+        ws.send_json({"action": "bogus"})  # the socket still answers
+        assert ws.receive_json()["type"] == "error"

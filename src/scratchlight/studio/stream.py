@@ -122,7 +122,7 @@ async def optimize_socket(websocket: WebSocket) -> None:
         while True:
             try:
                 msg = await websocket.receive_json()
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, RecursionError):  # RecursionError: nested too deeply
                 await out.send({"type": "error", "message": "expected a JSON message"})
                 continue
             action = msg.get("action") if isinstance(msg, dict) else None
