@@ -60,7 +60,7 @@ def test_flags_of_each_command_are_unchanged():
                "seed spp target truth-envmap truth-roughness",
     }
     before["batch"] = ("cache-dir device fresh gpus-per-row out plot-metric plot-x quiet ray "
-                       "retries retry-failed seed workers")
+                       "retries retry-failed seed wait workers")
     before["demo"] = "device engine iterations out resolution seed size"
     before["studio"] = ("data device host max-light-pixels max-matrices max-points "
                         "max-sessions max-size max-upload-mb open out port resolution "

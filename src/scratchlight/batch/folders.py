@@ -20,7 +20,7 @@ from ..io import write_json
 from .rows import CONFIG_FILES, Row
 from .worker import WORK
 
-__all__ = ["prepare_out", "commit_row", "completed", "clean_work", "ROW_FILE"]
+__all__ = ["prepare_out", "commit_row", "completed", "clean_work", "output_error", "ROW_FILE"]
 
 ROW_FILE = "row.json"
 
@@ -76,6 +76,11 @@ def commit_row(out_dir: str, row: Row, result: dict, meta: dict) -> str:
     if old:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def output_error(e: OSError) -> str:
+    """An OSError of the batch folder as one line: its reason and the file."""
+    return f"{e.strerror or e} ({e.filename})" if e.filename else str(e.strerror or e)
 
 
 def _read(path: str) -> dict | None:

@@ -32,6 +32,14 @@ def default_workers(device: str = "cpu") -> int:
 def _init_worker(env: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(env)
+    # tqdm's default lock is a multiprocessing semaphore registered with the driver's
+    # resource tracker; a worker killed mid-row never unregisters it, and the tracker then
+    # warns about a "leaked semaphore" at exit. A thread lock is enough in a worker.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 class LocalExecutor:
@@ -47,6 +55,7 @@ class LocalExecutor:
         self.retries = int(retries)
         self.env = dict(env or {})
         self._pool: cf.ProcessPoolExecutor | None = None
+        self._procs: dict = {}  # pid -> multiprocessing.Process of the current pool
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(max_workers=self.workers,
@@ -55,15 +64,19 @@ class LocalExecutor:
 
     def run(self, tasks: list[dict]) -> Iterator[tuple[dict, dict]]:
         pending = collections.deque(tasks)
-        attempts: collections.Counter = collections.Counter()
+        attempts: collections.Counter = collections.Counter()  # attempts whose worker died
+        causes: dict[str, list[str]] = collections.defaultdict(list)
         running: dict[cf.Future, dict] = {}
         broken = False
+        victims: list[dict] = []  # rows of a broken pool, retried once it is shut down
         while pending or running:
             if self._pool is None:
                 self._pool = self._new_pool()
             while pending and len(running) < self.workers and not broken:
                 task = pending.popleft()
                 running[self._pool.submit(self.target, task)] = task
+                # the pool's processes, kept to tell how one ended when the pool breaks
+                self._procs.update(getattr(self._pool, "_processes", None) or {})
             done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in done:
                 task = running.pop(fut)
@@ -71,16 +84,39 @@ class LocalExecutor:
                     result = fut.result()
                 except BrokenProcessPool:
                     broken = True
+                    victims.append(task)
+                    continue
+                yield task, {**result, "attempts": attempts[task["name"]] + 1,
+                             "retried": causes[task["name"]]}
+            if broken and not running:  # every row of the broken pool is accounted for
+                self._pool.shutdown(wait=True)  # joined: how its workers ended is known now
+                why = self._death()
+                self._pool, self._procs, broken = None, {}, False
+                for task in reversed(victims):
                     n = attempts[task["name"]] = attempts[task["name"]] + 1
+                    causes[task["name"]].append(f"attempt {n}: {why}")
                     if n <= self.retries:
                         pending.appendleft(task)
-                        continue
-                    result = {"status": "failed", "attempts": n,
-                              "error": f"the worker process died {n} times running this row"}
-                yield task, result
-            if broken and not running:  # every row of the broken pool is accounted for
-                self._pool.shutdown(wait=True)
-                self._pool, broken = None, False
+                    else:
+                        yield task, {"status": "failed", "cause": "worker", "attempts": n,
+                                     "retried": causes[task["name"]],
+                                     "error": f"the worker process died {n} times running "
+                                              f"this row ({why})"}
+                victims = []
+
+    def _death(self) -> str:
+        """Why the pool broke: how its dead worker ended (a signal's name), if known. The
+        pool terminates its other workers (SIGTERM) once one died, so SIGTERM comes last."""
+        ends = [p.exitcode for p in self._procs.values() if p.exitcode not in (None, 0)]
+        ends.sort(key=lambda code: code == -signal.SIGTERM)
+        for code in ends:
+            if code < 0:
+                try:
+                    return f"a worker process was killed by {signal.Signals(-code).name}"
+                except ValueError:
+                    pass
+            return f"a worker process exited with code {code}"
+        return "a worker process died"
 
     def abort(self) -> None:
         """Terminate the workers now (their rows stay absent) and drop the pool."""

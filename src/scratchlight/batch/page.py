@@ -13,7 +13,7 @@ import math
 import os
 
 from ..io.atomic import atomic_path
-from .summary import metric_columns, option_columns
+from .summary import command_metric_columns, option_columns, retried_text
 
 __all__ = ["write_index"]
 
@@ -28,6 +28,8 @@ tr.failed td { background: #fdecec; } td.err { color: #a11b1b; max-width: 30em; 
 img { image-rendering: pixelated; width: 96px; display: block; }
 .filters { margin: 0.8em 0; display: flex; flex-wrap: wrap; gap: 0.6em; align-items: center; }
 .filters label { font-size: 0.85em; } .note { color: #555; font-size: 0.9em; }
+th.group { text-align: center; background: #e4e9f2; } tr.groups th { top: auto; position: static; }
+td.retried { background: #fff6dc; } .why { color: #7a5b00; font-size: 0.8em; }
 """
 
 _SCRIPT = """
@@ -41,11 +43,12 @@ _SCRIPT = """
     const n = parseFloat(v);
     return (v !== '' && !isNaN(n) && isFinite(v)) ? [0, n] : [1, (v || '').toLowerCase()];
   }
-  Array.from(table.tHead.rows[0].cells).forEach(function (th, i) {
+  const header = table.tHead.rows[table.tHead.rows.length - 1];
+  Array.from(header.cells).forEach(function (th, i) {
     if (th.classList.contains('nosort')) return;
     th.addEventListener('click', function () {
       asc = (sortCol === i) ? !asc : true; sortCol = i;
-      Array.from(table.tHead.rows[0].cells).forEach(c => c.classList.remove('sorted-asc', 'sorted-desc'));
+      Array.from(header.cells).forEach(c => c.classList.remove('sorted-asc', 'sorted-desc'));
       th.classList.add(asc ? 'sorted-asc' : 'sorted-desc');
       rows.slice().sort(function (a, b) {
         const ka = key(a.cells[i]), kb = key(b.cells[i]);
@@ -114,23 +117,46 @@ def _thumbs(rec: dict, labels: list[str]) -> list[str]:
     return cells
 
 
+def _attempts(rec: dict) -> str:
+    """The attempts cell: the count, with the causes of the earlier ones as its tooltip and
+    below it (a row retried after its worker died is marked, not hidden)."""
+    n, why = rec.get("attempts"), retried_text(rec)
+    if not why:
+        return _td(n)
+    return (f'<td class="num retried" data-v="{escape(_value(n))}" title="{escape(why)}">'
+            f'{escape(_shown(n))}<br><span class="why">{escape(why)}</span></td>')
+
+
 def write_index(path: str, records: list[dict], title: str, notes: list[str],
                 links: dict[str, str]) -> None:
     """Write the page. ``notes``: lines shown above the table; ``links``: text -> relative
-    path (summary.csv, plot.png, batch.json)."""
-    opts, mets = option_columns(records), metric_columns(records)
+    path (summary.csv, plot.png, batch.json).
+
+    Columns: name, status, the reason a row failed (beside its name, not off-screen),
+    attempts and why earlier attempts ended, thumbnails, then the metrics grouped under
+    their command (an evaluate row's metrics are not behind empty optimize columns), then
+    the options."""
+    opts = option_columns(records)
+    groups = command_metric_columns(records)
     labels = [lab for lab in ("before", "after", "light", "image")
               if any(lab in r["images"] for r in records)]
-    head = ['<th>name</th>', '<th>status</th>', *(f'<th class="nosort">{escape(lab)}</th>'
-                                                  for lab in labels),
-            *(f"<th>{escape(m)}</th>" for m in mets), *(f"<th>{escape(o)}</th>" for o in opts),
-            "<th>error</th>"]
-    first_opt = 2 + len(labels) + len(mets)
+    lead = ['<th>name</th>', '<th>status</th>', '<th>error</th>', '<th>attempts</th>',
+            *(f'<th class="nosort">{escape(lab)}</th>' for lab in labels)]
+    head = [*lead, *(f"<th>{escape(m)}</th>" for _, mets in groups for m in mets),
+            *(f"<th>{escape(o)}</th>" for o in opts)]
+    # a first header row names the command of each group of metric columns
+    top = (f'<th colspan="{len(lead)}" class="nosort"></th>'
+           + "".join(f'<th colspan="{len(mets)}" class="nosort group">{escape(c)}</th>'
+                     for c, mets in groups)
+           + (f'<th colspan="{len(opts)}" class="nosort">options</th>' if opts else ""))
+    first_opt = len(lead) + sum(len(m) for _, m in groups)
     body = []
     for r in records:
-        cells = [_td(r["name"]), _td(r["status"]), *_thumbs(r, labels),
-                 *(_td(r["metrics"].get(m)) for m in mets),
-                 *(_td(r["options"].get(o)) for o in opts), _td(r["error"] or "", "err")]
+        cells = [_td(r["name"]), _td(r["status"]), _td(r["error"] or "", "err"),
+                 _attempts(r), *_thumbs(r, labels),
+                 *(_td(r["metrics"].get(m) if r["command"] == c else None)
+                   for c, mets in groups for m in mets),
+                 *(_td(r["options"].get(o)) for o in opts)]
         css = ' class="failed"' if r["status"] != "ok" else ""
         body.append(f"<tr{css}>{''.join(cells)}</tr>")
     filters = []
@@ -157,7 +183,8 @@ def write_index(path: str, records: list[dict], title: str, notes: list[str],
             + f'<div class="filters">{"".join(filters)}<label>text <input id="text-filter" '
               f'type="search" placeholder="filter rows"></label><span id="shown" class="note">'
               f'</span></div>\n'
-            + f'<table id="runs"><thead><tr>{"".join(head)}</tr></thead>\n<tbody>\n'
+            + f'<table id="runs"><thead><tr class="groups">{top}</tr>\n'
+              f'<tr>{"".join(head)}</tr></thead>\n<tbody>\n'
             + "\n".join(body) + "\n</tbody></table>\n"
             + f"<script>{_SCRIPT}</script>\n</body>\n</html>\n")
     with atomic_path(path, suffix=".html") as tmp:

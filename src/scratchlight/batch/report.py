@@ -7,6 +7,7 @@ import hashlib
 import os
 
 from ..io import write_json
+from .folders import output_error
 from .page import write_index
 from .summary import default_plot, write_plot, write_summary_csv
 
@@ -37,37 +38,62 @@ def _light_previews(out_dir: str, records: list[dict], base_dir: str) -> None:
             rec["images"]["light"] = made[path]
 
 
-def write_report(out_dir: str, plan, settings, result, executor: str) -> None:
-    """Write the batch's summary files for ``result`` (a ``run.BatchResult``)."""
+def write_report(out_dir: str, plan, settings, result, executor: str) -> str | None:
+    """Write the batch's summary files for ``result`` (a ``run.BatchResult``); a file that
+    cannot be written (the folder turned unwritable) is skipped and the others are still
+    tried. Returns the first such problem as one line, or None."""
+    problems: list[str] = []
+
+    def attempt(write, *args) -> bool:
+        try:
+            write(*args)
+            return True
+        except OSError as e:
+            problems.append(output_error(e))
+            return False
+
     records = result.records
     _light_previews(out_dir, records, plan.base_dir)
-    write_summary_csv(os.path.join(out_dir, "summary.csv"), records)
-    metric, x = default_plot(records, plan.swept, settings.plot_metric or plan.report.get("metric"),
+    attempt(write_summary_csv, os.path.join(out_dir, "summary.csv"), records)
+    # the reference row of a shared-light plan only made the light: not a point of the study
+    studied = [r for r in records if plan.reference is None or r["name"] != "reference"]
+    metric, x = default_plot(studied, plan.swept, settings.plot_metric or plan.report.get("metric"),
                              settings.plot_x or plan.report.get("x"))
     links = {"summary.csv": "summary.csv", "batch.json": "batch.json"}
-    plotted = bool(metric and x) and write_plot(os.path.join(out_dir, "plot.png"), records, metric, x)
+    plotted = False
+    if metric and x:
+        done: list[bool] = []
+        attempt(lambda: done.append(write_plot(os.path.join(out_dir, "plot.png"), studied,
+                                               metric, x)))
+        plotted = bool(done and done[0])
     if plotted:
         links["plot"] = "plot.png"
     elif os.path.exists(os.path.join(out_dir, "plot.png")):
-        os.remove(os.path.join(out_dir, "plot.png"))
+        attempt(os.remove, os.path.join(out_dir, "plot.png"))
     ok = sum(r["status"] == "ok" for r in records)
+    retried = sum(bool(r.get("retried")) for r in records)
     notes = [f"plan {plan.path} ({plan.mode}); {len(records)} rows: {ok} complete "
-             f"({result.reused} from an earlier run), {result.failed} failed; "
-             f"{result.seconds:.1f} s on {executor}"]
+             f"({result.reused} from an earlier run), {result.failed} failed"
+             + (f", {retried} retried" if retried else "")
+             + f"; {result.seconds:.1f} s on {executor}"]
     if plotted:
         notes.append(f"plot: {metric} against {x}")
     if result.interrupted:
         notes.append("interrupted: rows that had not finished are absent")
-    write_index(os.path.join(out_dir, "index.html"), records, f"batch {os.path.basename(out_dir)}",
-                notes, links)
-    write_json(os.path.join(out_dir, "batch.json"), {
+    if problems:
+        notes.append(f"the folder could not be written: {problems[0]}")
+    attempt(write_index, os.path.join(out_dir, "index.html"), records,
+            f"batch {os.path.basename(out_dir)}", notes, links)
+    attempt(write_json, os.path.join(out_dir, "batch.json"), {
         "plan": plan.path, "mode": plan.mode, "light": plan.light, "reference": plan.reference,
         "swept": plan.swept, "settings": dataclasses.asdict(settings), "executor": executor,
         "seconds": result.seconds, "interrupted": result.interrupted,
         "counts": {"rows": len(records), "ok": ok, "ran": result.ran, "reused": result.reused,
-                   "failed": result.failed},
+                   "failed": result.failed, "retried": retried},
         "plot": {"metric": metric, "x": x} if plotted else None,
-        "rows": [{k: r.get(k) for k in ("name", "command", "status", "error", "key", "options",
-                                         "metrics", "seconds", "attempts", "reused")}
+        "rows": [{k: r.get(k) for k in ("name", "command", "status", "error", "cause", "key",
+                                         "options", "metrics", "seconds", "attempts",
+                                         "retried", "reused")}
                  for r in records],
     })
+    return problems[0] if problems else None

@@ -20,7 +20,8 @@ from typing import Any
 
 from ..errors import InputError
 from ..options import check_declared, option
-from .folders import clean_work, commit_row, completed, prepare_out
+from .folders import clean_work, commit_row, completed, output_error, prepare_out
+from .lock import folder_lock
 from .plan import Plan
 from .rows import Row, make_rows, row_names
 
@@ -68,6 +69,9 @@ class BatchSettings:
     plot_x: str | None = option(None, "option on the x axis of plot.png (default: the first "
                                       "swept one)")
     """The option on plot.png's x axis (None: the first swept one)."""
+    wait: bool = option(False, "wait for another batch running in the same --out folder "
+                               "to finish (default: exit 2 naming it)")
+    """Wait for the batch that holds the folder's lock instead of failing."""
 
     def validate(self) -> None:
         """Raise InputError naming the first setting outside its declared bounds, or an
@@ -86,6 +90,7 @@ class BatchResult:
     failed: int
     seconds: float
     interrupted: bool = False
+    report_error: str | None = None  # why (part of) the report could not be written
 
 
 def _executor(settings: BatchSettings):
@@ -110,8 +115,7 @@ class _Batch:
         self.token = ""
         self.executor = None
         self.names: list[str] = []
-        self.failed_before = _earlier_failures(out_dir) if not (settings.fresh or
-                                                                settings.retry_failed) else {}
+        self.failed_before: dict[str, dict] = {}  # read once the folder is locked
 
     def record(self, row: Row, status: str, **extra) -> None:
         from .summary import row_record
@@ -146,18 +150,25 @@ class _Batch:
         try:
             for task, result in self.executor.run(tasks):
                 row = by_name[task["name"]]
+                # attempts made and why the earlier ones ended (a worker that died, ...)
+                tries = {"attempts": result.get("attempts"), "retried": result.get("retried") or []}
                 if result.get("status") == "ok":
                     meta = {"name": row.name, "key": row.key, "command": row.command,
                             "options": row.options, "seconds": result.get("seconds"),
                             "host": result.get("host"), "pid": result.get("pid"),
                             "device": result.get("device"), "plan": self.plan.path,
-                            "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-                    commit_row(self.out, row, result, meta)
-                    self.ran += 1
-                    self.record(row, "ok", seconds=result.get("seconds"))
+                            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), **tries}
+                    try:
+                        commit_row(self.out, row, result, meta)
+                    except OSError as e:  # the folder turned unwritable: this row is lost
+                        self.record(row, "failed", cause="output", **tries,
+                                    error=f"cannot write its folder: {output_error(e)}")
+                    else:
+                        self.ran += 1
+                        self.record(row, "ok", seconds=result.get("seconds"), **tries)
                 else:
                     self.record(row, "failed", error=result.get("error"),
-                                attempts=result.get("attempts"))
+                                cause=result.get("cause") or "input", **tries)
                 rec = self.records[row.name]
                 bar.row_finished(row.name, rec["status"] == "ok", rec["error"])
         finally:
@@ -192,7 +203,7 @@ class _Batch:
 
 def _earlier_failures(out_dir: str) -> dict[str, dict]:
     """Rows of an earlier run of this folder that failed on their input (not because their
-    worker died), by name: ``{"key", "error"}``."""
+    worker died or the folder could not be written), by name: ``{"key", "error"}``."""
     import json
 
     try:
@@ -201,14 +212,17 @@ def _earlier_failures(out_dir: str) -> dict[str, dict]:
     except (OSError, ValueError, AttributeError):
         return {}
     return {r["name"]: r for r in rows if isinstance(r, dict) and r.get("status") == "failed"
-            and r.get("key") and not r.get("attempts") and r.get("name")}
+            and r.get("key") and r.get("name")
+            and r.get("cause", "input" if not r.get("attempts") else "worker") == "input"}
 
 
 def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | None = None) -> BatchResult:
     """Run ``plan`` into ``out_dir`` (see the module docstring). A problem with the plan as
-    a whole raises ``InputError(plan file, problem)`` before anything is written; a row's own
-    problem fails only that row. Ctrl-C (KeyboardInterrupt) stops the workers, writes the
-    report of the complete rows and is raised again."""
+    a whole raises ``InputError(plan file, problem)`` before anything is written, and so
+    does a folder another batch is running in (unless ``settings.wait``); a row's own
+    problem fails only that row, and so does a folder that cannot be written to any more
+    (its rows fail, the report is written where it can be). Ctrl-C (KeyboardInterrupt)
+    stops the workers, writes the report of the complete rows and is raised again."""
     settings = settings or BatchSettings()
     settings.validate()  # before any file is touched
     out_dir = os.path.abspath(os.fspath(out_dir))
@@ -222,6 +236,14 @@ def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | 
         raise InputError(plan.path, "a row may not be named 'reference' with a [reference] part")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(out_dir, "exists and is not a folder")
+    with folder_lock(out_dir, settings.wait):
+        batch.failed_before = _earlier_failures(out_dir) if not (settings.fresh or
+                                                                 settings.retry_failed) else {}
+        return _run_locked(batch, t0)
+
+
+def _run_locked(batch: _Batch, t0: float) -> BatchResult:
+    plan, out_dir, settings = batch.plan, batch.out, batch.settings
     interrupted = False
     try:
         batch.token = prepare_out(out_dir)
@@ -243,7 +265,7 @@ def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | 
     from .report import write_report
 
     where = batch.executor.name if batch.executor is not None else "no worker (nothing to run)"
-    write_report(out_dir, plan, settings, result, where)
+    result.report_error = write_report(out_dir, plan, settings, result, where)
     if interrupted:
         raise KeyboardInterrupt
     return result

@@ -24,7 +24,8 @@ from ..io.atomic import atomic_path
 from .rows import CONFIG_FILES, Row
 
 __all__ = ["row_record", "write_summary_csv", "write_plot", "default_plot", "option_columns",
-           "metric_columns", "metric_names", "check_plot"]
+           "metric_columns", "command_metric_columns", "metric_names", "check_plot",
+           "retried_text", "VISIBILITY"]
 
 def _evaluate_metrics() -> tuple[str, ...]:
     from ..report.metrics import METRIC_NAMES
@@ -122,6 +123,21 @@ def metric_columns(records: list[dict]) -> list[str]:
     return cols
 
 
+def command_metric_columns(records: list[dict]) -> list[tuple[str, list[str]]]:
+    """The metric columns grouped by command, commands in order of appearance:
+    ``[("optimize", ["loss_before", ...]), ("evaluate", ["auc", ...])]``."""
+    groups: dict[str, list[str]] = {}
+    for r in records:
+        cols = groups.setdefault(r["command"], [])
+        cols += [k for k in r["metrics"] if k not in cols]
+    return [(c, cols) for c, cols in groups.items() if cols]
+
+
+def retried_text(rec: dict) -> str:
+    """The causes of a row's earlier attempts, one line ('' when it ran once)."""
+    return "; ".join(rec.get("retried") or [])
+
+
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
@@ -131,14 +147,17 @@ def _cell(value) -> str:
 
 
 def write_summary_csv(path: str, records: list[dict]) -> None:
-    """``summary.csv``: name, command, status, error, every option, every metric."""
+    """``summary.csv``: name, command, status, error, attempts (None: reused or not run),
+    retried (why earlier attempts ended), every option, every metric."""
     opts, mets = option_columns(records), metric_columns(records)
     with atomic_path(path, suffix=".csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["name", "command", "status", "error", *opts, *mets])
+            w.writerow(["name", "command", "status", "error", "attempts", "retried", *opts,
+                        *mets])
             for r in records:
                 w.writerow([r["name"], r["command"], r["status"], r["error"] or "",
+                            _cell(r.get("attempts")), retried_text(r),
                             *(_cell(r["options"].get(k)) for k in opts),
                             *(_cell(r["metrics"].get(k)) for k in mets)])
 
@@ -149,15 +168,23 @@ def _number(v) -> float | None:
     return float(v) if math.isfinite(v) else None
 
 
+# The default plot metric: a visibility measure, never ``loss_after`` (it holds lam times
+# the L2 term, so it rises with lam by construction). ``dprime`` where rows record it, then
+# evaluate's ``auc`` (needs the truth mask), then the optimize rows' ``mean_gradient_after``
+# (the mean gradient over the scratches in the final render: the objective's visibility
+# term alone), then the image measures of evaluate rows without a truth.
+VISIBILITY = ("dprime", "auc", "mean_gradient_after", "cnr", "mean_gradient", "rms_contrast")
+
+
 def default_plot(records: list[dict], swept: list[str], metric: str | None = None,
                  x: str | None = None) -> tuple[str | None, str | None]:
-    """(metric, option) of the plot: the given ones, else the first metric among
-    loss_after, auc, mean_gradient, relight_ms, seconds that some row has, against the
-    first swept option other than the height map (or the height map); without sweeps (a
-    CSV plan), the first option that differs between rows."""
+    """(metric, option) of the plot: the given ones, else the first of ``VISIBILITY``
+    (then relight_ms, seconds) that some row has, against the first swept option other
+    than the height map (or the height map); without sweeps (a CSV plan), the first option
+    that differs between rows."""
     have = set(metric_columns(records))
     if metric is None:
-        metric = next((m for m in ("loss_after", "auc", "mean_gradient", "relight_ms", "seconds")
+        metric = next((m for m in (*VISIBILITY, "relight_ms", "seconds")
                        if m in have and any(_number(r["metrics"].get(m)) is not None
                                             for r in records)), None)
     if x is None:

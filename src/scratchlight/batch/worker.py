@@ -82,16 +82,24 @@ def run_row(task: dict[str, Any]) -> dict[str, Any]:
     os.environ.update(task.get("env") or {})
     t0 = time.perf_counter()
     info = {"host": socket.gethostname(), "pid": os.getpid()}
-    folder, shared = work_folder(task)
+    folder = None
     try:
+        folder, shared = work_folder(task)
         doc = run_command(task["command"], task["config"], folder)
     except KeyboardInterrupt:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
         raise
     except Exception as e:  # the row's own failure (bad file, bad value, ...): recorded
-        shutil.rmtree(folder, ignore_errors=True)
+        # a file of the work folder that cannot be written is the folder's fault, not the
+        # input's (such a row is rerun by the next run of the plan)
+        where = getattr(e, "filename", None) if isinstance(e, OSError) else None
+        output = folder is None or (isinstance(where, str) and
+                                    os.path.abspath(where).startswith(folder + os.sep))
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
         return {"status": "failed", "error": error_line(e), **info,
-                "seconds": time.perf_counter() - t0}
+                "cause": "output" if output else "input", "seconds": time.perf_counter() - t0}
     result = {"status": "ok", "seconds": time.perf_counter() - t0,
               "device": doc.get("device"), **info}
     if shared:
