@@ -51,3 +51,33 @@ def test_retries_are_recorded_and_the_time_is_real(tmp_path):
     said = float(re.search(r"in ([0-9.]+) s", again.stdout).group(1))
     assert "0 run now, 2 from an earlier run" in again.stdout
     assert 0.7 * wall - 0.3 <= said <= wall + 0.1, (said, wall)
+
+
+_DYING_ROW = '''
+import os, signal
+from scratchlight.batch.local import LocalExecutor
+
+def row(task):  # a row that shows a (disabled) progress bar, as optimize does, then dies
+    from tqdm.auto import tqdm
+    for _ in tqdm(range(3), disable=True):
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    ex = LocalExecutor(workers=1, retries=1, target=row)
+    print([(r["status"], r["attempts"], r["retried"]) for _, r in ex.run([{"name": "x"}])])
+    ex.close()
+'''
+
+
+@pytest.mark.slow
+def test_a_killed_worker_leaks_no_semaphore(tmp_path):
+    """tqdm's lock in a worker is a semaphore the driver's resource tracker knows; a worker
+    killed mid-row left it behind, and the tracker warned "leaked semaphore" at exit."""
+    (tmp_path / "dying.py").write_text(_DYING_ROW)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, *sys.path])}
+    proc = subprocess.run([sys.executable, str(tmp_path / "dying.py")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "('failed', 2, ['attempt 1: a worker process was killed by SIGKILL', " in proc.stdout
+    assert "leaked" not in proc.stderr, proc.stderr
