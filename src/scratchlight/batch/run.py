@@ -130,13 +130,13 @@ class _Batch:
         tasks, by_name = [], {r.name: r for r in rows}
         for row in rows:
             if row.error:
-                self.record(row, "failed")
+                self.record(row, "failed", cause="input")
             elif not self.settings.fresh and completed(self.out, row):
                 self.reused += 1
                 self.record(row, "ok", reused=True)
             elif row.key and self.failed_before.get(row.name, {}).get("key") == row.key:
                 self.record(row, "failed", error=self.failed_before[row.name]["error"],
-                            reused=True)  # the same input fails the same way
+                            cause="input", reused=True)  # the same input fails the same way
             else:
                 env = {"SCRATCHLIGHT_CACHE": self.settings.cache_dir} if self.settings.cache_dir else {}
                 tasks.append({"name": row.name, "command": row.command, "config": row.config,
@@ -167,8 +167,9 @@ class _Batch:
                         self.ran += 1
                         self.record(row, "ok", seconds=result.get("seconds"), **tries)
                 else:
-                    self.record(row, "failed", error=result.get("error"),
-                                cause=result.get("cause") or "input", **tries)
+                    # a result without a cause but with attempts: its worker died (Ray)
+                    cause = result.get("cause") or ("worker" if result.get("attempts") else "input")
+                    self.record(row, "failed", error=result.get("error"), cause=cause, **tries)
                 rec = self.records[row.name]
                 bar.row_finished(row.name, rec["status"] == "ok", rec["error"])
         finally:
@@ -213,7 +214,7 @@ def _earlier_failures(out_dir: str) -> dict[str, dict]:
         return {}
     return {r["name"]: r for r in rows if isinstance(r, dict) and r.get("status") == "failed"
             and r.get("key") and r.get("name")
-            and r.get("cause", "input" if not r.get("attempts") else "worker") == "input"}
+            and (r.get("cause") or ("worker" if r.get("attempts") else "input")) == "input"}
 
 
 def run_batch(plan: Plan, out_dir: str | os.PathLike, settings: BatchSettings | None = None) -> BatchResult:
