@@ -38,7 +38,7 @@ def test_default_plot_is_a_visibility_measure_against_the_swept_option():
     records = [_optimize("a", 10, 0.5), _optimize("b", 30, 0.4)]
     assert default_plot(records, ["lam"]) == ("mean_gradient_after", "lam")
     evaluate = [_rec("c", "evaluate", {"auc": 0.8, "auc_se": 0.01, "mean_gradient": 0.1})]
-    assert default_plot(records + evaluate, ["lam"])[0] == "auc"
+    assert default_plot(records + evaluate, ["heightmap"]) == ("auc", "heightmap")
 
 
 @pytest.mark.slow  # draws plot.png (matplotlib: seconds on its first use)
@@ -76,3 +76,12 @@ def test_page_shows_the_reason_beside_the_name_and_groups_metrics(tmp_path):
     cells = re.findall(r'data-v="([^"]*)"', body[3])
     assert cells[names.index("auc")] == "0.8" and cells[names.index("loss_after")] == ""
     assert "attempt 1: a worker process died" in page
+
+
+def test_default_plot_metric_is_one_the_rows_with_the_option_have():
+    """An evaluate row without the swept lam does not make auc the metric of a plot of lam
+    (it would have no point)."""
+    records = [_optimize("a", 10, 0.5), _optimize("b", 30, 0.4),
+               _rec("c", "evaluate", {"auc": 0.8})]
+    assert "lam" not in records[2]["options"]
+    assert default_plot(records, ["lam"]) == ("mean_gradient_after", "lam")

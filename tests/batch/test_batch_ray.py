@@ -109,8 +109,10 @@ def test_six_rows_on_two_cpus(cluster, study):
     assert "<script>" in page and "<script src" not in page and "<link" not in page
     assert (out / "plot.png").stat().st_size > 0
     batch = json.load(open(out / "batch.json"))
-    assert batch["counts"] == {"rows": 6, "ok": 5, "ran": 5, "reused": 0, "failed": 1}
-    assert batch["plot"] == {"metric": "loss_after", "x": "lam"}
+    assert batch["counts"] == {"rows": 6, "ok": 5, "ran": 5, "reused": 0, "failed": 1,
+                               "retried": 0}
+    # a visibility measure of the rows that have the swept option (the evaluate row has no lam)
+    assert batch["plot"] == {"metric": "mean_gradient_after", "x": "lam"}
 
 
 def test_rerun_does_no_work(cluster, study):

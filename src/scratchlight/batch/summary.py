@@ -179,19 +179,22 @@ VISIBILITY = ("dprime", "auc", "mean_gradient_after", "cnr", "mean_gradient", "r
 def default_plot(records: list[dict], swept: list[str], metric: str | None = None,
                  x: str | None = None) -> tuple[str | None, str | None]:
     """(metric, option) of the plot: the given ones, else the first of ``VISIBILITY``
-    (then relight_ms, seconds) that some row has, against the first swept option other
-    than the height map (or the height map); without sweeps (a CSV plan), the first option
-    that differs between rows."""
-    have = set(metric_columns(records))
-    if metric is None:
-        metric = next((m for m in (*VISIBILITY, "relight_ms", "seconds")
-                       if m in have and any(_number(r["metrics"].get(m)) is not None
-                                            for r in records)), None)
+    (then relight_ms, seconds) that some row has together with the option, against the
+    first swept option other than the height map (or the height map); without sweeps (a
+    CSV plan), the first option that differs between rows."""
     if x is None:
         varying = [k for k in option_columns(records)
                    if len({_label(r["options"].get(k)) for r in records}) > 1]
         x = next((s for s in swept if s != "heightmap"), "heightmap" if swept else None) or \
             next((k for k in varying if k != "heightmap"), "heightmap" if varying else None)
+    if metric is None:
+        def plotted(m: str, need_x: bool) -> bool:
+            return any(_number(r["metrics"].get(m)) is not None
+                       and (not need_x or x in r["options"]) for r in records)
+
+        names = (*VISIBILITY, "relight_ms", "seconds")
+        metric = next((m for m in names if plotted(m, True)), None) or \
+            next((m for m in names if plotted(m, False)), None)
     return metric, x
 
 
