@@ -214,8 +214,11 @@ def detectability(images_with, images_without, truth: np.ndarray, mask: np.ndarr
         leave_out = [_dprimes(Yw[:i] + Yw[i + 1:], Yo[:i] + Yo[i + 1:], **options)
                      for i in range(n)]
         for k in ("npw", "cho"):
-            d = np.array([r[k]["overall"] for r in leave_out], np.float64)
-            result[k]["stderr"] = float(np.sqrt((n - 1) / n * np.sum((d - d.mean()) ** 2)))
+            d = np.array([np.nan if r[k]["overall"] is None else r[k]["overall"]
+                          for r in leave_out], np.float64)
+            # a leave-one-out d' that is undefined or infinite has no finite spread: None
+            result[k]["stderr"] = (float(np.sqrt((n - 1) / n * np.sum((d - d.mean()) ** 2)))
+                                   if np.all(np.isfinite(d)) else None)
     return result
 
 
