@@ -7,7 +7,7 @@ by an earlier run of the plan count the same as new ones.
 | command | metrics |
 |---|---|
 | optimize | ``loss_before``, ``loss_after`` (the objective on the high-spp renders), ``loss_ratio`` (after / before), ``l_grad_*``, ``mean_gradient_*``, ``iterations_done``, ``time_s``, ``total_time_s``, ``exaggeration`` |
-| evaluate | every visibility metric's mean (``auc``, ``cnr``, ``detected_fraction``, ...) and its standard error (``auc_se``, ...), ``seconds`` |
+| evaluate | every visibility metric's mean (``auc``, ``cnr``, ``detected_fraction``, ...) and its standard error (``auc_se``, ...); with ``twin``, d' of the display observers (``dprime`` NPW, ``dprime_cho``, each with ``_se``); ``seconds`` |
 | render | ``seconds`` |
 | relight | ``ready_s``, ``relight_ms`` |
 """
@@ -30,7 +30,12 @@ __all__ = ["row_record", "write_summary_csv", "write_plot", "default_plot", "opt
 def _evaluate_metrics() -> tuple[str, ...]:
     from ..report.metrics import METRIC_NAMES
 
-    return (*METRIC_NAMES, *(f"{m}_se" for m in METRIC_NAMES), "seconds")
+    return (*METRIC_NAMES, *(f"{m}_se" for m in METRIC_NAMES), *_DPRIME, "seconds")
+
+
+# evaluate --twin: the display observers' d' (NPW first: the visibility measure the plot
+# prefers) and their jackknife standard errors over the seeds
+_DPRIME = ("dprime", "dprime_se", "dprime_cho", "dprime_cho_se")
 
 
 _OPTIMIZE_METRICS = ("loss_before", "loss_after", "loss_ratio", "l_grad_before", "l_grad_after",
@@ -87,6 +92,10 @@ def _metrics(command: str, doc: dict) -> dict[str, Any]:
         out = {}
         for name, m in (doc.get("metrics") or {}).items():
             out[name], out[f"{name}_se"] = m.get("mean"), m.get("stderr")
+        detect = doc.get("detectability") or {}
+        for key, name in (("npw", "dprime"), ("cho", "dprime_cho")):
+            if isinstance(detect.get(key), dict) and detect[key].get("overall") is not None:
+                out[name], out[f"{name}_se"] = detect[key]["overall"], detect[key].get("stderr")
         out["seconds"] = doc.get("seconds")
         return out
     if command == "render":
