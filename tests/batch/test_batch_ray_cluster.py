@@ -62,9 +62,10 @@ def head(tmp_path_factory):
     yield port, proc, temp
     os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:  # `ray start --block` may outlive SIGTERM
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
     # Ray's daemons leave the process group: stop those of this head by its temp folder
     for pid in os.listdir("/proc"):
         if pid.isdigit():
