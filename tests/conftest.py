@@ -63,6 +63,25 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(min(homes, key=lambda h: (len(h), h))))
 
 
+def pytest_collection_finish(session):
+    """pytest-xdist sends a group to one worker by suffixing its tests' node ids with
+    '@group'; a pytest it does not fit (9.x renamed the node id it writes) drops the suffix
+    without a word, and every shared fixture is then built once per worker. Say so instead."""
+    config = session.config
+    if not getattr(config.option, "loadgroup", False):  # set on pytest-xdist's workers
+        return
+    grouped = [item for item in session.items if item.get_closest_marker("xdist_group")]
+    if grouped and "@" not in grouped[0].nodeid:
+        raise pytest.UsageError(
+            f"pytest-xdist {_version('pytest-xdist')} did not apply --dist loadgroup under "
+            f"pytest {pytest.__version__}: install the versions in requirements.lock")
+
+
+def _version(dist):
+    from importlib.metadata import version
+    return version(dist)
+
+
 @pytest.fixture
 def feed_marks_npz(tmp_path):
     from scratchlight.io import write_npz
