@@ -175,12 +175,14 @@ def _hostile_classes(d: Path, h: np.ndarray, f64: bytes) -> dict[str, bytes]:
     out["text-long-comment.csv"] = ("# a" + " " * 300_000 + "x\n# dx = 1 um\n" + grid_text).encode()
     out["text-long-word.csv"] = ("a" * 300_000 + "==\n# dx = 1 um\n" + grid_text).encode()
     out["text-long-number.csv"] = ("# k: " + "1" * 300_000 + "!\n# dx = 1 um\n" + grid_text).encode()
+    # 30 MB of zeros: over a thousand times what the members declare (the memory of such a
+    # refusal is measured in test_reader_bounds.py)
     for method, label in ((zipfile.ZIP_BZIP2, "bzip2"), (zipfile.ZIP_LZMA, "lzma")):
-        _lying_zip(d / "z.zip", "bindata/data.bin", bytes(300_000_000), method, len(f64),
+        _lying_zip(d / "z.zip", "bindata/data.bin", bytes(30_000_000), method, len(f64),
                    extra=[("main.xml", x3p_main_xml(32, 24, 1e-6, 1e-6))])
         out[f"x3p-{label}-bomb.x3p"] = (d / "z.zip").read_bytes()
         need = _npy_bytes(h)
-        _lying_zip(d / "z.zip", "heights.npy", need[:128] + bytes(300_000_000), method, len(need))
+        _lying_zip(d / "z.zip", "heights.npy", need[:128] + bytes(30_000_000), method, len(need))
         out[f"npz-{label}-bomb.npz"] = (d / "z.zip").read_bytes()
     (d / "z.zip").unlink()
     out["x3p-many-elements.x3p"] = _zip_with("<a>" + "<b/>" * 3_000_000 + "</a>", f64)

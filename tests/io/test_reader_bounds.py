@@ -282,3 +282,27 @@ def test_utf16_main_xml_with_a_dtd_is_refused(tmp_path):
     _x3p_with_xml(p, doc)
     with pytest.raises(InputError, match="DTD"):
         read_heightmap(str(p))
+
+
+def test_a_grid_larger_than_the_memory_left_is_refused_before_reading(tmp_path):
+    """A header that declares a grid within the point limit but beyond what the process may
+    still allocate (here ``ulimit -v`` of 2.5 GB) is refused from its header, in one line
+    and at once, instead of failing (or swapping) part way through the read."""
+    p = tmp_path / "big.x3p"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("main.xml", x3p_main_xml(10000, 9000, 1e-6, 1e-6))
+        z.writestr("bindata/data.bin", bytes(8 * 10000))  # the header decides, not the data
+    code = ("import resource, sys\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (int(2.5 * 2**30),) * 2)\n"
+            "from scratchlight.errors import InputError\n"
+            "from scratchlight.io import read_heightmap\n"
+            "try:\n    read_heightmap(sys.argv[1])\n"
+            "except InputError as e:\n    print(e)\n")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code, str(p)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    message = proc.stdout.strip()
+    assert "10000 x 9000 = 90,000,000 points would need about 4.0 GiB" in message, message
+    assert "is available" in message and "\n" not in message
+    assert time.monotonic() - start < 60

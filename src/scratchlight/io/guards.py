@@ -22,7 +22,7 @@ import zlib
 
 from ..errors import InputError
 
-__all__ = ["DEFAULT_MAX_POINTS", "BYTES_PER_POINT", "max_points", "point_limit", "check_point_count",
+__all__ = ["DEFAULT_MAX_POINTS", "BYTES_PER_POINT", "max_points", "point_limit", "check_point_count", "available_memory",
            "check_regular_file", "format_bytes", "inflate_exactly", "read_member_exactly",
            "check_unique_members", "open_member"]
 
@@ -83,15 +83,48 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def available_memory() -> int | None:
+    """Bytes this process may still allocate (None where it cannot be told): the smaller of
+    the memory the system has available and what the address-space limit (``ulimit -v``)
+    leaves above the process's present size. Linux's /proc; None elsewhere."""
+    import resource
+
+    free = []
+    try:
+        with open("/proc/meminfo", "rb") as f:
+            for line in f:
+                if line.startswith(b"MemAvailable:"):
+                    free.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if soft != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/self/status", "rb") as f:
+                size = next(int(line.split()[1]) * 1024 for line in f if line.startswith(b"VmSize:"))
+            free.append(max(soft - size, 0))
+        except (OSError, ValueError, IndexError, StopIteration):
+            pass
+    return min(free) if free else None
+
+
 def check_point_count(path: str, nx: int, ny: int, what: str = "grid") -> None:
-    """Refuse a declared grid of ``nx`` x ``ny`` points above the point limit, before any
-    allocation, saying how much memory it would need."""
+    """Refuse a declared grid of ``nx`` x ``ny`` points above the point limit, or one that
+    would need more memory than this process can still have, before any allocation,
+    saying how much memory it would need."""
     n = int(nx) * int(ny)
     limit, setting = _limit_and_setting()
+    need = n * BYTES_PER_POINT
     if n > limit:
         raise InputError(path, f"the {what} of {nx} x {ny} = {n:,} points would need about "
-                               f"{format_bytes(n * BYTES_PER_POINT)} of memory; the limit is "
+                               f"{format_bytes(need)} of memory; the limit is "
                                f"{limit:,} points ({setting})")
+    free = available_memory()
+    if free is not None and need > free:
+        raise InputError(path, f"the {what} of {nx} x {ny} = {n:,} points would need about "
+                               f"{format_bytes(need)} of memory; only {format_bytes(free)} "
+                               f"is available")
 
 
 def check_regular_file(path: str) -> None:
