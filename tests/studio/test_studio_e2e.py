@@ -139,8 +139,16 @@ def test_upload_names_the_surface_and_a_black_lamp_says_why(server, tmp_path):
             page.wait_for_function("window.studio && window.studio.ready && window.studio.renders > 0",
                                    timeout=60_000)
             data = (tmp_path / "data" / "part.npz").read_bytes()
+            held = []  # the upload is held back until the page has shown that it is under way
+            page.route("**/upload?name=mine.npz", lambda route: held.append(route))
             page.set_input_files("#surface-upload", files=[{"name": "mine.npz", "mimeType":
                                  "application/octet-stream", "buffer": data}])
+            page.wait_for_function("!document.getElementById('progress').hidden && document"
+                                   ".getElementById('progress-text').textContent.includes("
+                                   "'uploading and checking mine.npz')", timeout=10_000)
+            while not held:
+                page.wait_for_timeout(50)
+            held[0].continue_()
             page.wait_for_function("document.getElementById('message').textContent.includes('opened mine.npz')",
                                    timeout=60_000)
             assert page.eval_on_selector("#surface-select", "s => s.value") == "mine.npz"

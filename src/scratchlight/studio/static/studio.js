@@ -62,10 +62,12 @@ document.querySelectorAll("[data-preset]").forEach((b) => b.addEventListener("cl
 $("light-upload").addEventListener("change", async (e) => {
   const f = e.target.files[0]; e.target.value = "";
   if (!f) return;
+  // the server reads and resamples the image before it answers: say so meanwhile
+  progress(0, `light: uploading and reading ${f.name} (${megabytes(f.size)})`);
   try {
     light.set(await call("POST", `/api/s/${state.sid}/light/upload?name=${encodeURIComponent(f.name)}&color=${$("opt-color").value}`, f));
     $("opt-init").value = "file"; say(`light: ${f.name}`, true); relight();
-  } catch (e2) { fail(e2); }
+  } catch (e2) { fail(e2); } finally { progress(null); }
 });
 $("opt-color").addEventListener("change", (e) => { light.setChannels(e.target.value === "rgb" ? 3 : 1); relight(); });
 
@@ -112,14 +114,19 @@ async function afterLoad(status) {
   if (status.run && status.run.note) say(status.run.note, true);
 }
 
+function megabytes(n) { return `${(n / 1048576).toFixed(1)} MB`; }
+
 async function runLoad(path, body, label) {
   state.ready = false;
+  // an upload is sent and its file checked before the load job starts: say so meanwhile
+  if (body instanceof Blob) progress(0, `uploading and checking ${body.name} (${megabytes(body.size)})`);
   try {
     const { job } = await call("POST", `/api/s/${state.sid}/${path}`, body);
     const status = await follow(state.sid, job);
     say(label, true);
     await afterLoad(status);
   } catch (e) {
+    progress(null);
     fail(e);
     const s = await call("GET", `/api/s/${state.sid}`).catch(() => null);
     if (s && s.ready) { state.ready = true; }   // the previous surface is still there
