@@ -1,0 +1,234 @@
+"""The compiled material-removal pass: a tool swept along straight segments lowers a
+height field to the tool's lower envelope (numba).
+
+For a segment from A to B (tip points, metres) and a grid point p, with ``a`` the
+projection of p on the segment's ground line, ``e`` its distance from that line and
+``w`` the tip's offset along the segment from ``a``, the tool leaves
+
+    h(p) = min over w of  z_A + s (a + w) + profile(sqrt(e^2 + w^2)),   s = dz / L,
+
+a convex function of w (the profile is convex and non-decreasing in the radius). The
+envelope takes its minimum in closed form for ball, flat and V tools (w = 0 on a level
+segment) and by golden-section search for a sloped bull-nose segment, clipped to the
+segment. With tooth marks, the tool cuts only at the tooth passes, ``fz`` apart along the
+path (``u_k = (k - phase) fz``), tooth ``k mod teeth`` ``offsets[k mod teeth]`` above the
+tip: the best pass lies within ``n_near`` passes of the continuous minimum on either side
+(passes ``teeth`` apart have the same offset and the nearer one is lower), so each grid
+point looks at 2 ``n_near`` passes. Work per segment is limited to its footprint's
+bounding box (the segment widened by ``reach``, the radius the tool cuts at the depth it
+reaches below the stock's top), in blocks of TILE x TILE points run in parallel; a block
+whose highest point lies below the lowest the tool can reach over it is skipped.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ..compiled import LOCK as _LOCK
+from ..compiled import jit as _jit
+
+__all__ = ["sweep_segments", "TILE", "new_tilemax"]
+
+_FLAT, _BALL, _BULL, _V = 0, 1, 2, 3
+_GOLDEN_STEPS = 60
+_INV_PHI = 0.6180339887498949
+TILE = 32
+"""Points per side of the blocks whose highest point is kept: a block the tool cannot
+reach below that point is skipped (a raster pass touches only the band it lowers)."""
+
+
+@_jit
+def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc, cot,
+           offsets, n_near):
+    ny, nx = heights.shape
+    teeth = offsets.shape[0]
+    rf = R - rc
+    for q in range(seg.shape[0]):
+        ax, ay, az, bx, by, bz = seg[q, 0], seg[q, 1], seg[q, 2], seg[q, 3], seg[q, 4], seg[q, 5]
+        rr = reach[q]
+        if rr <= 0.0:
+            continue
+        dx, dy = bx - ax, by - ay
+        L = math.sqrt(dx * dx + dy * dy)
+        if L < 1e-12:          # a plunge: the lowest point counts
+            az = min(az, bz)
+            ux, uy, s, L = 1.0, 0.0, 0.0, 0.0
+        else:
+            ux, uy, s = dx / L, dy / L, (bz - az) / L
+        zlow = min(az, az + s * L)
+        f = fz[q]
+        k_first, k_last = 0, -1
+        if f > 0.0:
+            k_first = int(math.ceil(phase[q] - 1e-9))
+            k_last = int(math.floor(phase[q] + L / f + 1e-9))
+            if k_last < k_first:
+                continue       # no tooth passes on this segment
+        i0 = max(0, int(math.ceil((min(ay, by) - rr - y0) / h)))
+        i1 = min(ny - 1, int(math.floor((max(ay, by) + rr - y0) / h)))
+        j0 = max(0, int(math.ceil((min(ax, bx) - rr - x0) / h)))
+        j1 = min(nx - 1, int(math.floor((max(ax, bx) + rr - x0) / h)))
+        if i0 > i1 or j0 > j1:
+            continue
+        ti0, tj0 = i0 // tile, j0 // tile
+        ntj = j1 // tile - tj0 + 1
+        ntiles = (i1 // tile - ti0 + 1) * ntj
+        for tt in prange(ntiles):
+            ti, tj = ti0 + tt // ntj, tj0 + tt % ntj
+            ra, rb = max(ti * tile, i0), min((ti + 1) * tile, i1 + 1)
+            ca, cb = max(tj * tile, j0), min((tj + 1) * tile, j1 + 1)
+            # the tool's lowest possible point over this block: skip blocks it cannot reach
+            xa, xb = x0 + ca * h, x0 + (cb - 1) * h
+            ya, yb = y0 + ra * h, y0 + (rb - 1) * h
+            lo_t, hi_t = 0.0, 1.0
+            for _ in range(_GOLDEN_STEPS):
+                m1 = hi_t - _INV_PHI * (hi_t - lo_t)
+                m2 = lo_t + _INV_PHI * (hi_t - lo_t)
+                g = 0.0
+                for side in range(2):
+                    tm = m1 if side == 0 else m2
+                    px, py = ax + tm * L * ux, ay + tm * L * uy
+                    ex = max(xa - px, 0.0, px - xb)
+                    ey = max(ya - py, 0.0, py - yb)
+                    g += math.sqrt(ex * ex + ey * ey) * (1.0 if side == 0 else -1.0)
+                if g < 0.0:
+                    hi_t = m2
+                else:
+                    lo_t = m1
+            tm = 0.5 * (lo_t + hi_t)
+            px, py = ax + tm * L * ux, ay + tm * L * uy
+            ex = max(xa - px, 0.0, px - xb)
+            ey = max(ya - py, 0.0, py - yb)
+            dmin = max(math.sqrt(ex * ex + ey * ey) - 1e-8 * L - 1e-12, 0.0)
+            if dmin > rr:
+                continue
+            if kind == _FLAT:
+                bound = 0.0
+            elif kind == _BALL:
+                bound = R - math.sqrt(max(R * R - dmin * dmin, 0.0))
+            elif kind == _BULL:
+                d = dmin - rf
+                bound = 0.0 if d <= 0.0 else rc - math.sqrt(max(rc * rc - d * d, 0.0))
+            else:
+                bound = dmin * cot
+            if zlow + bound >= tilemax[ti, tj]:
+                continue
+            for i in range(ra, rb):
+                y = y0 + i * h
+                for j in range(ca, cb):
+                    px, py = x0 + j * h - ax, y - ay
+                    a = px * ux + py * uy
+                    e2 = max(px * px + py * py - a * a, 0.0)
+                    if e2 > rr * rr:
+                        continue
+                    W = math.sqrt(rr * rr - e2)
+                    wlo, whi = max(-W, -a), min(W, L - a)
+                    if wlo > whi:
+                        continue
+                    # the continuous minimum of z(w) + profile(rho(w))
+                    if s == 0.0:
+                        w = 0.0
+                    elif kind == _BALL:
+                        w = -s * math.sqrt(max(R * R - e2, 0.0)) / math.sqrt(1.0 + s * s)
+                    elif kind == _V and abs(s) < cot:
+                        w = -s * math.sqrt(e2) / math.sqrt(cot * cot - s * s)
+                    elif kind == _BULL:
+                        lo_w, hi_w = wlo, whi
+                        for _ in range(_GOLDEN_STEPS):
+                            m1 = hi_w - _INV_PHI * (hi_w - lo_w)
+                            m2 = lo_w + _INV_PHI * (hi_w - lo_w)
+                            g = 0.0
+                            for side in range(2):
+                                wm = m1 if side == 0 else m2
+                                d = math.sqrt(e2 + wm * wm) - rf
+                                prof = 0.0 if d <= 0.0 else \
+                                    rc - math.sqrt(max(rc * rc - d * d, 0.0))
+                                g += (s * wm + prof) * (1.0 if side == 0 else -1.0)
+                            if g < 0.0:
+                                hi_w = m2
+                            else:
+                                lo_w = m1
+                        w = 0.5 * (lo_w + hi_w)
+                    else:                      # flat, or a ramp steeper than the V's flank
+                        w = -1e300 if s > 0.0 else 1e300
+                    w = min(max(w, wlo), whi)
+                    if f <= 0.0:
+                        first, last = 0, 0
+                    else:
+                        kc = phase[q] + (a + w) / f
+                        kc = min(max(kc, float(k_first)), float(k_last))
+                        kf = int(math.floor(kc))
+                        first = max(k_first, kf - n_near + 1)
+                        last = min(k_last, kf + n_near)
+                    best = heights[i, j]
+                    for k in range(first, last + 1):
+                        if f > 0.0:
+                            u = (k - phase[q]) * f
+                            wk = u - a
+                            lift = offsets[k % teeth]
+                        else:
+                            u = a + w
+                            wk = w
+                            lift = 0.0
+                        rho = math.sqrt(e2 + wk * wk)
+                        if rho > R:
+                            continue
+                        if kind == _FLAT:
+                            prof = 0.0
+                        elif kind == _BALL:
+                            prof = R - math.sqrt(max(R * R - rho * rho, 0.0))
+                        elif kind == _BULL:
+                            d = rho - rf
+                            prof = 0.0 if d <= 0.0 else rc - math.sqrt(max(rc * rc - d * d, 0.0))
+                        else:
+                            prof = rho * cot
+                        z = az + s * u + lift + prof
+                        if z < best:
+                            best = z
+                    heights[i, j] = best
+            # the block's new highest point (for the next segments' test)
+            top = -1e300
+            for i in range(ti * tile, min((ti + 1) * tile, ny)):
+                for j in range(tj * tile, min((tj + 1) * tile, nx)):
+                    top = max(top, heights[i, j])
+            tilemax[ti, tj] = top
+
+
+def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: float,
+                   spacing: float,
+                   segments: np.ndarray, phase: np.ndarray, fz: np.ndarray,
+                   reach: np.ndarray, kind: int, radius: float, corner: float, cot: float,
+                   offsets: np.ndarray) -> None:
+    """Lower ``heights`` in place to the tool's envelope over ``segments``.
+
+    Args:
+        heights: (ny, nx) float64, C-contiguous, metres; point (i, j) lies at
+            ``(x0 + j spacing, y0 + i spacing)``.
+        tilemax: (ceil(ny / TILE), ceil(nx / TILE)) float64, the highest point of each
+            block of TILE x TILE points (kept up to date; start: the stock's top).
+        segments: (n, 6) float64 tip start and end points, metres.
+        phase: (n,) float64 tooth passes made before each segment's start.
+        fz: (n,) float64 feed per tooth, metres (0: the continuous envelope).
+        reach: (n,) float64 radius (metres) the tool cuts on each segment (0: skip it).
+        kind: tool code (``tools.KIND_CODES``); radius, corner (bull), cot (V).
+        offsets: (teeth,) float64 height of each tooth above the tip, metres.
+    """
+    n_near = offsets.shape[0] if np.ptp(offsets) > 0 else 1
+    with _LOCK:
+        _sweep(heights, tilemax, TILE, float(x0), float(y0), float(spacing),
+               np.ascontiguousarray(segments, dtype=np.float64),
+               np.ascontiguousarray(phase, dtype=np.float64),
+               np.ascontiguousarray(fz, dtype=np.float64),
+               np.ascontiguousarray(reach, dtype=np.float64), int(kind), float(radius),
+               float(corner), float(cot), np.ascontiguousarray(offsets, dtype=np.float64),
+               int(n_near))
+
+
+def new_tilemax(heights: np.ndarray) -> np.ndarray:
+    """The highest point of every TILE x TILE block of ``heights`` (float64)."""
+    ny, nx = heights.shape
+    ty, tx = -(-ny // TILE), -(-nx // TILE)
+    pad = np.full((ty * TILE, tx * TILE), -np.inf)
+    pad[:ny, :nx] = heights
+    return pad.reshape(ty, TILE, tx, TILE).max(axis=(1, 3))
