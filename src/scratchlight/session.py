@@ -34,6 +34,7 @@ from .engines.pool import EnginePool
 from .errors import InputError
 from .optimize.config import LightConfig, OptimizeConfig, OptimizerConfig
 from .optimize.run import OptimizationRun, OptimizationStep
+from .phases import Phases
 from .scene import SceneSpec
 from .surface import SurfaceConfig
 from .surface.masks import SurfaceMasks
@@ -81,10 +82,13 @@ class Session:
         self.scene_spec = scene  # as asked ('auto' exaggeration kept), for replayable configs
         self.device = device
         self.progress = progress
-        raw, self.heightmap = load_surface(surface, before_prepare)
+        self.phases = Phases()  # wall seconds of each step (run.json's ``phases_s``)
+        with self.phases.timed("read"):
+            raw, self.heightmap = load_surface(surface, before_prepare)
         self.raw_shape: tuple[int, int] = tuple(raw.shape)
         self._envmap = envmap  # the light every scene of the session starts with
-        self.scene = build_scene(self.heightmap, scene, envmap=envmap)
+        with self.phases.timed("scene"):
+            self.scene = build_scene(self.heightmap, scene, envmap=envmap)
         if not self.scene.object_mask.any():
             raise InputError(surface.path, "the surface covers no pixel of the image; check the camera")
         self.masks = SurfaceMasks(self.scene.object_mask, self.scene.cell_mask_to_image,
@@ -254,10 +258,12 @@ class Session:
             name, choice = made.engine, made.to_dict()
             if self.progress:
                 print(made.summary(), file=sys.stderr, flush=True)
-        engine = self.engine(name, optimizer.spp, seed, tuple(light.envmap_size))
-        if name == "transport":
-            engine.set_noise(optimizer.transport_noise)
-            engine.set_warmup(optimizer.transport_warmup)
+        self.phases.add("engine_choice", time.perf_counter() - t0)
+        with self.phases.timed("engine_build"):
+            engine = self.engine(name, optimizer.spp, seed, tuple(light.envmap_size))
+            if name == "transport":
+                engine.set_noise(optimizer.transport_noise)
+                engine.set_warmup(optimizer.transport_warmup)
         setup_s = time.perf_counter() - t0
         if prev is not None:
             E0 = prev.envmap if envmap is None else envmap
@@ -277,6 +283,7 @@ class Session:
                              progress=self.progress, callback=on_step, adam=prev.adam if prev else None,
                              first_iteration=prev.iterations_done if prev else 0,
                              objective=self.objective_function(light, self.mask))
+        self.phases.add("iterations", res.time_s)
         if prev is not None:
             res.loss, res.l_grad, res.l_l2 = prev.loss + res.loss, prev.l_grad + res.l_grad, prev.l_l2 + res.l_l2
             res.time_s += prev.time_s
@@ -365,13 +372,15 @@ class Session:
         spp = run.optimizer.final_spp
         renders, objectives = {}, {}
         for name, light in (("before", run.initial_envmap), ("after", run.envmap)):
-            # the initial light's render is shared by every run from that start: cached
-            renders[name] = self.render_final(light, spp, label=f"{name} ({spp} spp)",
-                                              cache=name == "before")
-            objectives[name] = self.judge(renders[name], light, run.light, run.mask)
+            with self.phases.timed(f"judge_{name}"):
+                # the initial light's render is shared by every run from that start: cached
+                renders[name] = self.render_final(light, spp, label=f"{name} ({spp} spp)",
+                                                  cache=name == "before")
+                objectives[name] = self.judge(renders[name], light, run.light, run.mask)
         return write_optimization_results(out_dir, config, self, run, renders, objectives,
                                           FINAL_RENDER_SEED,
-                                          total_time_s=time.perf_counter() - self.created_at)
+                                          total_time_s=time.perf_counter() - self.created_at,
+                                          phases_s=self.phases.rounded())
 
 
 def run_optimization(cfg: OptimizeConfig, out_dir: str | os.PathLike, progress: bool = True) -> dict:

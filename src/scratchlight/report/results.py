@@ -40,7 +40,8 @@ def library_versions() -> dict[str, str]:
 
 def write_optimization_results(out_dir: str | os.PathLike, config, session, run, renders: dict,
                                objectives: dict, final_render_seed: int,
-                               total_time_s: float | None = None) -> dict:
+                               total_time_s: float | None = None,
+                               phases_s: dict | None = None) -> dict:
     """Write the folder (see module docstring) and return the ``run.json`` dictionary.
 
     Args:
@@ -49,6 +50,9 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         renders: ``{"before": image, "after": image}`` (h, w, 3) linear float32.
         objectives: ``{"before": {...}, "after": {...}}`` objective terms of those renders.
         total_time_s: wall time from loading the surface to the end, seconds.
+        phases_s: wall seconds of each step (``Session.phases``: start, read, scene,
+            engine_choice, engine_build, iterations, judge_before, judge_after); the
+            writing of this folder is not in it.
     """
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -83,6 +87,7 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         "engine_choice": run.engine_choice,
         "engine_setup_s": run.engine_setup_s,
         "total_time_s": total_time_s,
+        "phases_s": phases_s or {},
         "final_render_seed": final_render_seed,
         "objective_before": objectives["before"],
         "objective_after": objectives["after"],
