@@ -1,0 +1,61 @@
+"""``scratchlight pod`` end to end at a small size: its files, a POD curve that rises, a
+bound above its estimate, a better light that finds no fewer defects, the config that
+replays, and a user's mistake as one line."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchlight.config import read_config
+from scratchlight.pod import PodConfig, run_pod
+from scratchlight.pod.run import FILES
+
+
+@pytest.mark.slow
+def test_pod_run_writes_its_files_and_a_rising_curve(tmp_path):
+    cfg = PodConfig.from_options(kind="face-mill", size=144, light=("studio", "uniform"),
+                                 depths="0.2,0.3,0.45,0.7,1.0,1.5", orientations="0,45,90,135",
+                                 seeds=1, grid=3, resolution=96, spp=32, frames=3,
+                                 device="cpu")
+    doc = run_pod(cfg, tmp_path / "out", progress=False)
+    out = tmp_path / "out"
+    assert sorted(os.listdir(out)) == sorted(FILES)
+    with open(out / "pod.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 24 and {r["light"] for r in rows} == {"studio", "uniform:0.5"}
+    assert {float(r["depth_um"]) for r in rows} == {0.2, 0.3, 0.45, 0.7, 1.0, 1.5}
+    for r in rows:  # the hit is the chosen observer's d' against the threshold
+        if r["dprime"]:
+            assert int(r["hit"]) == (float(r["dprime"]) >= cfg.threshold)
+    studio, uniform = doc["lights"]["studio"], doc["lights"]["uniform:0.5"]
+    hm = studio["hit_miss"]
+    assert hm["status"] == "fitted", hm
+    assert np.all(np.diff(hm["curve"]["pod"]) > 0)
+    assert np.all(np.array(hm["curve"]["pod_lower95"]) <= np.array(hm["curve"]["pod"]) + 1e-12)
+    assert hm["a50"] < hm["a90"] <= hm["a90_95"]
+    # a light that shows scratches finds at least as many as the uniform light that hides
+    # them on a mirror-like metal
+    assert studio["hits"] >= uniform["hits"]
+    if uniform["hit_miss"]["status"] == "fitted":
+        assert studio["hit_miss"]["a90"] <= uniform["hit_miss"]["a90"]
+    saved = json.loads((out / "pod.json").read_text())
+    assert saved["config"]["depths_um"] == [0.2, 0.3, 0.45, 0.7, 1.0, 1.5]
+    assert read_config(out / "run.json", PodConfig, command="pod") == cfg
+    page = (out / "pod.html").read_text()
+    assert "pod.png" in page and "orientation.png" in page and "a90/95" in page
+
+
+@pytest.mark.slow
+def test_pod_command_refuses_one_size_in_one_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "scratchlight.cli", "pod", "--depths", "1",
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                          timeout=120, env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "--depths" in proc.stderr and "two sizes" in proc.stderr
+    assert not (tmp_path / "o").exists()
