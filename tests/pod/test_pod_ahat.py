@@ -64,3 +64,11 @@ def test_too_few_responses_above_the_floor_are_refused():
     with pytest.raises(InputError, match="floor"):
         fit_ahat([1, 2, 3], [1, 2, 3], decision=2.0, floor=3.0)
     assert special.ndtr(0) == 0.5
+
+
+def test_a_response_that_does_not_rise_with_size_is_refused():
+    rng = np.random.default_rng(4)
+    a = np.repeat([0.5, 1.0, 2.0, 4.0], 10)
+    flat = np.exp(1.0 + rng.normal(0, 0.5, a.size))  # no dependence on size
+    with pytest.raises(InputError, match="does not rise"):
+        fit_ahat(a, flat, decision=2.0, floor=0.2)

@@ -59,3 +59,22 @@ def test_pod_command_refuses_one_size_in_one_line(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "--depths" in proc.stderr and "two sizes" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_transport_relighting_and_renders_rank_the_scratches_alike():
+    """The same plates judged by relighting one transport matrix per plate and by Mitsuba
+    renders: different Monte Carlo noise, the same scratches stand out."""
+    from scipy import stats
+
+    from scratchlight.pod import measure_defects
+
+    base = dict(kind="face-mill", size=96, grid=2, light=("studio",), depths="0.3,3",
+                orientations="0,90", seeds=1, resolution=64, spp=16, frames=4, device="cpu")
+    d = {}
+    for engine in ("transport", "ad"):
+        rows = measure_defects(PodConfig.from_options(engine=engine, **base), progress=False)
+        assert rows["engine"] == engine
+        d[engine] = [r["dprime_npw"] or 0.0 for r in rows["rows"]]
+    assert len(d["ad"]) == 4
+    assert stats.spearmanr(d["ad"], d["transport"]).statistic > 0.7, d

@@ -14,7 +14,7 @@ SOURCE_OPTIONS = ("kind", "size")
 SWEEP_OPTIONS = ("depths", "widths", "orientations", "seeds", "size_by", "grid",
                  "profile")
 CAMERA_OPTIONS = ("exposure", "full_well", "read_noise", "frames")
-JUDGE_OPTIONS = ("observer", "threshold", "window", "link", "bound", "engine")
+JUDGE_OPTIONS = ("observer", "threshold", "window", "link", "bound", "engine", "renders")
 OWN_OPTIONS = ("light", *SOURCE_OPTIONS, *SWEEP_OPTIONS, *CAMERA_OPTIONS, *JUDGE_OPTIONS)
 
 

@@ -121,7 +121,8 @@ def fit_ahat(sizes, responses, decision: float, floor: float) -> AhatFit:
         floor: the recording floor > 0 (responses at or below it are censored).
     Raises:
         InputError (field 'responses') when fewer than 3 responses lie above the floor, the
-        sizes above it are all one, or the fitted slope is not positive.
+        sizes above it are all one, or the slope is not above 0 at one-sided 95 %
+        confidence (b1 <= 1.645 se(b1): no POD curve worth its name).
     """
     a = np.asarray(sizes, np.float64).ravel()
     r = np.asarray(responses, np.float64).ravel()
@@ -153,9 +154,10 @@ def fit_ahat(sizes, responses, decision: float, floor: float) -> AhatFit:
         cov = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         raise InputError("responses", "the â-versus-a fit is singular") from None
-    if theta[1] <= 0 or not np.all(np.isfinite(cov)):
-        raise InputError("responses", f"the response does not rise with size (slope "
-                                      f"{theta[1]:.3g})")
+    se_b1 = math.sqrt(cov[1, 1]) if np.all(np.isfinite(cov)) and cov[1, 1] > 0 else math.inf
+    if not theta[1] > Z95 * se_b1:
+        raise InputError("responses", f"the response does not rise with size at 95 % "
+                                      f"confidence (slope {theta[1]:.3g} +- {se_b1:.2g} on ln a)")
     return AhatFit(b0=float(theta[0]), b1=float(theta[1]), tau=float(math.exp(theta[2])),
                    cov=cov, decision=float(decision), floor=float(floor), n=int(a.size),
                    censored=int(censored.sum()))

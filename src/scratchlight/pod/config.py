@@ -95,9 +95,14 @@ class PodConfig:
                                  "matrix per plate, then each light by relighting; auto: "
                                  "transport from 3 lights on", choices=("auto", "ad", "transport"))
     """Renders per light (ad) or one transport matrix per plate relit per light."""
-    spp: int = option(64, "samples per pixel of each render (or transport matrix)", lo=1,
+    spp: int = option(32, "samples per pixel of each render (or transport matrix)", lo=1,
                       hi=65536)
     """Samples per pixel of each render or transport matrix."""
+    renders: int = option(2, "independent renders (seeds) of each plate and twin per light; "
+                             "2 keeps render noise out of the observer's signal", lo=1, hi=16)
+    """Renders per plate, twin and light with different seeds; the camera frames alternate
+    between them, so with 2 the observer's half-estimates of the signal have independent
+    Monte Carlo noise."""
     seed: int = option(0, "random seed (surfaces, placement, camera noise)", lo=0,
                        hi=2 ** 31 - 1)
     """Seed of the surfaces (seed .. seed + seeds - 1), placements and camera noise."""
@@ -112,6 +117,9 @@ class PodConfig:
             self.surface.validate()
         self.scene.validate()
         self.camera.validate()
+        if self.camera.frames < self.renders:
+            raise InputError("camera.frames", f"need a frame of every render: at least "
+                                              f"{self.renders}, got {self.camera.frames}")
         for name, values, lo in (("depths_um", self.depths_um, 0.0),
                                  ("widths_um", self.widths_um, 0.0)):
             if not values or not all(np.isfinite(v) and v > lo for v in values):

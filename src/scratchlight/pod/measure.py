@@ -6,7 +6,10 @@ with the same scene: the same resolved exaggeration and the camera frozen where 
 puts it (an oblique camera's distance depends on the relief's height range, which a deep
 scratch would change). Each is rendered once per light with the same render seed, so the
 Monte Carlo noise of pixels away from the scratches is the same in plate and twin and
-cancels in their difference. With ``engine='transport'`` a plate's transport matrix is
+cancels in their difference. Near a scratch it does not cancel; with ``renders=2`` (the
+default) every plate and twin is rendered with two seeds, and the observer's two halves of
+the camera frames come from different renders, so that this noise does not count as
+signal (``report.detectability`` estimates s.s from two independent halves). With ``engine='transport'`` a plate's transport matrix is
 built once and every light is a relight (T E, milliseconds); with 'ad' every light is a
 Mitsuba render (cheaper for one or two lights). The inspection camera (``camera``) draws
 its noisy 8-bit frames from each render, and the display observer of
@@ -88,16 +91,30 @@ def frozen_scene(cfg: PodConfig, hm):
     return dataclasses.replace(spec, camera=camera)
 
 
-def _images(session, lights: list[np.ndarray], engine: str, spp: int) -> list[np.ndarray]:
-    """One linear image (h, w, 3) per light."""
-    if engine == "transport":
-        out = []
-        for E in lights:
-            T = session.transport_engine(spp, RENDER_SEED, np.shape(E)[:2], decorrelate=False)
-            out.append(T.relight(E))
-        session.drop_engines()  # a plate's matrix is not needed again in this run
-        return out
-    return [session.render_final(E, spp, seed=RENDER_SEED) for E in lights]
+def _images(session, lights: list[np.ndarray], engine: str, spp: int,
+            renders: int) -> list[list[np.ndarray]]:
+    """Per light, ``renders`` linear images (h, w, 3) with the render seeds RENDER_SEED + k."""
+    out = [[] for _ in lights]
+    for k in range(renders):
+        for i, E in enumerate(lights):
+            if engine == "transport":
+                T = session.transport_engine(spp, RENDER_SEED + k, np.shape(E)[:2],
+                                             decorrelate=False)
+                out[i].append(T.relight(E))
+            else:
+                out[i].append(session.render_final(E, spp, seed=RENDER_SEED + k))
+        session.drop_engines()  # a matrix (or an AD engine) is not needed again in this run
+    return out
+
+
+def _frames(images: list[np.ndarray], camera, rng) -> list[np.ndarray]:
+    """``camera.frames`` frames, frame j drawn from render j mod len(images): the observer's
+    two halves of the frames (even, odd) then come from different renders when there are
+    two, so their Monte Carlo noise is independent."""
+    n = len(images)
+    per = [camera_frames(I, camera, rng, frames=len(range(k, camera.frames, n)))
+           for k, I in enumerate(images)]
+    return [per[j % n][j // n] for j in range(camera.frames)]
 
 
 def measure_defects(cfg: PodConfig, progress: bool = True, lights: dict | None = None) -> dict:
@@ -150,16 +167,16 @@ def measure_defects(cfg: PodConfig, progress: bool = True, lights: dict | None =
             facts.setdefault("device", twin.variant)
             mask = twin.object_mask
             noise = np.random.default_rng([cfg.seed, s, 2])
-            twin_frames = [camera_frames(I, cfg.camera, noise)
-                           for I in _images(twin, maps, engine, cfg.spp)]
+            twin_frames = [_frames(imgs, cfg.camera, noise)
+                           for imgs in _images(twin, maps, engine, cfg.spp, cfg.renders)]
             bar.update(1)
             for (p, plate), (removal, labels) in zip(mine, planted):
                 session = Session(surface, spec, device=cfg.device, envmap=maps[0],
                                   before_prepare=lambda h, r=removal: h.replace(heights=h.heights - r))
                 if session.heightmap.shape != hm.shape:
                     raise InputError("surface", "the plate's grid differs from its twin's")
-                frames = [camera_frames(I, cfg.camera, noise)
-                          for I in _images(session, maps, engine, cfg.spp)]
+                frames = [_frames(imgs, cfg.camera, noise)
+                          for imgs in _images(session, maps, engine, cfg.spp, cfg.renders)]
                 for k, defect in enumerate(plate):
                     truth = session.scene.cell_mask_to_image(labels == k + 1) & mask
                     for li, name in enumerate(names):
@@ -169,7 +186,8 @@ def measure_defects(cfg: PodConfig, progress: bool = True, lights: dict | None =
     bar.close()
     rows.sort(key=lambda r: (names.index(r["light"]), r["defect"]))
     return {"rows": rows, "engine": engine, "scene": facts["scene"], "device": facts["device"],
-            "lights": names, "renders": (len(plates) + len(seeds)) * (len(maps) if engine == "ad" else 1)}
+            "lights": names,
+            "renders": (len(plates) + len(seeds)) * cfg.renders * (len(maps) if engine == "ad" else 1)}
 
 
 def _row(cfg: PodConfig, defect: Defect, plate: int, light: str, truth, with_frames,
