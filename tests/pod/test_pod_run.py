@@ -78,3 +78,43 @@ def test_transport_relighting_and_renders_rank_the_scratches_alike():
         d[engine] = [r["dprime_npw"] or 0.0 for r in rows["rows"]]
     assert len(d["ad"]) == 4
     assert stats.spearmanr(d["ad"], d["transport"]).statistic > 0.7, d
+
+
+@pytest.mark.slow
+def test_plate_and_twin_agree_away_from_the_scratches(tmp_path):
+    """The frozen camera and the shared render seed: away from the scratches the plate's
+    render is its twin's (the oblique camera left to frame each relief would move)."""
+    import dataclasses
+
+    from scipy import ndimage
+
+    from scratchlight.io import write_npz
+    from scratchlight.pod.measure import RENDER_SEED, frozen_scene
+    from scratchlight.pod.plant import Defect, plant_plate
+    from scratchlight.scene import studio_envmap
+    from scratchlight.session import Session
+    from scratchlight.surface import SurfaceConfig
+    from scratchlight.surface.synthetic import synthesize
+
+    cfg = PodConfig.from_options(resolution=96, device="cpu")
+    hm = synthesize("face-mill", size=144, seed=0)
+    write_npz(tmp_path / "s.npz", hm)
+    removal, labels = plant_plate(hm.shape, hm.dx, [Defect(k, 4e-6, 30e-6, 40.0 * k, 0)
+                                                    for k in range(4)], 2)
+    surface = SurfaceConfig(path=str(tmp_path / "s.npz"), max_size=0, level=False)
+    E = studio_envmap((25, 50))
+    frozen = frozen_scene(cfg, hm)
+    assert frozen.camera.preset == "custom"
+    worst = {}
+    for name, spec in (("frozen", frozen),
+                       ("oblique", dataclasses.replace(frozen, camera=cfg.scene.camera))):
+        twin = Session(surface, spec, device="cpu", envmap=E)
+        plate = Session(surface, spec, device="cpu", envmap=E,
+                        before_prepare=lambda h: h.replace(heights=h.heights - removal))
+        a = plate.render_final(E, 16, seed=RENDER_SEED)
+        b = twin.render_final(E, 16, seed=RENDER_SEED)
+        near = ndimage.binary_dilation(plate.scene.cell_mask_to_image(labels > 0), iterations=6)
+        far = plate.object_mask & ~near
+        assert far.sum() > 500
+        worst[name] = float(np.abs(a - b)[far].max())
+    assert worst["frozen"] < 1e-3 and worst["oblique"] > 1e-2, worst

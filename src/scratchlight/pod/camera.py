@@ -35,8 +35,10 @@ class CameraModel:
     """Full-well capacity, electrons: sets the photon (shot) noise, sqrt(N) electrons."""
     read_noise: float = option(10.0, "camera read noise, electrons rms", metavar="E", lo=0.0)
     """Read noise, electrons rms, added to every pixel."""
-    frames: int = option(4, "camera frames per render (noise draws; at least 2)", lo=2, hi=256)
-    """Camera frames drawn from each render (the observer needs at least 2)."""
+    frames: int = option(4, "camera frames (noise draws) of each plate and twin per light, "
+                            "alternating between its renders; at least 2", lo=2, hi=256)
+    """Camera frames of each plate and twin per light (the observer needs at least 2),
+    drawn in turn from its renders."""
 
     def validate(self) -> None:
         """Raise InputError naming the field outside its declared bounds."""
@@ -45,7 +47,7 @@ class CameraModel:
     def describe(self) -> str:
         return (f"mono camera, exposure {self.exposure:g}, full well {self.full_well:g} e-, "
                 f"read noise {self.read_noise:g} e- rms, 8-bit sRGB output, "
-                f"{self.frames} frames per render")
+                f"{self.frames} frames")
 
 
 def camera_frames(image: np.ndarray, camera: CameraModel, rng: np.random.Generator,

@@ -103,7 +103,8 @@ def _images(session, lights: list[np.ndarray], engine: str, spp: int,
                 out[i].append(T.relight(E))
             else:
                 out[i].append(session.render_final(E, spp, seed=RENDER_SEED + k))
-        session.drop_engines()  # a matrix (or an AD engine) is not needed again in this run
+        if engine == "transport":
+            session.drop_engines()  # this seed's matrix is not needed again in this run
     return out
 
 

@@ -45,7 +45,7 @@ def write_pod_page(path, doc: dict, figures: dict[str, str]) -> None:
     verdict = html.table(["light", "defects", "hits", "hit/miss fit", "a50", "a90", "a90/95",
                           "â a90", "â a90/95", "blind orientations (deg)",
                           "weakest orientation (deg, median d')"], rows,
-                         caption=f"sizes: {unit}; a90/95 by {doc['method']['hit_miss']}")
+                         caption=f"sizes: {unit}; hit/miss: {doc['method']['hit_miss']}")
     notes = [f"{name}, {kind}: {res[key]['note']}" for name, res in doc["lights"].items()
              for key, kind in (("hit_miss", "hit/miss"), ("ahat", "â")) if res[key].get("note")]
     settings = html.bullet_list([
@@ -53,7 +53,8 @@ def write_pod_page(path, doc: dict, figures: dict[str, str]) -> None:
         f"sweep: depths {cfg['depths_um']} um, widths {cfg['widths_um']} um, orientations "
         f"{cfg['orientations_deg']} deg, {cfg['seeds']} seed(s) from {cfg['seed']}: "
         f"{doc['defects']} defects per light on {doc['plates']} plates",
-        f"render: {doc['scene']['width']} x {doc['scene']['height']} px, {cfg['spp']} spp, "
+        f"render: {doc['scene']['width']} x {doc['scene']['height']} px, {cfg['renders']} seed(s) "
+        f"x {cfg['spp']} spp, "
         f"engine {doc['engine']}, {doc['device']}; exaggeration {doc['scene']['exaggeration']:g}",
         f"camera: {doc['camera']}",
         f"observer: {cfg['observer'].upper()} d' on the display (8-bit sRGB, internal noise), "
