@@ -2,7 +2,10 @@
 packages, the top-level modules such as ``session.py`` and the root ``__init__``), no
 package reaching into another's underscored names, no module of the package or of
 ``benchmarks/`` above 400 lines (read statically, with ast), and ``docs/architecture.md``
-lists every module of the package, one line each, and names no module that does not exist."""
+lists every module of the package, one line each, and names no module that does not exist.
+A module's lazy imports count as imports: those inside functions, and the names of a
+``_LAZY_EXPORTS = {"Name": ".module"}`` table that its PEP 562 ``__getattr__`` imports on
+first use (the root package's)."""
 import ast
 import re
 from collections import defaultdict
@@ -28,13 +31,27 @@ MODULES = {_parts(p): p for p in sorted(SRC.rglob("*.py"))}
 BENCHMARK_MODULES = {("benchmarks", p.stem): p for p in sorted(BENCHMARKS.glob("*.py"))}
 
 
+def _lazy_exports(tree):
+    """(name, module) of a module-level ``_LAZY_EXPORTS = {"Name": ".module", ...}`` table,
+    as the ``from .module import Name`` that its ``__getattr__`` does on first use."""
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict)
+                and any(isinstance(t, ast.Name) and t.id == "_LAZY_EXPORTS" for t in node.targets)):
+            for key, value in zip(node.value.keys, node.value.values):
+                yield ast.literal_eval(key), ast.literal_eval(value)
+
+
 def _imports(path, parts):
     """Parts of every scratchlight module a module imports, relative imports resolved, those
-    inside functions included; ``from pkg import name`` counts as importing ``pkg.name``
-    where that is a module. Yields (target parts, imported names)."""
+    inside functions and those of a ``_LAZY_EXPORTS`` table included; ``from pkg import
+    name`` counts as importing ``pkg.name`` where that is a module. Yields (target parts,
+    imported names)."""
     tree = ast.parse(path.read_text())
     package = parts if path.name == "__init__.py" else parts[:-1]
-    for node in ast.walk(tree):
+    lazy = [ast.ImportFrom(module=module.lstrip(".") or None,
+                           names=[ast.alias(name=name)], level=len(module) - len(module.lstrip(".")))
+            for name, module in _lazy_exports(tree)]
+    for node in [*ast.walk(tree), *lazy]:
         if isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[:len(package) - node.level + 1]
@@ -126,6 +143,15 @@ def test_cycle_finder_finds_cycles_and_only_cycles():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "e"}, "e": set(), "f": {"f"}}
     assert _cycles(graph) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_lazy_exports_count_as_the_roots_imports():
+    """The root imports its public API lazily; its table is read as imports, so the rules
+    below still see the root above the modules it exports (session, engines, ...)."""
+    root = {target for target, _ in _imports(SRC / "__init__.py", ())}
+    assert {("session",), ("engines",), ("backend",), ("io",), ("version",)} <= root
+    tree = ast.parse("_LAZY_EXPORTS = {'Session': '.session', 'Engine': '.engines.base'}")
+    assert list(_lazy_exports(tree)) == [("Session", ".session"), ("Engine", ".engines.base")]
 
 
 def test_no_import_cycle_between_modules():

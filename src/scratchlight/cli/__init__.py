@@ -9,6 +9,11 @@ inside a file) and inputs too large for the memory. Warnings about inputs
 (``InputWarning``, e.g. a spacing assumed by default) print one line each,
 ``scratchlight: warning: <file>: <problem>``. A closed output pipe (``info | head -1``)
 ends the command quietly.
+
+Starting is quick (``scratchlight --help`` and ``scratchlight info FILE`` import neither
+Mitsuba, Dr.Jit, numba, matplotlib nor SciPy): ``main`` adds the options of the one command
+named on the line only, since declaring a command's options imports its config modules, and
+the version is read from the package metadata only when ``--version`` asks for it.
 """
 from __future__ import annotations
 
@@ -16,9 +21,9 @@ import argparse
 import importlib
 import math
 import os
-import pkgutil
 import sys
 import warnings
+from typing import Iterable
 
 from ..errors import InputError, InputWarning, one_line
 
@@ -26,26 +31,51 @@ __all__ = ["main", "build_parser"]
 
 
 def _command_modules():
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("cmd_"):
-            yield importlib.import_module(f"{__name__}.{info.name}")
+    # the folder's cmd_*.py files (pkgutil would find the same, at the cost of its import)
+    names = {f[:-3] for folder in __path__ for f in os.listdir(folder)
+             if f.startswith("cmd_") and f.endswith(".py")}
+    for name in sorted(names):
+        yield importlib.import_module(f"{__name__}.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _VersionAction(argparse.Action):
+    """``--version``: print the installed version and exit; the package metadata is read
+    only now (importlib.metadata costs the start of every other command)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help="show program's version number and exit"):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from ..version import __version__
+
+        print(f"scratchlight {__version__}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
+def _named_command(argv: list[str]) -> str | None:
+    """The sub-command named on the command line: its first word that is not an option (the
+    top level has no option that takes a value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def build_parser(only: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only``, the options of those sub-commands alone (the others
+    are listed with their help but accept nothing), which is all ``main`` needs to parse a
+    command line and spares importing every command's configs."""
     from .flags import OneLineParser
 
     parser = OneLineParser(
         prog="scratchlight",
         description="Find the environment light under which cutting marks and scratches on "
                     "a machined metal surface are easiest to see.")
-    from ..version import __version__
-
-    parser.add_argument("--version", action="version", version=f"scratchlight {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in _command_modules():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
-        mod.add_arguments(p)
+        if only is None or mod.NAME in only:
+            mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
 
@@ -66,7 +96,8 @@ def _show_input_warning(message, category, filename, lineno, file=None, line=Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=[_named_command(argv)])
     args, extras = parser.parse_known_args(argv)
     if extras:  # one line naming the closest flag of the command (exit 2)
         parser._subparsers._group_actions[0].choices[args.command].unknown_flags(extras)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
 NAME = "info"
 HELP = "print grid size, spacing, height range and missing fraction of a height map"
 
@@ -18,6 +16,8 @@ def describe(hm) -> dict:
     """The numbers ``info`` prints: grid, spacing (um), size (mm), heights (um), missing
     fraction, and ``sources``: where the spacing and the heights came from (file header,
     sidecar, file format or default) with the reader's ``warnings``."""
+    import numpy as np  # here: `scratchlight --help` starts without NumPy
+
     h = hm.heights[hm.valid]
     w, hh = hm.size_m
     return {

@@ -6,8 +6,6 @@ options, envmap size, spp and seed loads T and relights in milliseconds.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .common import (add_config_option, add_heightmap_options, add_run_options,
                      add_scene_options, check_output_path)
 from .flags import add_options
@@ -62,7 +60,9 @@ def run(args) -> int:
     print(f"transport matrix: {cfg.spp} spp, {T.nnz_per_pixel:.1f} non-zeros and "
           f"{T.bytes_per_pixel:.0f} bytes per pixel ({T.nbytes / 2**20:.1f} MiB), {how}; "
           f"scene and matrix ready after {ready:.1f} s")
-    print(f"relight: {1e3 * float(np.median(times)):.2f} ms per environment map "
+    import statistics  # here: its import (fractions, decimal) costs every command's start
+
+    print(f"relight: {1e3 * statistics.median(times):.2f} ms per environment map "
           f"(median of {cfg.repeat})")
     return 0
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import socket
 import sys
 
 from ..errors import InputError
@@ -28,7 +27,9 @@ def add_arguments(p):
     add_options(p, StudioConfig, OPTIONS[3:])
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int) -> "socket.socket":
+    import socket  # here: `scratchlight --help` starts without it
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

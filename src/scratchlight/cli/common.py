@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import os
-
-import numpy as np
 
 from ..errors import InputError
 from ..options import option_table
@@ -24,7 +23,7 @@ def parse_floats(text: str, n: int, option: str) -> tuple[float, ...]:
         vals = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise InputError(option, f"expected {n} comma-separated numbers, got {text!r}") from None
-    if len(vals) != n or not all(np.isfinite(vals)):
+    if len(vals) != n or not all(math.isfinite(v) for v in vals):
         raise InputError(option, f"expected {n} finite comma-separated numbers, got {text!r}")
     return vals
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from scipy import ndimage
 
 from ..errors import InputError
 from ..objectives import LUMINANCE_WEIGHTS
@@ -48,6 +47,7 @@ def resize_envmap(E: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if (h, w) == (H, W):
         return E.copy()
     sig = (max(h / H - 1, 0) / 2, max(w / W - 1, 0) / 2, 0)
+    from scipy import ndimage  # here: SciPy's import costs every command's start
     smooth = ndimage.gaussian_filter(E, sigma=sig, mode=("nearest", "wrap", "nearest"))
     rows = (np.arange(H) + 0.5) * h / H - 0.5
     cols = (np.arange(W) + 0.5) * w / W - 0.5

@@ -13,7 +13,6 @@ import dataclasses
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from ..heightmap import HeightMap
 from ..options import check_declared, option
@@ -190,6 +189,8 @@ def _image_geometry(mscene, hm: HeightMap, upm: float, W: int, H: int):
             cell[ok, 0], cell[ok, 1] = i[ok], j[ok]
     # A single ray can slip between two triangles of the watertight-in-theory mesh; the
     # image of a height field has no holes, so enclosed misses are such slips.
+    from scipy import ndimage  # here, not at the top: SciPy costs the command's start
+
     covered = ndimage.binary_fill_holes(covered)
     mask = covered.copy()
     mask[:, :-1] &= covered[:, 1:]

@@ -5,7 +5,6 @@ Every function takes a HeightMap and returns a new one; inputs are never modifie
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from ..errors import InputError
 from ..heightmap import HeightMap
@@ -24,6 +23,7 @@ def fill_missing(hm: HeightMap) -> HeightMap:
         return hm
     if not hm.valid.any():
         raise InputError(hm.source, "every point of the height map is missing")
+    from scipy import ndimage  # here: SciPy's import costs every command's start
     _, (ii, jj) = ndimage.distance_transform_edt(~hm.valid, return_indices=True)
     filled = hm.heights[ii, jj]
     return hm.replace(heights=filled)
@@ -89,6 +89,7 @@ def _gaussian_blur(h: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return out.copy()
     if radius <= 64:
+        from scipy import ndimage  # here: SciPy's import costs every command's start
         return ndimage.gaussian_filter(out, sigma=sigma, mode="nearest")
     x = np.arange(-radius, radius + 1)
     kernel = np.exp(-0.5 * (x / sigma) ** 2)
@@ -121,6 +122,7 @@ def resample(hm: HeightMap, max_size: int) -> HeightMap:
     yi = np.linspace(0, ny - 1, new_ny)
     xi = np.linspace(0, nx - 1, new_nx)
     coords = np.meshgrid(yi, xi, indexing="ij")
+    from scipy import ndimage  # here: SciPy's import costs every command's start
     heights = ndimage.map_coordinates(smooth, coords, order=1, mode="nearest")
     valid = ndimage.map_coordinates(hm.valid.astype(np.float32), coords, order=1) > 0.5
     truth = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from ...errors import InputError
 from .grid import check_positive, check_shape, grid_axes
@@ -73,6 +72,7 @@ def _distance_to_path(pts: np.ndarray, shape, spacing: float, max_dist: float):
         return dist, along
     label = np.full((H, W), -1, np.int64)
     label[ci[keep], cj[keep]] = np.nonzero(keep)[0]
+    from scipy import ndimage  # here: SciPy's import costs every command's start
     edt, (ii, jj) = ndimage.distance_transform_edt(label < 0, return_indices=True)
     edt, ii, jj = (a[pad:pad + ny, pad:pad + nx] for a in (edt, ii, jj))
     near = edt * spacing <= max_dist + 2 * spacing
