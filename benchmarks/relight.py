@@ -20,15 +20,22 @@ the faster of the two measurements). The first-call cost of the kernels
 (compiling, or loading the compiled kernels from their disk cache) is measured in two fresh
 processes.
 
+Under load (issue 26, part 4): the numba products again, with their rows dealt in chunks
+(now) and in one equal share per thread (before; ``kernels.CHUNKS_PER_THREAD = 0``), in
+blocks of rounds that alternate between an idle machine and one with a busy process (a
+Python busy loop pinned to the last CPU) beside them, and the copy bandwidth in both.
+
 Why numba: ``scratchlight/engines/transport/kernels.py`` (module docstring).
 
     PYTHONPATH=$PWD/src .venv/bin/python benchmarks/relight.py [--repeats 200]
+    PYTHONPATH=$PWD/src .venv/bin/python benchmarks/relight.py --only-load --load-rounds 200
 
 Prints a table and writes ``benchmarks/results/relight.json``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -161,6 +168,75 @@ def timed_rounds(cases: dict, repeats: int) -> dict:
                 "p90_s": float(np.percentile(v, 90))} for k, v in ts.items()}
 
 
+class BusyCore:
+    """A Python busy loop pinned to the last CPU while the ``with`` block runs."""
+
+    def __enter__(self):
+        cpu = max(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+        self.proc = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                     preexec_fn=pin)
+        time.sleep(0.2)  # running before the first product
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def under_load(cases: dict, rounds: int, blocks: int = 10) -> dict:
+    """(condition, schedule, case) -> seconds: ``rounds`` per condition ('idle', 'one core
+    busy') and schedule ('chunks', 'shares'), in ``blocks`` alternating blocks (so that other
+    work on the machine meets both conditions alike); plus the copy bandwidth per condition."""
+    from scratchlight.engines.transport import kernels
+
+    chunks = kernels.CHUNKS_PER_THREAD
+    times, copies = {}, {"idle": [], "one core busy": []}
+    for b in range(2 * blocks):
+        condition = ("idle", "one core busy")[b % 2]
+        with (BusyCore() if b % 2 else contextlib.nullcontext()):
+            for _ in range(max(1, rounds // blocks)):
+                for schedule, per_thread in (("chunks", chunks), ("shares", 0)):
+                    kernels.CHUNKS_PER_THREAD = per_thread
+                    for case, fn in cases.items():
+                        t = time.perf_counter()
+                        fn()
+                        times.setdefault((condition, schedule, case), []).append(
+                            time.perf_counter() - t)
+            copies[condition].append(copy_bandwidth(64 << 20, repeats=5))
+    kernels.CHUNKS_PER_THREAD = chunks
+    copy = {c: {k: float(np.median([x[k] for x in v])) for k in v[0]} for c, v in copies.items()}
+    return {"times": {k: {"median_s": float(np.median(v)), "p10_s": float(np.percentile(v, 10)),
+                          "p90_s": float(np.percentile(v, 90))} for k, v in times.items()},
+            "copy_GB_per_s": copy}
+
+
+def print_under_load(loaded: dict, T, Ta, Tb, load: dict, threads: int) -> None:
+    """The under-load table: median (p10 - p90) per condition and schedule, and GB/s over
+    the copy bandwidth measured in the same condition."""
+    copy = loaded["copy_GB_per_s"]
+    print(f"under load: {threads} threads; copy (np.copyto, 64 MB) idle "
+          f"{copy['idle']['np.copyto']:.1f} GB/s, one core busy "
+          f"{copy['one core busy']['np.copyto']:.1f} GB/s; load average (1 min) at the end "
+          f"{os.getloadavg()[0]:.2f}")
+    print("| product | rows dealt | idle: median (p10 - p90) | of copyto | one core busy: "
+          "median (p10 - p90) | of copyto |")
+    print("|---|---|---|---|---|---|")
+    h, w = T.image_shape
+    for case in dict.fromkeys(k[2] for k in loaded["times"]):
+        moved = sum(M.nbytes for M in ([Ta, Tb] if case.startswith("(T_a") else [T]))
+        moved += h * w * 3 * (8 if "T^T" in case else 4)
+        for schedule in ("chunks", "shares"):
+            cells = []
+            for condition in ("idle", "one core busy"):
+                t = loaded["times"][(condition, schedule, case)]
+                ratio = moved / t["median_s"] / 1e9 / copy[condition]["np.copyto"]
+                cells.append(f"{t['median_s'] * 1e3:.2f} ms ({t['p10_s'] * 1e3:.1f} - "
+                             f"{t['p90_s'] * 1e3:.1f}) | {ratio:.0%}")
+            label = "in chunks (now)" if schedule == "chunks" else "one share per thread"
+            print(f"| {case} | {label} | " + " | ".join(cells) + " |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--surface", default=str(DATA))
@@ -171,6 +247,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cache-dir", default=None,
                     help="transport-matrix cache (default: the scratchlight cache)")
     ap.add_argument("--out", default=str(HERE / "results" / "relight.json"))
+    ap.add_argument("--load-rounds", type=int, default=100,
+                    help="rounds per condition and schedule of the under-load table")
+    ap.add_argument("--only-load", action="store_true",
+                    help="only the under-load table (no SciPy, no first-call costs)")
     args = ap.parse_args(argv)
 
     import numba
@@ -190,13 +270,27 @@ def main(argv=None) -> int:
     setup_s = time.perf_counter() - t0
     T = single.T
     Ta, Tb = halves.halves
-    old, old_a, old_b = ScipyProducts(T), ScipyProducts(Ta), ScipyProducts(Tb)
     h, w = T.image_shape
     H, W = T.envmap_shape
     rng = np.random.default_rng(0)
     gray = rng.random((H, W, 1)).astype(np.float32)
     rgb = rng.random((H, W, 3)).astype(np.float32)
     G = rng.standard_normal((h, w, 3))
+    loaded = under_load({"T E, one T, gray": lambda: single.relight(gray),
+                         "(T_a E + T_b E) / 2, gray": lambda: halves.relight(gray),
+                         "T^T G, one T": lambda: T.apply_transpose(G)}, args.load_rounds)
+    load["after_load_table"] = os.getloadavg()
+    print_under_load(loaded, T, Ta, Tb, load, kernels.threads())
+    if args.only_load:
+        out = str(HERE / "results" / "relight_load.json") if args.out == str(
+            HERE / "results" / "relight.json") else args.out
+        with open(out, "w") as f:
+            json.dump({"settings": vars(args), "load_average": load, "threads": kernels.threads(),
+                       "chunks_per_thread": kernels.CHUNKS_PER_THREAD,
+                       "times": {" / ".join(k): v for k, v in loaded["times"].items()},
+                       "copy_GB_per_s": loaded["copy_GB_per_s"]}, f, indent=1)
+        return 0
+    old, old_a, old_b = ScipyProducts(T), ScipyProducts(Ta), ScipyProducts(Tb)
 
     # the same numbers both ways (float32 sums in another order: rounding only)
     def rel(a, b):

@@ -106,6 +106,32 @@ def test_transpose_equals_scipy(channels, gdtype):
         T.apply_transpose(G[:, :6])
 
 
+def test_rows_dealt_in_chunks_give_the_same_products(monkeypatch):
+    """Rows are dealt to the threads in chunks (``kernels.row_chunk``; a thread slowed by
+    another process takes fewer). On a T of 9,600 rows (10 chunks of 1,024 rows, the last
+    shorter) every product equals scipy's and the one-share-per-thread schedule's: T E to
+    the bit (each row is summed by one thread in the same order either way), T^T G up to
+    float64 rounding (its parts are summed in another grouping)."""
+    from scratchlight.engines.transport import kernels
+
+    rng = np.random.default_rng(30)
+    T, refs = _matrix(rng, image=(96, 100), env=(5, 9), empty_rows=(0, 4_000, 9_599))
+    assert kernels.row_chunk(96 * 100) == 1024 and kernels.CHUNKS_PER_THREAD > 0
+    T2, _ = _matrix(rng, image=(96, 100), env=(5, 9))
+    E = rng.random((5, 9, 3)).astype(np.float32)
+    G = rng.standard_normal((96, 100, 3))
+    chunked = (T.apply(E), mean_apply([T, T2], E), T.apply_transpose(G, 3))
+    _close(chunked[0].reshape(-1, 3), _image(refs, E))
+    monkeypatch.setattr(kernels, "CHUNKS_PER_THREAD", 0)
+    assert kernels.row_chunk(96 * 100) == 0
+    shares = (T.apply(E), mean_apply([T, T2], E), T.apply_transpose(G, 3))
+    np.testing.assert_array_equal(chunked[0], shares[0])
+    np.testing.assert_array_equal(chunked[1], shares[1])
+    np.testing.assert_allclose(chunked[2], shares[2], rtol=1e-12, atol=1e-12)
+    expect = np.stack([refs[c].T @ G.reshape(-1, 3)[:, c] for c in range(3)], 1)
+    np.testing.assert_allclose(chunked[2].reshape(-1, 3), expect, rtol=1e-9, atol=1e-9)
+
+
 @pytest.mark.parametrize("indptr_dtype", [np.int32, np.int64])
 @pytest.mark.parametrize("index_dtype", [np.uint16, np.int32])
 @pytest.mark.slow

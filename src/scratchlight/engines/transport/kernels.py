@@ -7,7 +7,18 @@ row-compressed (``matrix``). Then
   sequential write per pixel, the three channels fused so each index is read once, rows
   split over threads without atomics; the two halves of a decorrelated engine are fused
   into one pass writing their mean;
-- T^T G is a scatter into a tiny (H*W, 3) float64 buffer per thread, summed at the end.
+- T^T G is a scatter into a tiny (H*W, 3) float64 buffer per part of the rows, summed at
+  the end.
+
+Both deal their rows to the threads in chunks, ``CHUNKS_PER_THREAD`` per thread, which a
+thread takes when it has finished its last (numba's ``parallel_chunksize``; TBB's work
+stealing), not in one equal share per thread. With equal shares a product waits for its
+slowest thread: when another process runs on one of the 2 cores, the thread that shares
+that core gets about half of it, and T E took 7.5 ms instead of 3.9 ms. With chunks the
+thread on the free core takes the chunks the slowed one has not reached, so a product
+waits at most for one chunk (``benchmarks/relight.py`` times both schedules with a busy
+process on the cores and without). The sums of a row are the same either way (T E to the
+bit; T^T G's parts are added in another grouping).
 
 Why numba (0.68.1 with llvmlite 0.50.0; NumPy < 2.6, Python >= 3.10): a well-kept, widely
 used JIT whose wheels bring their own LLVM (no compiler on the machine), with parallel loops
@@ -28,6 +39,7 @@ the first relight.
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import prange
 
@@ -36,7 +48,19 @@ from ...compiled import jit as _jit
 from ...compiled import numba_cache_dir, threads
 
 __all__ = ["mean_times", "transpose_times", "add_scaled_noise", "warm_up", "numba_cache_dir",
-           "threads"]
+           "threads", "CHUNKS_PER_THREAD", "row_chunk"]
+
+CHUNKS_PER_THREAD = 8
+"""Chunks of rows per thread of a product, dealt as the threads ask for them (module
+docstring); 0 deals one equal share per thread (numba's default), as before."""
+_MIN_CHUNK_ROWS = 1024  # below this a chunk's dispatch (~µs) would cost more than it balances
+
+
+def row_chunk(rows: int) -> int:
+    """Rows per chunk for a product over ``rows`` rows (0: one equal share per thread)."""
+    if CHUNKS_PER_THREAD <= 0:
+        return 0
+    return max(_MIN_CHUNK_ROWS, -(-int(rows) // (threads() * CHUNKS_PER_THREAD)))
 
 
 # The kernels index with unsigned integers: numba wraps negative signed indices, and
@@ -130,6 +154,7 @@ def _transpose(indptr, indices, data, g, acc):  # pragma: no cover - compiled
 def mean_times(mats, e: np.ndarray) -> np.ndarray:
     """(1/K) sum_k T_k e for K = 1 or 2 row-compressed matrices on the same pixels and texels.
 
+    Rows are dealt to the threads in chunks (``row_chunk``).
     ``mats``: (indptr, indices, data) per matrix: indptr (n + 1,) int32 or int64, indices
     (nnz,) uint16 or int32 texel of each non-zero, data (3, nnz) float32, all C-contiguous
     and checked (``TransportMatrix``: an index out of range would read outside e).
@@ -143,7 +168,7 @@ def mean_times(mats, e: np.ndarray) -> np.ndarray:
     e = np.ascontiguousarray(e, dtype=np.float32)
     if e.ndim == 2 and e.shape[1] == 1:
         e = e[:, 0]
-    with _LOCK:
+    with _LOCK, numba.parallel_chunksize(row_chunk(n)):
         if len(mats) == 1:
             (_gray if e.ndim == 1 else _rgb)(*mats[0], e, out)
         else:
@@ -154,13 +179,19 @@ def mean_times(mats, e: np.ndarray) -> np.ndarray:
 def transpose_times(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
                     g: np.ndarray, texels: int) -> np.ndarray:
     """T^T g per channel: (texels, 3) float64 for g (n, 3) float32 or float64 (arrays as in
-    ``mean_times``). Sums in float64, one (texels, 3) buffer per thread."""
+    ``mean_times``). Sums in float64, one (texels, 3) buffer per chunk of rows."""
     if g.dtype not in (np.float32, np.float64):
         g = g.astype(np.float64)
     g = np.ascontiguousarray(g)
-    parts = max(1, min(threads(), indptr.size - 1))
+    rows = indptr.size - 1
+    chunk = row_chunk(rows)
+    # a part per chunk of rows, each with its own buffer, the parts dealt one at a time; at
+    # most 16 MB of buffers (a large map has fewer, longer parts)
+    parts = threads() if chunk == 0 else max(threads(), min(-(-rows // chunk),
+                                                             (16 << 20) // (24 * max(1, texels))))
+    parts = max(1, min(parts, rows))
     acc = np.zeros((parts, texels, 3), np.float64)
-    with _LOCK:
+    with _LOCK, numba.parallel_chunksize(0 if chunk == 0 else 1):
         _transpose(indptr, indices, data, g, acc)
     return acc.sum(axis=0)
 
