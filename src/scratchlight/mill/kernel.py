@@ -16,8 +16,9 @@ tip: the best pass lies within ``n_near`` passes of the continuous minimum on ei
 (passes ``teeth`` apart have the same offset and the nearer one is lower), so each grid
 point looks at 2 ``n_near`` passes. Work per segment is limited to its footprint's
 bounding box (the segment widened by ``reach``, the radius the tool cuts at the depth it
-reaches below the stock's top), in blocks of TILE x TILE points run in parallel; a block
-whose highest point lies below the lowest the tool can reach over it is skipped.
+reaches below the stock's top), in blocks of TILE x TILE points that run in parallel,
+each over the segments that touch it; a block whose highest point lies below the lowest
+the tool can reach over it is skipped.
 """
 from __future__ import annotations
 
@@ -32,53 +33,54 @@ from ..compiled import jit as _jit
 __all__ = ["sweep_segments", "TILE", "new_tilemax"]
 
 _FLAT, _BALL, _BULL, _V = 0, 1, 2, 3
-_GOLDEN_STEPS = 60
+_GOLDEN_STEPS = 40
 _INV_PHI = 0.6180339887498949
 TILE = 32
+MAX_PAIRS = 4_000_000
+"""At most this many (block, segment) pairs per compiled call (their index arrays)."""
 """Points per side of the blocks whose highest point is kept: a block the tool cannot
 reach below that point is skipped (a raster pass touches only the band it lowers)."""
 
 
 @_jit
 def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc, cot,
-           offsets, n_near):
+           offsets, n_near, tiles, starts, order):
     ny, nx = heights.shape
+    ntx = tilemax.shape[1]
     teeth = offsets.shape[0]
     rf = R - rc
-    for q in range(seg.shape[0]):
-        ax, ay, az, bx, by, bz = seg[q, 0], seg[q, 1], seg[q, 2], seg[q, 3], seg[q, 4], seg[q, 5]
-        rr = reach[q]
-        if rr <= 0.0:
-            continue
-        dx, dy = bx - ax, by - ay
-        L = math.sqrt(dx * dx + dy * dy)
-        if L < 1e-12:          # a plunge: the lowest point counts
-            az = min(az, bz)
-            ux, uy, s, L = 1.0, 0.0, 0.0, 0.0
-        else:
-            ux, uy, s = dx / L, dy / L, (bz - az) / L
-        zlow = min(az, az + s * L)
-        f = fz[q]
-        k_first, k_last = 0, -1
-        if f > 0.0:
-            k_first = int(math.ceil(phase[q] - 1e-9))
-            k_last = int(math.floor(phase[q] + L / f + 1e-9))
-            if k_last < k_first:
-                continue       # no tooth passes on this segment
-        i0 = max(0, int(math.ceil((min(ay, by) - rr - y0) / h)))
-        i1 = min(ny - 1, int(math.floor((max(ay, by) + rr - y0) / h)))
-        j0 = max(0, int(math.ceil((min(ax, bx) - rr - x0) / h)))
-        j1 = min(nx - 1, int(math.floor((max(ax, bx) + rr - x0) / h)))
-        if i0 > i1 or j0 > j1:
-            continue
-        ti0, tj0 = i0 // tile, j0 // tile
-        ntj = j1 // tile - tj0 + 1
-        ntiles = (i1 // tile - ti0 + 1) * ntj
-        for tt in prange(ntiles):
-            ti, tj = ti0 + tt // ntj, tj0 + tt % ntj
-            ra, rb = max(ti * tile, i0), min((ti + 1) * tile, i1 + 1)
-            ca, cb = max(tj * tile, j0), min((tj + 1) * tile, j1 + 1)
-            # the tool's lowest possible point over this block: skip blocks it cannot reach
+    for t in prange(tiles.shape[0]):
+        ti, tj = tiles[t] // ntx, tiles[t] % ntx
+        for pair in range(starts[t], starts[t + 1]):
+            q = order[pair]
+            ax, ay, az = seg[q, 0], seg[q, 1], seg[q, 2]
+            bx, by, bz = seg[q, 3], seg[q, 4], seg[q, 5]
+            rr = reach[q]
+            if rr <= 0.0:
+                continue
+            dx, dy = bx - ax, by - ay
+            L = math.sqrt(dx * dx + dy * dy)
+            if L < 1e-12:          # a plunge: the lowest point counts
+                az = min(az, bz)
+                ux, uy, s, L = 1.0, 0.0, 0.0, 0.0
+            else:
+                ux, uy, s = dx / L, dy / L, (bz - az) / L
+            zlow = min(az, az + s * L)
+            f = fz[q]
+            k_first, k_last = 0, -1
+            if f > 0.0:
+                k_first = int(math.ceil(phase[q] - 1e-9))
+                k_last = int(math.floor(phase[q] + L / f + 1e-9))
+                if k_last < k_first:
+                    continue       # no tooth passes on this segment
+            # this tile's part of the segment's footprint box
+            ra = max(ti * tile, int(math.ceil((min(ay, by) - rr - y0) / h)))
+            rb = min((ti + 1) * tile, ny, int(math.floor((max(ay, by) + rr - y0) / h)) + 1)
+            ca = max(tj * tile, int(math.ceil((min(ax, bx) - rr - x0) / h)))
+            cb = min((tj + 1) * tile, nx, int(math.floor((max(ax, bx) + rr - x0) / h)) + 1)
+            if ra >= rb or ca >= cb:
+                continue
+            # the tool's lowest possible point over this box: skip boxes it cannot lower
             xa, xb = x0 + ca * h, x0 + (cb - 1) * h
             ya, yb = y0 + ra * h, y0 + (rb - 1) * h
             lo_t, hi_t = 0.0, 1.0
@@ -195,12 +197,34 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
             tilemax[ti, tj] = top
 
 
+def _tile_pairs(shape, x0, y0, h, seg, reach):
+    """Per segment, the TILE blocks its footprint box touches: (ti0, ti1, tj0, tj1, count)
+    (a point of margin against rounding; the kernel clips exactly)."""
+    ny, nx = shape
+    lo_x = np.minimum(seg[:, 0], seg[:, 3]) - reach
+    hi_x = np.maximum(seg[:, 0], seg[:, 3]) + reach
+    lo_y = np.minimum(seg[:, 1], seg[:, 4]) - reach
+    hi_y = np.maximum(seg[:, 1], seg[:, 4]) + reach
+    j0 = np.clip(np.floor((lo_x - x0) / h) - 1, 0, nx - 1).astype(np.int64)
+    j1 = np.clip(np.ceil((hi_x - x0) / h) + 1, -1, nx - 1).astype(np.int64)
+    i0 = np.clip(np.floor((lo_y - y0) / h) - 1, 0, ny - 1).astype(np.int64)
+    i1 = np.clip(np.ceil((hi_y - y0) / h) + 1, -1, ny - 1).astype(np.int64)
+    ok = (reach > 0) & (hi_x >= x0 - h) & (lo_x <= x0 + nx * h) & (hi_y >= y0 - h) & \
+        (lo_y <= y0 + ny * h) & (j1 >= j0) & (i1 >= i0)
+    ti0, ti1, tj0, tj1 = i0 // TILE, i1 // TILE, j0 // TILE, j1 // TILE
+    count = np.where(ok, (ti1 - ti0 + 1) * (tj1 - tj0 + 1), 0)
+    return ti0, tj0, tj1 - tj0 + 1, count
+
+
 def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: float,
-                   spacing: float,
-                   segments: np.ndarray, phase: np.ndarray, fz: np.ndarray,
+                   spacing: float, segments: np.ndarray, phase: np.ndarray, fz: np.ndarray,
                    reach: np.ndarray, kind: int, radius: float, corner: float, cot: float,
                    offsets: np.ndarray) -> None:
     """Lower ``heights`` in place to the tool's envelope over ``segments``.
+
+    The segments are binned by the TILE x TILE blocks their footprints touch; the blocks
+    run in parallel, each taking its segments in turn (the envelope is a minimum, so the
+    order does not matter), in batches of at most MAX_PAIRS (block, segment) pairs.
 
     Args:
         heights: (ny, nx) float64, C-contiguous, metres; point (i, j) lies at
@@ -214,15 +238,34 @@ def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: floa
         kind: tool code (``tools.KIND_CODES``); radius, corner (bull), cot (V).
         offsets: (teeth,) float64 height of each tooth above the tip, metres.
     """
+    seg = np.ascontiguousarray(segments, dtype=np.float64)
+    phase = np.ascontiguousarray(phase, dtype=np.float64)
+    fz = np.ascontiguousarray(fz, dtype=np.float64)
+    reach = np.ascontiguousarray(reach, dtype=np.float64)
+    offsets = np.ascontiguousarray(offsets, dtype=np.float64)
     n_near = offsets.shape[0] if np.ptp(offsets) > 0 else 1
-    with _LOCK:
-        _sweep(heights, tilemax, TILE, float(x0), float(y0), float(spacing),
-               np.ascontiguousarray(segments, dtype=np.float64),
-               np.ascontiguousarray(phase, dtype=np.float64),
-               np.ascontiguousarray(fz, dtype=np.float64),
-               np.ascontiguousarray(reach, dtype=np.float64), int(kind), float(radius),
-               float(corner), float(cot), np.ascontiguousarray(offsets, dtype=np.float64),
-               int(n_near))
+    ntx = tilemax.shape[1]
+    ti0, tj0, ntj, count = _tile_pairs(heights.shape, x0, y0, spacing, seg, reach)
+    ends = np.cumsum(count)
+    start = 0
+    while start < len(seg):
+        done = ends[start - 1] if start else 0
+        stop = max(start + 1, int(np.searchsorted(ends, done + MAX_PAIRS, side="right")))
+        c = count[start:stop]
+        total = int(c.sum())
+        if total:
+            q = np.repeat(np.arange(start, stop), c)
+            k = np.arange(total) - np.repeat(np.cumsum(c) - c, c)
+            tile_id = (ti0[q] + k // ntj[q]) * ntx + tj0[q] + k % ntj[q]
+            perm = np.argsort(tile_id, kind="stable")
+            tiles, first = np.unique(tile_id[perm], return_index=True)
+            starts = np.append(first, total).astype(np.int64)
+            with _LOCK:
+                _sweep(heights, tilemax, TILE, float(x0), float(y0), float(spacing), seg,
+                       phase, fz, reach, int(kind), float(radius), float(corner), float(cot),
+                       offsets, int(n_near), tiles.astype(np.int64), starts,
+                       q[perm].astype(np.int64))
+        start = stop
 
 
 def new_tilemax(heights: np.ndarray) -> np.ndarray:
