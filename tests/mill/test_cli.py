@@ -51,8 +51,10 @@ def test_mill_writes_a_height_map_every_command_reads(tmp_path):
         heights, dx = z["heights"], float(z["dx"])
         record = json.loads(str(z["mill"]))
     assert heights.shape == (200, 200) and dx == pytest.approx(5e-6)
-    # the ball-end pass is 50 um deep; the facing pass 20 um; the stock top stays at 0
-    assert heights.min() == pytest.approx(-50e-6, abs=5e-9) and heights.max() == 0.0
+    # the facing pass (4 mm flat over the whole 1 mm stock) leaves -20 um, the ball-end
+    # pass cuts to -50 um (grid points up to 2.5 um beside its path: 3 nm higher)
+    assert heights.min() == pytest.approx(-50e-6, abs=5e-9)
+    assert heights.max() == pytest.approx(-20e-6, abs=1e-12)
     assert record["tools_used"] == ["T1", "T2"]
     assert record["tool_table"]["T2"]["kind"] == "flat"
     assert record["stock_m"] == {"x": [0.0, 0.001], "y": [0.0, 0.001], "top": 0.0}
