@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scratchlight.engines.choice import (choose_engine, default_memory_budget, estimate_transport,
-                                         matrix_bytes, total_memory_bytes)
+                                         matrix_bytes, total_memory_bytes, transport_bound_bytes)
 from scratchlight.engines.transport import TransportEngine, build_transport
 from scratchlight.errors import InputError
 from scratchlight.optimize import LightConfig, OptimizeConfig, OptimizerConfig
@@ -52,12 +52,23 @@ def test_pilot_estimates_the_built_matrix(session):
     assert est.peak_bytes > est.resident_bytes
     two = estimate_transport(session.scene, spp=8, matrices=2, rows=16)
     assert two.resident_bytes == pytest.approx(2 * est.resident_bytes, rel=0.05)
+    # the pilot-free bound holds the built matrix: at most 4 texels per path
+    bound, bound_peak = transport_bound_bytes(session.scene, 8, matrices=1)
+    h, w = session.scene.image_shape
+    assert T.nbytes <= bound == matrix_bytes(h * w * 4 * 8, (h, w), (8, 16))
+    assert bound_peak >= est.peak_bytes
 
 
 def test_choice_follows_the_budget(session, tmp_path):
+    # a budget above the matrices' largest possible size decides without a pilot
     big = choose_engine(session.scene, 4, budget_bytes=2 ** 34, cache_dir=tmp_path)
     assert big.engine == "transport" and "within the budget" in big.reason
-    assert big.estimate is not None and big.estimate.peak_bytes <= 2 ** 34
+    assert big.estimate is None and "at most" in big.reason
+    # below that bound, the pilot decides
+    resident, peak = transport_bound_bytes(session.scene, 4)
+    mid = choose_engine(session.scene, 4, budget_bytes=peak - 1, cache_dir=tmp_path)
+    assert mid.engine == "transport" and mid.estimate is not None
+    assert mid.estimate.peak_bytes <= peak - 1
     small = choose_engine(session.scene, 4, budget_bytes=2 ** 20, cache_dir=tmp_path)
     assert small.engine == "ad" and "over the budget" in small.reason
     with pytest.raises(ValueError, match="positive"):
@@ -72,7 +83,7 @@ def test_cached_matrices_decide_without_a_pilot(session, tmp_path):
     over = choose_engine(session.scene, 4, seed=2, budget_bytes=1024, cache_dir=tmp_path)
     assert over.engine == "ad" and "exceed" in over.reason
     other_seed = choose_engine(session.scene, 4, seed=3, budget_bytes=2 ** 34, cache_dir=tmp_path)
-    assert other_seed.estimate is not None  # not cached for that seed: a pilot
+    assert other_seed.cached_bytes == 0 and "cached" not in other_seed.reason  # not that seed's
 
 
 @pytest.mark.slow

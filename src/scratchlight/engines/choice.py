@@ -10,11 +10,13 @@ How. ``choose_engine`` (the rule of ``engine='auto'``):
 
 1. the matrices are in the transport cache already: transport, if their files fit the
    budget;
-2. otherwise a pilot (``build.pilot_nonzeros``) traces ~3 % of the image rows exactly as
+2. transport, without tracing anything, when the matrices fit the budget even at their
+   largest (``transport_bound_bytes``: a path adds at most 4 texels to its pixel's row);
+3. otherwise a pilot (``build.pilot_nonzeros``) traces ~3 % of the image rows exactly as
    the build would and extrapolates T's non-zeros; the estimate of the peak memory is the
    matrices the engine holds (two independent ones, see ``TransportEngine``) plus what the
    build of the last one needs on top (``build.build_peak_extra_bytes``);
-3. transport if that peak fits the budget, else AD.
+4. transport if that peak fits the budget, else AD.
 
 The budget defaults to a quarter of the memory of the machine (or of the process's cgroup
 limit, when lower), so a run leaves room for the rest of the system. The choice and its
@@ -26,7 +28,7 @@ import dataclasses
 import os
 
 __all__ = ["ENGINE_CHOICES", "EngineChoice", "TransportEstimate", "choose_engine",
-           "estimate_transport", "total_memory_bytes", "default_memory_budget",
+           "estimate_transport", "transport_bound_bytes", "total_memory_bytes", "default_memory_budget",
            "matrix_bytes"]
 
 ENGINE_CHOICES = ("auto", "ad", "transport")
@@ -102,6 +104,19 @@ def estimate_transport(scene, spp: int, seed: int = 0, matrices: int = 2,
     build_s = seconds * (h * w) / max(pixels, 1) * matrices
     return TransportEstimate(per_pixel, nnz, int(matrices), int(resident), int(peak), pixels,
                              seconds, build_s)
+
+
+def transport_bound_bytes(scene, spp: int, matrices: int = 2) -> tuple[int, int]:
+    """(resident, peak) bytes of the transport engine of ``scene`` at ``spp`` at their
+    largest, from the sizes alone: every path ends in one bilinear lookup of the map, so a
+    row holds at most 4 * spp non-zeros, and never more than the map's texels."""
+    from .transport.build import build_peak_extra_bytes
+
+    h, w = scene.image_shape
+    H, W = scene.envmap_shape
+    nnz = int(h) * int(w) * min(4 * int(spp), int(H) * int(W))
+    resident = int(matrices) * matrix_bytes(nnz, scene.image_shape, scene.envmap_shape)
+    return resident, resident + build_peak_extra_bytes(nnz, scene.envmap_shape, spp)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +197,11 @@ def choose_engine(scene, spp: int, seed: int = 0, budget_bytes: int | None = Non
                                              f"the budget of {_mib(budget)})", budget, cached)
         return EngineChoice("ad", f"the cached matrices ({_mib(cached)}) exceed the budget of "
                                   f"{_mib(budget)}", budget, cached)
+    bound = transport_bound_bytes(scene, spp, matrices=len(seeds))
+    if rows is None and bound[1] <= budget:  # fits even at its largest: no pilot needed
+        return EngineChoice("transport", f"T at most {_mib(bound[0])}, {_mib(bound[1])} while "
+                                         f"building (4 texels per path at most); within the "
+                                         f"budget of {_mib(budget)}", budget, 0)
     est = estimate_transport(scene, spp, seed, matrices=len(seeds), rows=rows)
     need = (f"T estimated at {_mib(est.resident_bytes)}, {_mib(est.peak_bytes)} while building, "
             f"by a {est.pilot_seconds:.1f} s pilot")
