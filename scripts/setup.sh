@@ -64,3 +64,21 @@ if [ ! -f "$stamp" ]; then
     rm -f "$VENV"/.installed-*
     touch "$stamp"
 fi
+
+# Compiled kernels (numba) are compiled once per machine and then loaded from the cache
+# (<cache root>/numba): compile them now, by a tiny optimization, so that the first
+# command, the studio's first surface and the tests do not wait for it. Once per install.
+numba_stamp="$VENV/.kernels-$(cat src/scratchlight/*kernels.py src/scratchlight/engines/transport/*.py | sha1sum | cut -c1-12)"
+if [ ! -f "$numba_stamp" ]; then
+    echo "[setup] compiling the kernels (once)"
+    tmp=$(mktemp -d)
+    numba_dir=$("$VENV/bin/python" -c "from scratchlight.user_cache import cache_root; import os; print(os.path.join(cache_root(), 'numba'))")
+    ( cd "$tmp" && export SCRATCHLIGHT_CACHE="$tmp/cache" NUMBA_CACHE_DIR="$numba_dir" &&
+      "$OLDPWD/$VENV/bin/scratchlight" synth --size 24 --scratches 1 --out part.npz >/dev/null &&
+      "$OLDPWD/$VENV/bin/scratchlight" optimize part.npz --resolution 24 --envmap-size 4x8 \
+          --iterations 3 --spp 2 --final-spp 2 --engine transport --out run --quiet >/dev/null ) \
+        || echo "[setup] (the kernels will compile on first use instead)"
+    rm -rf "$tmp"
+    rm -f "$VENV"/.kernels-*
+    touch "$numba_stamp"
+fi
