@@ -29,6 +29,12 @@ def run_json_path(out: str) -> str:
     return os.path.splitext(out)[0] + ".run.json"
 
 
+def _shown(path: str) -> str:
+    """A program's path as messages show it: relative to the current folder when below it."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
 def mill(cfg: MillConfig, progress: bool = True) -> tuple[MillResult, dict]:
     """Simulate ``cfg`` (validated here); returns (result, record of what was done)."""
     cfg.validate()
@@ -37,14 +43,15 @@ def mill(cfg: MillConfig, progress: bool = True) -> tuple[MillResult, dict]:
     region = parse_region(cfg.region)
     spacing = parse_spacing(cfg.spacing)
     window = grid_window(stock, spacing, region)
-    text = read_program_file(cfg.program)
+    where = _shown(cfg.program)
+    text = read_program_file(where)
     start = time.perf_counter()
     # chords within a tenth of the spacing (at most 0.1 um) of the arc
-    path = run_program(text, cfg.program, chord_tolerance=min(0.1e-6, spacing / 10))
+    path = run_program(text, where, chord_tolerance=min(0.1e-6, spacing / 10))
     parse_s = time.perf_counter() - start
     if len(path.segments) == 0:
-        raise InputError(cfg.program, "the program makes no move")
-    result = simulate(path, stock, window, tool, table, cfg.envelope, cfg.program, progress,
+        raise InputError(where, "the program makes no move")
+    result = simulate(path, stock, window, tool, table, cfg.envelope, where, progress,
                       source=cfg.program)
     used = sorted({int(n) for n in path.tool})
     record = {
