@@ -141,11 +141,23 @@ def test_blender_render_matches_mitsuba_orientation(rig, mode):
     assert 0.5 < res["mean_ratio"] < 2.0, res
 
 
-@pytest.fixture(scope="module")
-def small_lamps(part, tmp_path_factory):
-    """Four small lamps near the mirror direction on a 25 x 50 map (a rig like the one the
-    docs' recipe recommends on milled-face.sur: 3.5-14 degree discs on 7.5-degree texels),
-    a nearly specular part at 48 x 48 pixels, and Mitsuba's render of the rig's map."""
+SMALL_RIGS = {
+    # a rig like the one the docs' recipe recommends on milled-face.sur: 3.5-14 degree
+    # discs on 7.5-degree texels
+    "discs": [Lamp("disc", rad(41.3), rad(87), rad(14), 0.052),
+              Lamp("disc", rad(41.7), rad(99), rad(3.5), 0.025),
+              Lamp("disc", rad(42.0), rad(80), rad(4.4), 0.012),
+              Lamp("disc", rad(46.4), rad(91), rad(9.5), 0.0014)],
+    # two light bars across the mirror direction (lamps --kind bar)
+    "bars": [Lamp("bar", rad(42.0), rad(90), rad(4), 0.03, length=rad(30), orientation=rad(20)),
+             Lamp("bar", rad(47.0), rad(84), rad(3), 0.01, length=rad(20), orientation=rad(100))],
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SMALL_RIGS))
+def small_lamps(request, part, tmp_path_factory):
+    """Small lamps near the mirror direction on a 25 x 50 map (``SMALL_RIGS``), a nearly
+    specular part at 48 x 48 pixels, and Mitsuba's render of the rig's map."""
     import mitsuba as mi
 
     import scratchlight as sl
@@ -155,10 +167,7 @@ def small_lamps(part, tmp_path_factory):
     session = sl.Session(str(part), sl.SceneSpec(width=48, height=48, roughness=0.02,
                                                  exaggeration="auto"),
                          envmap=np.full((8, 16, 1), 0.5, np.float32), progress=False)
-    lamps = [Lamp("disc", rad(41.3), rad(87), rad(14), 0.052),
-             Lamp("disc", rad(41.7), rad(99), rad(3.5), 0.025),
-             Lamp("disc", rad(42.0), rad(80), rad(4.4), 0.012),
-             Lamp("disc", rad(46.4), rad(91), rad(9.5), 0.0014)]
+    lamps = SMALL_RIGS[request.param]
     F = rig_footprint(lamps, (25, 50))
     out = tmp_path_factory.mktemp("small-lamps")
     camera = camera_info(session.scene)
@@ -182,5 +191,7 @@ def test_blender_suns_of_small_lamps_match_mitsuba(small_lamps):
     folder, reference = small_lamps
     res = check_orientation(str(folder), reference, samples=64,
                             variants={"as exported": VARIANTS["as exported"]}, threads=2)
+    print(f"{folder.name}: r {res['correlation']['as exported']:.3f}, "
+          f"Blender / Mitsuba mean {res['mean_ratio']:.3f}")
     assert res["correlation"]["as exported"] >= 0.95, res
     assert 0.9 < res["mean_ratio"] < 1.1, res
