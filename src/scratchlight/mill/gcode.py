@@ -13,11 +13,13 @@ inverse-time feed (``G93``) and axes beyond X, Y and Z.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 
 from ..errors import InputError
 
-__all__ = ["Block", "read_blocks", "G_SUPPORTED", "M_SUPPORTED", "MAX_PROGRAM_BYTES"]
+__all__ = ["Block", "read_blocks", "read_program_file", "G_SUPPORTED", "M_SUPPORTED",
+           "MAX_PROGRAM_BYTES"]
 
 MAX_PROGRAM_BYTES = 512 * 2 ** 20
 """A program larger than this (512 MiB) is refused before it is read."""
@@ -68,6 +70,7 @@ _WORD_REFUSED = {
 _VALUE_LETTERS = set("XYZIJKRFSTPHN")
 _WORD = re.compile(r"([A-Za-z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
 _COMMENT = re.compile(r"\([^()]*\)")
+_BAD = re.compile(r"[#\[\]=/Oo]")
 
 
 @dataclasses.dataclass
@@ -99,8 +102,9 @@ def _block(where: str, number: int, raw: str) -> Block | None:
     text = _strip_comments(where, number, raw).strip()
     if not text or text == "%":
         return None
-    at = next((k for k, c in enumerate(text) if c in "#[]=/" or c.upper() == "O"), None)
-    if at is not None:
+    bad = _BAD.search(text)
+    if bad is not None:
+        at = bad.start()
         key = "[" if text[at] == "]" else text[at].upper()
         word = text[at:].split()[0][:16] if key in "O#" else text[at]
         raise _refuse(where, number, word, _WORD_REFUSED[key])
@@ -162,8 +166,6 @@ def read_blocks(program: str, where: str = "program"):
 
 def read_program_file(path: str) -> str:
     """The text of a program file (size-checked, decoded as UTF-8 with replacement)."""
-    import os
-
     from ..io.guards import check_regular_file
 
     check_regular_file(path)
@@ -174,5 +176,3 @@ def read_program_file(path: str) -> str:
     with open(path, "rb") as f:
         return f.read().decode("utf-8", errors="replace")
 
-
-__all__.append("read_program_file")
