@@ -53,7 +53,13 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     tmp = Path(tempfile.mkdtemp(prefix="studio-bench-"))
+    from scratchlight.user_cache import cache_root
+
+    # no transport matrix cached; the compiled kernels where `make setup` put them (a
+    # studio that compiles them itself opens its first surface ~20 s later)
     env = dict(os.environ, SCRATCHLIGHT_CACHE=str(tmp / "cache"), PYTHONUNBUFFERED="1",
+               NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR",
+                                              os.path.join(cache_root(), "numba")),
                PYTHONPATH=f"{REPO / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     proc = subprocess.Popen([sys.executable, "-m", "scratchlight.cli", "studio", args.heightmap,
                              "--port", "0", "--out", str(tmp / "out"),
