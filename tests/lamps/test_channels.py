@@ -14,12 +14,14 @@ from PIL import Image
 from scratchlight.cli import main
 from scratchlight.io.images import linear_to_srgb, srgb_to_linear, write_exr
 from scratchlight.lamps.channels import ChannelProblem, footprint_gram, image_gram
+from scratchlight.lamps.channels_defect import DefectContrastProblem
 from scratchlight.lamps.channels_search import solve
 from scratchlight.lamps.channels_io import load_stack, read_channel_layout
 from scratchlight.lamps.dome import (BUILTIN_LAYOUTS, _value, channel_footprints,
                                      optimize_dome, read_layout)
 from scratchlight.lamps.objective import LinearLight
-from scratchlight.objectives import LUMINANCE_WEIGHTS, scratch_objective
+from scratchlight.objectives import (LUMINANCE_WEIGHTS, defect_contrast_objective,
+                                     scratch_objective)
 
 SHAPE = (8, 16)  # the light's texels (the shared session: conftest.py)
 LAM = 30.0
@@ -151,6 +153,37 @@ def test_gradient_matches_finite_differences(shots, grid):
             d[s, c] = h
             fd[s, c] = (problem.loss(X + d) - problem.loss(X - d)) / (2 * h)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8 * np.abs(fd).max())
+
+
+def test_the_defect_aimed_objective_is_the_objectives_and_its_gradient_is_exact(tmp_path):
+    problem, stack, inner, feet = _random_problem()
+    prior = np.zeros(inner.shape, bool)
+    prior[5:12, 8:20] = True
+    dc = DefectContrastProblem(stack, problem.mask, lam=0.7, gram=problem.Q, prior=prior)
+    x = np.array([0.3, 0.0, 0.9, 0.5, 0.1])
+    ref = defect_contrast_objective(np.tensordot(x, stack, axes=1),
+                                    np.tensordot(x, feet, axes=1)[..., None], inner, prior,
+                                    lam=0.7)
+    assert dc.loss(x[None]) == pytest.approx(ref.loss, rel=1e-12)
+    _, grad = dc.value_and_grad(x[None])
+    fd = [(dc.loss(x[None] + d) - dc.loss(x[None] - d)) / 2e-7 for d in np.eye(5)[:, None] * 1e-7]
+    np.testing.assert_allclose(grad[0], fd, rtol=1e-6, atol=1e-8 * np.abs(fd).max())
+    res = solve(dc, 1)
+    assert res.terms["loss"] <= min(res.best_single[2], res.best_uniform[1])
+    assert solve(dc, 1, solver="adam", iterations=300).terms["loss"] >= res.terms["loss"] * (1 - 1e-6)
+    # the command: --objective defect-contrast needs --prior, then chooses one shot
+    station = tmp_path / "s"
+    station.mkdir()
+    for k, image in enumerate(stack):
+        Image.fromarray(np.round(image * 200).astype(np.uint8)).save(station / f"c{k}.png")
+    (tmp_path / "l.csv").write_text("channel,file\n" + "".join(f"c{k},c{k}.png\n" for k in range(5)))
+    Image.fromarray(prior.astype(np.uint8) * 255).save(tmp_path / "prior.png")
+    args = ["channels", str(station), "--layout", str(tmp_path / "l.csv"), "--quiet",
+            "--objective", "defect-contrast", "--lam", "0.01", "--out", str(tmp_path / "out")]
+    assert main(args) == 2 and not (tmp_path / "out").exists()
+    assert main(args + ["--prior", str(tmp_path / "prior.png")]) == 0
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["config"]["objective"] == "defect-contrast" and len(run["levels"]) == 1
 
 
 def test_a_second_shot_separates_channels_whose_contrasts_cancel():

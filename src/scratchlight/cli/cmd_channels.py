@@ -12,7 +12,8 @@ HELP = ("choose LED dome or lamp channel levels (one or K shots) from one image 
         "(photos or renders) by the scratch objective")
 
 INPUT_OPTIONS = ("layout", "mask", "dark", "curve", "exposure")
-OBJECTIVE_OPTIONS = ("shots", "regions", "sharpness", "lam", "l2_target", "envmap_size")
+OBJECTIVE_OPTIONS = ("objective", "prior", "shots", "regions", "sharpness", "lam", "l2_target",
+                     "envmap_size")
 SOLVER_OPTIONS = ("solver", "iterations", "lr", "seed")
 
 

@@ -92,6 +92,7 @@ class ChannelProblem:
         # the box's rows and the one below (r1 < h: the last row never counts), as a
         # (C, (rows + 1) * w) view of the stack (no copy), and the box rows' mask
         self._rows = self.stack.reshape(C, h * w)[:, r0 * w:(r1 + 1) * w]
+        self._box_rows = (r0, r1)
         self._M = M[r0:r1].astype(np.float32)
         tr, tc = (max(1, min(int(g), n)) for g, n in zip(self.grid, (r1 - r0, c1 - c0)))
         self.grid = (tr, tc)

@@ -49,6 +49,15 @@ class ChannelsConfig:
     sharpness: float = option(8.0, "p of the smooth maximum over shots (p-norm)", lo=1.0,
                               hi=64.0)
     """p of the p-norm that is the smooth maximum over the shots."""
+    objective: str = option("gradient", "gradient: the paper's L_grad over the mask; "
+                                        "defect-contrast: gradients inside --prior relative to "
+                                        "the rest of the mask (one shot)",
+                            choices=("gradient", "defect-contrast"))
+    """gradient (the paper's) or defect-contrast (``channels_defect``)."""
+    prior: str | None = option(None, "defect-contrast: where defects are expected, a mask "
+                                     "image of the photos' size (white)", metavar="IMAGE",
+                               path=True)
+    """The defect prior of the defect-contrast objective: a mask image, or None."""
     lam: float = option(30.0, "L2 weight", lo=0.0)
     """Weight of the L2 term."""
     l2_target: str = option("auto", "L2 term on the light (env: needs the layout's geometry), "
@@ -86,6 +95,12 @@ class ChannelsConfig:
              f"must be 4 x 8 to 1024 x 2048 texels, got {h} x {w}"),
             (self.mask == "all" or os.path.isfile(self.mask), self.mask,
              "no such mask image"),
+            (self.objective == "gradient" or self.prior, "objective",
+             "defect-contrast needs a prior of where defects are: --prior IMAGE"),
+            (self.objective == "gradient" or self.shots == 1, "shots",
+             "the defect-contrast objective chooses one shot"),
+            (not self.prior or os.path.isfile(self.prior), self.prior or "prior",
+             "no such prior image"),
         ]
         for ok, field, problem in checks:
             if not ok:

@@ -65,6 +65,13 @@ def build_problem(cfg: ChannelsConfig, data: ChannelStack, mask: np.ndarray,
     """The objective of ``cfg`` on the stack ``data`` within ``mask`` (L2 ``target``)."""
     from .dome import channel_footprints
 
+    if cfg.objective == "defect-contrast":
+        from .channels_defect import DefectContrastProblem
+
+        prior = read_mask(cfg.prior, mask.shape)
+        if not (prior & mask).any() or not (mask & ~prior).any():
+            raise InputError(cfg.prior, "the defect prior must cover some, but not all, of "
+                                        "the mask")
     if target == "env":
         gram = footprint_gram(channel_footprints([p.geometry for p in data.photos],
                                                  tuple(cfg.envmap_size)))
@@ -73,6 +80,8 @@ def build_problem(cfg: ChannelsConfig, data: ChannelStack, mask: np.ndarray,
     else:
         gram = None
     grid = tuple(cfg.regions) if cfg.shots > 1 else (1, 1)
+    if cfg.objective == "defect-contrast":
+        return DefectContrastProblem(data.stack, mask, lam=cfg.lam, gram=gram, prior=prior)
     return ChannelProblem(data.stack, mask, lam=cfg.lam, gram=gram, grid=grid,
                           sharpness=cfg.sharpness)
 
@@ -131,7 +140,8 @@ def run_channels(cfg: ChannelsConfig, out_dir: str | os.PathLike, progress: bool
     out_dir = os.fspath(out_dir)
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(out_dir, "exists and is not a folder")
-    ignore = tuple(p for p in (cfg.dark, None if cfg.mask == "all" else cfg.mask) if p)
+    ignore = tuple(p for p in (cfg.dark, None if cfg.mask == "all" else cfg.mask, cfg.prior)
+                   if p)
     photos = read_channel_layout(cfg.layout, cfg.images, ignore)
     target = l2_target_of(cfg, photos)
     data = load_stack(photos, cfg.dark, cfg.curve, cfg.exposure, progress)
