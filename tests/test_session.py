@@ -41,7 +41,7 @@ def test_session_optimize_equals_run_optimization(tmp_path, feed_marks_npz, sess
     # where the time went, step by step, in the order the steps ran
     phases = saved["phases_s"]
     assert list(phases) == ["start", "read", "scene", "engine_choice", "engine_build",
-                            "iterations", "judge_before", "judge_after"]
+                            "iterations", "judge_before", "judge_after", "write"]
     assert all(v >= 0 for v in phases.values()) and phases["start"] > 0.05  # Python started
     assert phases["iterations"] == pytest.approx(saved["time_s"], abs=1e-3)
     assert sum(phases.values()) - phases["start"] <= saved["total_time_s"] + 1e-3

@@ -51,9 +51,12 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         objectives: ``{"before": {...}, "after": {...}}`` objective terms of those renders.
         total_time_s: wall time from loading the surface to the end, seconds.
         phases_s: wall seconds of each step (``Session.phases``: start, read, scene,
-            engine_choice, engine_build, iterations, judge_before, judge_after); the
-            writing of this folder is not in it.
+            engine_choice, engine_build, iterations, judge_before, judge_after); ``write``,
+            the writing of this folder but for ``run.json`` itself, is added.
     """
+    import time
+
+    t0 = time.perf_counter()
     out_dir = os.fspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     E, mask, light = run.envmap, run.mask, run.light
@@ -87,7 +90,7 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         "engine_choice": run.engine_choice,
         "engine_setup_s": run.engine_setup_s,
         "total_time_s": total_time_s,
-        "phases_s": phases_s or {},
+        "phases_s": dict(phases_s or {}),
         "final_render_seed": final_render_seed,
         "objective_before": objectives["before"],
         "objective_after": objectives["after"],
@@ -98,5 +101,6 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         "device": session.variant,
         "versions": library_versions(),
     }
+    summary["phases_s"]["write"] = round(time.perf_counter() - t0, 4)  # all but run.json
     write_json(os.path.join(out_dir, "run.json"), summary)
     return summary
