@@ -38,7 +38,8 @@ def test_flags_of_each_command_are_unchanged():
                     "elevation engine envmap-size exaggeration final-spp fov init iterations "
                     "l2-target lam lr mask material max-depth max-size memory-budget no-level "
                     "objective out quiet resolution roughness scratch-kernel scratch-patch "
-                    "scratch-threshold seed spp transport-noise transport-warmup",
+                    "scratch-threshold seed shot-power shot-tiles shots spp transport-noise "
+                    "transport-warmup",
         "render": "azimuth camera camera-origin camera-target config constant crop device "
                   "elevation envmap exaggeration exr fov material max-depth max-size no-level "
                   "out resolution roughness seed spp",

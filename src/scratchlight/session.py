@@ -247,6 +247,9 @@ class Session:
         optimizer = optimizer or (prev.optimizer if prev else OptimizerConfig())
         seed = (prev.seed if prev else 0) if seed is None else int(seed)
         light.validate()
+        if light.shots > 1:  # a sequence is run_optimization's (report.shots_results)
+            raise InputError("light.shots", "Session.optimize runs one light; several shots "
+                                            "run through run_optimization")
         optimizer.validate()
         t0 = time.perf_counter()
         name, choice = optimizer.engine, None
@@ -387,5 +390,8 @@ def run_optimization(cfg: OptimizeConfig, out_dir: str | os.PathLike, progress: 
     """Run the optimization described by ``cfg`` and write its results folder ``out_dir``
     (see ``report.results``); returns the dictionary saved as ``run.json``."""
     session = Session.from_config(cfg, progress=progress)
+    if cfg.light.shots > 1:  # K lights together (report.shots_results)
+        from .report.shots_results import run_sequence
+        return run_sequence(session, cfg, out_dir, FINAL_RENDER_SEED, progress)
     session.optimize(cfg.light, cfg.optimizer, seed=cfg.seed)
     return session.save(out_dir, cfg)

@@ -13,7 +13,8 @@ HELP = "optimize the environment light so the surface's scratches are most visib
 
 
 LIGHT_OPTIONS = ("color", "envmap_size", "init", "mask", "scratch_kernel", "scratch_patch",
-                 "scratch_threshold", "l2_target", "lam", "objective")
+                 "scratch_threshold", "l2_target", "lam", "objective", "shots", "shot_power",
+                 "shot_tiles")
 OPTIMIZER_OPTIONS = ("lr", "iterations", "final_spp", "engine", "memory_budget_gib",
                      "transport_noise", "transport_warmup")
 
@@ -65,6 +66,14 @@ def run(args) -> int:
           f"engine" + (f" (auto: {choice['reason']})" if choice else ""))
     print(f"objective at {cfg.optimizer.final_spp} spp: before {b['loss']:.4g} "
           f"(L_grad {b['l_grad']:.4g}), after {a['loss']:.4g} (L_grad {a['l_grad']:.4g})")
+    if cfg.light.shots > 1:
+        for shot in s["shots"]:
+            print(f"  shot {shot['shot']}: shows {100 * shot['share']:.0f} % of the mask best "
+                  f"(its own L_grad {shot['l_grad']:.4g})")
+        print(f"results in {args.out}: envmap_shot1..{cfg.light.shots}.exr, after_shot*.png, "
+              f"before.png, best_shot.png, compare.png, loss.png, run.json (repeat with "
+              f"--config {os.path.join(args.out, 'run.json')})")
+        return 0
     print(f"results in {args.out}: envmap.exr, envmap.png, before.png, after.png, compare.png, "
           f"loss.png, run.json (repeat with --config {os.path.join(args.out, 'run.json')})")
     return 0

@@ -71,6 +71,20 @@ class LightConfig:
     """gradient: the paper's L_grad over the mask; defect-contrast: the gradients inside
     the mask (scratch map or a region, the prior of where defects are) relative to the
     rest of the surface."""
+    shots: int = option(1, "lights optimized together as a sequence of shots; a region of the "
+                           "mask counts in the shot that shows it best", lo=1, hi=8)
+    """K lights optimized together (``optimize.shots``): each shot is its own image, and each
+    region of the mask counts in the shot where it is most visible (a smooth maximum over
+    the shots). 1: the paper's single light, unchanged."""
+    shot_power: float = option(8.0, "multi-shot: p of the p-norm over shots of each region's "
+                                    "mean gradient (larger: closer to the maximum)", lo=1.0,
+                               hi=64.0)
+    """Multi-shot only: p of the smooth maximum (Σ_k a_k^p)^(1/p) over the shots of a
+    region's mean gradient a_k, i.e. log-sum-exp of ln a_k at temperature 1/p."""
+    shot_tiles: int = option(4, "multi-shot: regions are the mask's connected pieces cut by "
+                                "an N x N grid over its bounding box", metavar="N", lo=1, hi=64)
+    """Multi-shot only: the regions are the 8-connected components of the mask, each cut by
+    an N x N grid of tiles over the mask's bounding box (1: the components alone)."""
 
     @property
     def effective_lam(self) -> float:
@@ -98,6 +112,8 @@ class LightConfig:
              f"must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"),
             (self.objective != "defect-contrast" or self.mask != "object", "light.objective",
              "defect-contrast needs a prior of where defects are: --mask scratch or a region"),
+            (self.shots == 1 or self.objective == "gradient", "light.shots",
+             "several shots need --objective gradient"),
             (h >= 4 and w >= 8, "light.envmap_size", f"must be at least 4 x 8, got {h} x {w}"),
             (h <= 1024 and w <= 2048, "light.envmap_size",
              f"must be at most 1024 x 2048, got {h} x {w}"),
