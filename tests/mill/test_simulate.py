@@ -168,3 +168,30 @@ def test_grids_over_the_point_limit_are_refused(monkeypatch):
     monkeypatch.setenv("SCRATCHLIGHT_MAX_POINTS", "10000")
     with pytest.raises(InputError, match=r"spacing: the simulation grid of 1000 x 1000"):
         grid_window(Stock(0, 1 * MM, 0, 1 * MM, 0), 1 * UM)
+
+
+def test_face_mill_passes_are_synth_face_mill_model():
+    """A face mill (tilted spindle: its leading half's ring of insert corners cuts) fed
+    along x leaves exactly the surface of synth's face-mill model, runout included (ours
+    puts the lowest tooth at the programmed tip, synth centres the runout: runout / 2)."""
+    from scratchlight.surface.synthetic.kinematics import face_mill_marks
+
+    n, h = 120, 2 * UM
+    R, r, teeth, fz, runout = 5 * MM, 0.8 * MM, 4, 120 * UM, 0.5 * UM
+    ref = face_mill_marks((n, n), h, fz, tool_radius=r, cutter_radius=R, teeth=teeth,
+                          runout=runout)
+    ly = (n - 1) * h
+    yc = ly / 2 - min(0.3 * R, 0.95 * R - ly / 2)          # synth's centre line
+    # start a whole number of tooth rounds before x = 0, with the tool clear of the map
+    xs = -math.ceil((R + r + 1 * MM) / (teeth * fz)) * teeth * fz
+    prog = (f"S1000 M3\nG0 X{xs / MM:.9f} Y{yc / MM:.9f} Z1\n"
+            f"G1 Z-0.1 F{fz / MM * 1000 * teeth:.6f}\nG1 X{(n * h + R + r) / MM + 1:.6f}")
+    tool = f"face:d={2 * (R + r) / MM:g}mm,r={r / MM:g}mm,teeth={teeth},runout={runout / UM:g}um"
+    z, _, _ = _sim(prog, tool, (-h / 2 / MM, (n - 0.5) * h / MM, -h / 2 / MM,
+                                (n - 0.5) * h / MM, 0), h)
+    assert np.ptp(ref) > 1 * UM
+    np.testing.assert_allclose(z - (-0.1 * MM) - runout / 2, ref, rtol=0, atol=1e-15)
+    # as a bull-nose mill (no tilt) the same pass leaves a flat bottom
+    flat, _, _ = _sim(prog, tool.replace("face", "bull"), (-h / 2 / MM, (n - 0.5) * h / MM,
+                                                           -h / 2 / MM, (n - 0.5) * h / MM, 0), h)
+    assert np.ptp(flat) == 0.0

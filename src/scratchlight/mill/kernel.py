@@ -12,7 +12,8 @@ envelope takes its minimum in closed form for ball, flat and V tools (w = 0 on a
 segment) and by golden-section search for a sloped bull-nose segment, clipped to the
 segment. With tooth marks, the tool cuts only at the tooth passes, ``fz`` apart along the
 path (``u_k = (k - phase) fz``), tooth ``k mod teeth`` ``offsets[k mod teeth]`` above the
-tip: the best pass lies within ``n_near`` passes of the continuous minimum on either side
+tip (a face mill's level passes: the ring of insert corners of its leading half, lowest at
+``w = -sqrt((R - r)^2 - e^2)``): the best pass lies within ``n_near`` passes of the continuous minimum on either side
 (passes ``teeth`` apart have the same offset and the nearer one is lower), so each grid
 point looks at 2 ``n_near`` passes. Work per segment is limited to its footprint's
 bounding box (the segment widened by ``reach``, the radius the tool cuts at the depth it
@@ -44,7 +45,7 @@ reach below that point is skipped (a raster pass touches only the band it lowers
 
 @_jit
 def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc, cot,
-           offsets, n_near, tiles, starts, order):
+           offsets, n_near, lead, tiles, starts, order):
     ny, nx = heights.shape
     ntx = tilemax.shape[1]
     teeth = offsets.shape[0]
@@ -67,6 +68,8 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                 ux, uy, s = dx / L, dy / L, (bz - az) / L
             zlow = min(az, az + s * L)
             f = fz[q]
+            # a face mill's tooth passes on a level move: its leading half's ring of corners
+            ring = lead != 0 and f > 0.0 and s == 0.0 and L > 0.0
             k_first, k_last = 0, -1
             if f > 0.0:
                 k_first = int(math.ceil(phase[q] - 1e-9))
@@ -129,7 +132,12 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                     if wlo > whi:
                         continue
                     # the continuous minimum of z(w) + profile(rho(w))
-                    if s == 0.0:
+                    if ring:
+                        whi = min(whi, 0.0)            # the tool's leading half only
+                        if wlo > whi:
+                            continue
+                        w = -math.sqrt(rf * rf - e2) if e2 < rf * rf else 0.0
+                    elif s == 0.0:
                         w = 0.0
                     elif kind == _BALL:
                         w = -s * math.sqrt(max(R * R - e2, 0.0)) / math.sqrt(1.0 + s * s)
@@ -158,11 +166,14 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                     if f <= 0.0:
                         first, last = 0, 0
                     else:
+                        k_max = k_last
+                        if ring:                       # passes behind the point only
+                            k_max = min(k_last, int(math.floor(phase[q] + a / f + 1e-9)))
                         kc = phase[q] + (a + w) / f
-                        kc = min(max(kc, float(k_first)), float(k_last))
+                        kc = min(max(kc, float(k_first)), float(k_max))
                         kf = int(math.floor(kc))
                         first = max(k_first, kf - n_near + 1)
-                        last = min(k_last, kf + n_near)
+                        last = min(k_max, kf + n_near)
                     best = heights[i, j]
                     for k in range(first, last + 1):
                         if f > 0.0:
@@ -182,7 +193,12 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                             prof = R - math.sqrt(max(R * R - rho * rho, 0.0))
                         elif kind == _BULL:
                             d = rho - rf
-                            prof = 0.0 if d <= 0.0 else rc - math.sqrt(max(rc * rc - d * d, 0.0))
+                            if ring and d < -rc:       # inside the ring: lifted by the tilt
+                                prof = rc
+                            elif d <= 0.0 and not ring:
+                                prof = 0.0
+                            else:
+                                prof = rc - math.sqrt(max(rc * rc - d * d, 0.0))
                         else:
                             prof = rho * cot
                         z = az + s * u + lift + prof
@@ -219,7 +235,7 @@ def _tile_pairs(shape, x0, y0, h, seg, reach):
 def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: float,
                    spacing: float, segments: np.ndarray, phase: np.ndarray, fz: np.ndarray,
                    reach: np.ndarray, kind: int, radius: float, corner: float, cot: float,
-                   offsets: np.ndarray) -> None:
+                   offsets: np.ndarray, lead: bool = False) -> None:
     """Lower ``heights`` in place to the tool's envelope over ``segments``.
 
     The segments are binned by the TILE x TILE blocks their footprints touch; the blocks
@@ -237,6 +253,9 @@ def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: floa
         reach: (n,) float64 radius (metres) the tool cuts on each segment (0: skip it).
         kind: tool code (``tools.KIND_CODES``); radius, corner (bull), cot (V).
         offsets: (teeth,) float64 height of each tooth above the tip, metres.
+        lead: a face mill (kind bull): on level moves its tooth passes cut with the ring of
+            insert corners of the tool's leading half only (a tilted spindle), as
+            ``synth``'s face-mill model; the inside of the ring is ``corner`` higher.
     """
     seg = np.ascontiguousarray(segments, dtype=np.float64)
     phase = np.ascontiguousarray(phase, dtype=np.float64)
@@ -263,7 +282,7 @@ def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: floa
             with _LOCK:
                 _sweep(heights, tilemax, TILE, float(x0), float(y0), float(spacing), seg,
                        phase, fz, reach, int(kind), float(radius), float(corner), float(cot),
-                       offsets, int(n_near), tiles.astype(np.int64), starts,
+                       offsets, int(n_near), int(bool(lead)), tiles.astype(np.int64), starts,
                        q[perm].astype(np.int64))
         start = stop
 

@@ -179,7 +179,8 @@ def simulate(path: Path, stock: Stock, window: Window, tool: Tool | None = None,
             part = slice(start, start + CHUNK_SEGMENTS)
             t0 = time.perf_counter()
             sweep_segments(heights, tilemax, cx0, cy0, h, seg[part], phase[part], fz[part],
-                           reach[part], KIND_CODES[t.kind], t.radius, t.corner, t.cot, offsets)
+                           reach[part], KIND_CODES[t.kind], t.radius, t.corner, t.cot, offsets,
+                           lead=t.kind == "face")
             seconds += time.perf_counter() - t0
             bar.update(len(seg[part]))
     bar.close()

@@ -10,10 +10,14 @@ the tool's radius the sides are vertical, so nothing there is cut (``inf``).
 ``bull``  bull-nose (torus) mill of radius R and corner radius r: 0 up to R - r, then
           the corner's circle r - sqrt(r^2 - (rho - R + r)^2).
 ``v``     V (cone) cutter of included angle a and radius R: rho / tan(a / 2).
+``face``  face mill of radius R with inserts of corner radius r: the bull-nose shape, but
+          its spindle is tilted so that on level moves each tooth pass cuts with the ring
+          of insert corners of the tool's leading half only (``synth``'s face-mill model).
 
 The ``--tool`` grammar: ``KIND:key=value,key=value``, e.g. ``ball:d=6mm``,
-``flat:d=10mm,teeth=4``, ``bull:d=10mm,r=1mm``, ``v:angle=90deg,d=6mm``. Keys: ``d``
-diameter (required), ``r`` corner radius (bull, required), ``angle`` included angle (v,
+``flat:d=10mm,teeth=4``, ``bull:d=10mm,r=1mm``, ``v:angle=90deg,d=6mm``,
+``face:d=50mm,r=0.8mm,teeth=4``. Keys: ``d`` diameter (required), ``r`` corner radius
+(bull, face: required), ``angle`` included angle (v,
 required), ``teeth`` (default 2), ``runout`` axial runout (default 0). Lengths take a unit
 (``um``, ``mm``, ``in``; a bare number is millimetres), angles ``deg`` or ``rad`` (bare:
 degrees). A tool table is a text file of lines ``T<n> <spec>`` (``#`` starts a comment).
@@ -32,8 +36,8 @@ from ..errors import InputError
 __all__ = ["Tool", "KINDS", "KIND_CODES", "parse_tool", "parse_length", "read_tool_table",
            "MAX_TEETH"]
 
-KINDS = ("flat", "ball", "bull", "v")
-KIND_CODES = {k: i for i, k in enumerate(KINDS)}
+KINDS = ("flat", "ball", "bull", "v", "face")
+KIND_CODES = {"flat": 0, "ball": 1, "bull": 2, "v": 3, "face": 2}
 """The integer code of each kind, as the compiled kernel reads it."""
 MAX_TEETH = 64
 _UNITS = {"um": 1e-6, "µm": 1e-6, "mm": 1e-3, "cm": 1e-2, "m": 1.0, "in": 0.0254}
@@ -105,7 +109,7 @@ class Tool:
             h = np.zeros_like(r)
         elif self.kind == "ball":
             h = R - np.sqrt(np.maximum(R * R - r * r, 0.0))
-        elif self.kind == "bull":
+        elif self.kind in ("bull", "face"):
             d = np.maximum(r - (R - self.corner), 0.0)
             h = self.corner - np.sqrt(np.maximum(self.corner ** 2 - d * d, 0.0))
         else:
@@ -122,7 +126,7 @@ class Tool:
             return R
         if self.kind == "ball":
             return R if depth >= R else math.sqrt(2 * R * depth - depth * depth)
-        if self.kind == "bull":
+        if self.kind in ("bull", "face"):
             c = self.corner
             return R if depth >= c else (R - c) + math.sqrt(2 * c * depth - depth * depth)
         return min(R, depth / self.cot)
@@ -130,7 +134,7 @@ class Tool:
     def describe(self) -> str:
         """One line, e.g. 'ball, d = 6 mm, 2 teeth'."""
         text = f"{self.kind}, d = {2e3 * self.radius:g} mm"
-        if self.kind == "bull":
+        if self.kind in ("bull", "face"):
             text += f", r = {1e3 * self.corner:g} mm"
         if self.kind == "v":
             text += f", angle = {math.degrees(2 * self.half_angle):g} deg"
@@ -143,7 +147,8 @@ class Tool:
         return dataclasses.asdict(self)
 
 
-_KEYS = {"flat": {"d"}, "ball": {"d"}, "bull": {"d", "r"}, "v": {"d", "angle"}}
+_KEYS = {"flat": {"d"}, "ball": {"d"}, "bull": {"d", "r"}, "v": {"d", "angle"},
+         "face": {"d", "r"}}
 
 
 def parse_tool(spec: str, where: str = "tool") -> Tool:
@@ -174,7 +179,7 @@ def parse_tool(spec: str, where: str = "tool") -> Tool:
     if radius <= 0:
         raise InputError(where, f"the diameter must be positive, got {values['d']!r}")
     corner = half_angle = 0.0
-    if kind == "bull":
+    if kind in ("bull", "face"):
         corner = parse_length(values["r"], where)
         if not 0 < corner <= radius:
             raise InputError(where, f"the corner radius must be in (0, d/2 = {radius * 1e3:g} "
@@ -196,7 +201,7 @@ def parse_tool(spec: str, where: str = "tool") -> Tool:
 
 
 _EXAMPLES = {"flat": "flat:d=10mm", "ball": "ball:d=6mm", "bull": "bull:d=10mm,r=1mm",
-             "v": "v:angle=90deg,d=6mm"}
+             "v": "v:angle=90deg,d=6mm", "face": "face:d=50mm,r=0.8mm,teeth=4"}
 
 
 def read_tool_table(path: str) -> dict[int, Tool]:
