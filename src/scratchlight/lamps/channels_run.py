@@ -151,7 +151,10 @@ def run_channels(cfg: ChannelsConfig, out_dir: str | os.PathLike, progress: bool
     t0 = time.perf_counter()
     problem = build_problem(cfg, data, mask, target)
     setup_s = time.perf_counter() - t0
-    res = solve(problem, cfg.shots, cfg.solver, cfg.iterations, lr=cfg.lr)
+    try:
+        res = solve(problem, cfg.shots, cfg.solver, cfg.iterations, lr=cfg.lr)
+    except ValueError as e:   # images with nothing to show
+        raise InputError(cfg.images, str(e)) from None
     log(f"levels: objective {res.terms['loss']:.4g} (best single channel "
         f"{res.best_single[2]:.4g}, best uniform {res.best_uniform[1]:.4g}) in "
         f"{res.time_s:.2f} s, {res.evaluations} image passes")

@@ -115,6 +115,8 @@ def _mm(problem: ChannelProblem, X, iterations: int, tol: float, state=None):
         X, L, history, V, S, G = state
         history = list(history)
     for _ in range(iterations):
+        if not float(np.sum(G * X)) > 0:    # nothing visible here: no tangent to follow
+            break
         Xn = _surrogate_minimum(G, problem.Q, problem.lam, X,
                                 1e-3 * max(float(np.sum(G * X)), 1e-300))
         Vn, Sn, Gn = problem.visibility(Xn)
@@ -189,7 +191,10 @@ def _solve(problem, shots, solver, iterations, tol, lr) -> LevelsResult:
     defect = isinstance(problem, DefectContrastProblem)
     if defect and shots != 1:
         raise ValueError("the defect-aimed objective takes one shot")
-    a = None if defect else problem.channel_regions()
+    a = problem.channel_regions()
+    if not np.any(a > 0):
+        raise ValueError("the channel images show no gradient within the mask (flat or "
+                         "black images): no setting of the levels shows anything")
     levels, losses = problem.single_channels(a)
     order = np.argsort(losses, kind="stable")
     best_single = (int(order[0]), float(levels[order[0]]), float(losses[order[0]]))
