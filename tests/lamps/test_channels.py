@@ -93,6 +93,10 @@ def test_levels_from_the_images_match_the_levels_through_the_transport_matrix(
         table = list(csv.DictReader(f))
     assert [r["channel"] for r in table] == [c.name for c in channels]
     assert np.allclose([float(r["level"]) for r in table], x, atol=1e-6)
+    with open(out / "sequence.csv") as f:
+        program = list(csv.reader(f))
+    assert program[0] == ["shot"] + [c.name for c in channels] and len(program) == 2
+    assert np.allclose([float(v) for v in program[1][1:]], x, atol=1e-6)
     for name in ("before.png", "after.png", "compare.png", "levels.png"):
         assert (out / name).stat().st_size > 0
     # replayed from its run.json: the same levels

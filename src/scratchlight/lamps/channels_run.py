@@ -1,7 +1,8 @@
 """``run_channels``: channel levels from a station's images, and the files that show them.
 
 The results folder: ``levels.csv`` (one row per shot and channel: ``shot``, ``channel``,
-``group``, ``level``), ``before.png`` (every channel at the best uniform level),
+``group``, ``level``), ``sequence.csv`` (the same as one row per shot, a column per
+channel), ``before.png`` (every channel at the best uniform level),
 ``after.png`` (``after_1.png`` .. ``after_K.png`` for K shots), ``compare.png`` (those
 side by side), ``levels.png`` (the levels as bars) and ``run.json`` (the config, the
 objective before and after, the starts, the timings). PNGs show the combined linear
@@ -115,16 +116,24 @@ def _plot_levels(path: str, names: list[str], X: np.ndarray, title: str) -> None
     plt.close(fig)
 
 
-def _write_levels(path: str, photos, X: np.ndarray) -> None:
+def _write_levels(out_dir: str, photos, X: np.ndarray) -> None:
+    """``levels.csv`` (a row per shot and channel) and ``sequence.csv`` (a row per shot, a
+    column per channel: the station's program)."""
     import csv
 
-    with atomic_path(path, suffix=".csv") as tmp:
+    with atomic_path(os.path.join(out_dir, "levels.csv"), suffix=".csv") as tmp:
         with open(tmp, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["shot", "channel", "group", "level"])
             for s in range(len(X)):
                 for p, x in zip(photos, X[s]):
                     w.writerow([s + 1, p.name, p.group, f"{x:.6f}"])
+    with atomic_path(os.path.join(out_dir, "sequence.csv"), suffix=".csv") as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["shot", *(p.name for p in photos)])
+            for s in range(len(X)):
+                w.writerow([s + 1, *(f"{x:.6f}" for x in X[s])])
 
 
 def run_channels(cfg: ChannelsConfig, out_dir: str | os.PathLike, progress: bool = True) -> dict:
@@ -169,8 +178,8 @@ def run_channels(cfg: ChannelsConfig, out_dir: str | os.PathLike, progress: bool
     after = problem.images(X)
     shown = _display([before, *after], cfg.exposure)
     os.makedirs(out_dir, exist_ok=True)
-    files = ["levels.csv", "before.png"]
-    _write_levels(os.path.join(out_dir, "levels.csv"), photos, X)
+    files = ["levels.csv", "sequence.csv", "before.png"]
+    _write_levels(out_dir, photos, X)
     write_png(os.path.join(out_dir, "before.png"), shown[0])
     after_names = ["after.png"] if len(X) == 1 else [f"after_{s + 1}.png" for s in range(len(X))]
     for name, img in zip(after_names, shown[1:]):
