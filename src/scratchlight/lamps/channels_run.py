@@ -186,8 +186,12 @@ def run_channels(cfg: ChannelsConfig, out_dir: str | os.PathLike, progress: bool
         write_png(os.path.join(out_dir, name), img)
     files += after_names
     titles = [f"uniform {res.best_uniform[0]:.2f} (L {res.best_uniform[1]:.3g})"]
-    titles += [f"shot {s + 1}" if len(X) > 1 else f"levels (L {res.terms['loss']:.3g})"
-               for s in range(len(X))]
+    dark = [s + 1 for s in range(len(X)) if X[s].max() < 1e-3]   # below 0.1 % drive
+    titles += [(f"shot {s + 1}" + (" (dark)" if s + 1 in dark else "")) if len(X) > 1
+               else f"levels (L {res.terms['loss']:.3g})" for s in range(len(X))]
+    if dark and len(X) > 1:
+        log(f"levels: shot(s) {', '.join(map(str, dark))} stay dark: more shots do not show "
+            f"the part better here")
     side_by_side(os.path.join(out_dir, "compare.png"),
                  [np.repeat(im[..., None], 3, axis=2) for im in shown], titles)
     _plot_levels(os.path.join(out_dir, "levels.png"), names, X,
@@ -204,6 +208,7 @@ def run_channels(cfg: ChannelsConfig, out_dir: str | os.PathLike, progress: bool
                                 "level": res.best_single[1], "loss": res.best_single[2]},
         "best_uniform": {"level": res.best_uniform[0], "loss": res.best_uniform[1]},
         "starts": res.starts, "history": res.history, "gain_limited_channels": limited,
+        "dark_shots": dark,
         "time": {"load_s": round(data.load_s, 4), "setup_s": round(setup_s, 4),
                  "solve_s": round(res.time_s, 4), "image_passes": res.evaluations,
                  "total_s": round(time.perf_counter() - t_start, 3)},
