@@ -233,6 +233,11 @@ def test_photos_are_decoded_to_linear_luminance_with_dark_frame_and_exposures(tm
     os.replace(tmp_path / "c.tif", sub / "c.tif")
     stack = load_stack(read_channel_layout(str(tmp_path / "l2.csv"), str(sub)), curve="linear").stack
     np.testing.assert_allclose(stack[0], t16 / 65535.0, rtol=1e-6)
+    # 16-bit PNG (gray), sRGB
+    Image.fromarray(t16.astype(np.int32), mode="I").convert("I;16").save(sub / "d.png")
+    (tmp_path / "l3.csv").write_text("channel,file\nC,c.tif\nD,d.png\n")
+    stack = load_stack(read_channel_layout(str(tmp_path / "l3.csv"), str(sub))).stack
+    np.testing.assert_allclose(stack[1], srgb_to_linear(t16 / 65535.0), rtol=1e-5, atol=1e-7)
 
 
 def _write(folder, name, shape=(6, 7), value=80):
