@@ -206,6 +206,8 @@ def test_a_second_shot_separates_channels_whose_contrasts_cancel():
     assert sorted(np.argmax(two.levels, axis=1)) == [0, 1]
     assert np.count_nonzero(two.levels > 1e-6) == 2
     assert two.terms["loss"] < 0.85 * one.terms["loss"]
+    adam = solve(problem, 2, solver="adam", iterations=200)
+    assert adam.terms["loss"] == pytest.approx(two.terms["loss"], rel=1e-6)
 
 
 def test_photos_are_decoded_to_linear_luminance_with_dark_frame_and_exposures(tmp_path):

@@ -217,13 +217,24 @@ def _solve(problem, shots, solver, iterations, tol, lr) -> LevelsResult:
     if shots > 1:
         # the one-shot result with K - 1 channels added greedily, and K channels greedily
         X1, S1 = best[0], best[4]
+        if S1 is None:    # adam keeps no sums
+            S1 = problem.visibility(X1, grad=False)[1]
         a1 = S1 / np.where(problem.region_pixels > 0, problem.region_pixels, 1.0)
         starts["grown"] = problem.greedy(shots, a, levels, first=(X1[0], a1[0]))
         starts["greedy"] = problem.greedy(shots, a, levels)
-        one = best      # the one-shot result with dark shots: L does not change
-        best = (np.vstack([X1, np.zeros((shots - 1, C))]), *one[1:])
-        for name in ("grown", "greedy"):
-            out = run(problem, starts[name].copy(), iterations, step)
+        # the one-shot result with dark shots: L and V do not change, and a dark shot's
+        # slope is 0 (the p-norm's at 0)
+        dark = np.zeros((shots - 1, C))
+        X_one, L_one, h_one, V_one, _, G_one = best
+        best = (np.vstack([X_one, dark]), L_one, h_one, V_one, None,
+                None if G_one is None else np.vstack([G_one, dark]))
+        if run is _mm:   # as for one shot: a step from each start, then on from the best
+            out = min((_mm(problem, starts[n].copy(), 1, tol) for n in ("grown", "greedy")),
+                      key=lambda o: o[1])
+            outs = [_mm(problem, None, iterations - 1, tol, state=out)]
+        else:
+            outs = [run(problem, starts[n].copy(), iterations, step) for n in ("grown", "greedy")]
+        for out in outs:
             if out[1] < best[1]:
                 best = out
     best_X, _, history, V, _, G = best
