@@ -11,7 +11,8 @@ and the better goes on (``adam``: each runs to the end). On the benchmark's stac
 and 1024 pixels, either L2 term) the start ahead after one step stayed ahead to the end.
 For K > 1 the one-shot result, then that result with K - 1 more shots of one channel each,
 added greedily (the channel that lowers L of the sequence most, from the channels'
-per-region sums: no image pass), and K such shots from scratch; the one-shot result with dark shots is kept as a candidate, so K shots
+per-region sums: no image pass), and K such shots from scratch (again one step each, then
+the better goes on); the one-shot result with dark shots is kept as a candidate, so K shots
 never score worse than one (a dark shot stays dark: the p-norm's slope is 0 there). The
 p-norm exceeds the maximum by up to K^(1/p) where shots show a region equally (9 % for
 p = 8, K = 2), so a repeated shot scores a little; a larger ``sharpness`` shrinks that.
