@@ -158,7 +158,13 @@ def test_ramp_envelope_matches_brute_force(spec):
     ref = np.minimum(_brute_envelope(tool, a, b, x, y), 0.0)
     # the plunge from Z1 to the start is part of the path too
     ref = np.minimum(ref, _brute_envelope(tool, np.array([a[0], a[1], 1 * MM]), a, x, y, 11))
-    cut = ref < 0
+    # points the tool's rim only grazes (within 1 um of the radius from the path) are cut
+    # at a single position, which sampling misses: left out
+    X, Y = np.meshgrid(x, y)
+    d = b[:2] - a[:2]
+    t = np.clip(((X - a[0]) * d[0] + (Y - a[1]) * d[1]) / (d @ d), 0, 1)
+    graze = np.abs(np.hypot(X - a[0] - t * d[0], Y - a[1] - t * d[1]) - tool.radius) < 1 * UM
+    cut = (ref < 0) & ~graze
     assert cut.sum() >= 10            # the 20 deg V cuts a narrow groove
     diff = ref[cut] - z[cut]                  # sampling only overestimates the minimum
     assert diff.min() >= -1e-11 and diff.max() <= 0.04 * UM

@@ -50,6 +50,7 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
     ntx = tilemax.shape[1]
     teeth = offsets.shape[0]
     rf = R - rc
+    R2_rim = R * R * (1.0 + 1e-12)    # the rim, where w = -sqrt(R^2 - e^2) rounds past it
     for t in prange(tiles.shape[0]):
         ti, tj = tiles[t] // ntx, tiles[t] % ntx
         for pair in range(starts[t], starts[t + 1]):
@@ -125,12 +126,22 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                     px, py = x0 + j * h - ax, y - ay
                     a = px * ux + py * uy
                     e2 = max(px * px + py * py - a * a, 0.0)
-                    if e2 > rr * rr:
+                    W2 = rr * rr - e2
+                    if W2 < 0.0:
                         continue
-                    W = math.sqrt(rr * rr - e2)
-                    wlo, whi = max(-W, -a), min(W, L - a)
-                    if wlo > whi:
-                        continue
+                    if s == 0.0 and not ring:
+                        # level: the nearest point of the segment (no square root)
+                        w = 0.0 if a >= 0.0 else -a
+                        if a > L:
+                            w = L - a
+                        if w * w > W2:
+                            continue
+                        wlo, whi = w, w
+                    else:
+                        W = math.sqrt(W2)
+                        wlo, whi = max(-W, -a), min(W, L - a)
+                        if wlo > whi:
+                            continue
                     # the continuous minimum of z(w) + profile(rho(w))
                     if ring:
                         whi = min(whi, 0.0)            # the tool's leading half only
@@ -184,15 +195,15 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                             u = a + w
                             wk = w
                             lift = 0.0
-                        rho = math.sqrt(e2 + wk * wk)
-                        if rho > R:
+                        rho2 = e2 + wk * wk
+                        if rho2 > R2_rim:
                             continue
                         if kind == _FLAT:
                             prof = 0.0
                         elif kind == _BALL:
-                            prof = R - math.sqrt(max(R * R - rho * rho, 0.0))
+                            prof = R - math.sqrt(max(R * R - rho2, 0.0))
                         elif kind == _BULL:
-                            d = rho - rf
+                            d = math.sqrt(rho2) - rf
                             if ring and d < -rc:       # inside the ring: lifted by the tilt
                                 prof = rc
                             elif d <= 0.0 and not ring:
@@ -200,7 +211,7 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                             else:
                                 prof = rc - math.sqrt(max(rc * rc - d * d, 0.0))
                         else:
-                            prof = rho * cot
+                            prof = math.sqrt(rho2) * cot
                         z = az + s * u + lift + prof
                         if z < best:
                             best = z
