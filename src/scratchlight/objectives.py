@@ -32,7 +32,9 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["LUMINANCE_WEIGHTS", "L2_TARGETS", "OBJECTIVES", "ObjectiveValue", "luminance",
+from .errors import InputError
+
+__all__ = ["objective_for", "LUMINANCE_WEIGHTS", "L2_TARGETS", "OBJECTIVES", "ObjectiveValue", "luminance",
            "gradient_l1", "l2_term", "scratch_objective", "defect_contrast_objective"]
 
 LUMINANCE_WEIGHTS = np.array([0.2126, 0.7152, 0.0722])
@@ -174,3 +176,16 @@ def defect_contrast_objective(image: np.ndarray, envmap: np.ndarray, mask: np.nd
     dL_dY = (-1.0 / a ** 2 - 2.0 * b / a ** 3) * dS_in / n_in + dS_out / (n_out * a ** 2)
     return _with_l2(image, E, Y, M, l_dc, dL_dY, (S_in + S_out) / (n_in + n_out), lam,
                     l2_target)
+
+
+def objective_for(name: str, mask: np.ndarray, surface: np.ndarray, lam: float,
+                  l2_target: str | float):
+    """``f(image, E) -> ObjectiveValue`` of the objective ``name`` ('gradient': the paper's
+    L_grad over ``mask``; 'defect-contrast': the contrast of ``mask`` against the rest of
+    ``surface``), both (h, w) bool, with the L2 term's ``lam`` and ``l2_target``."""
+    if name == "defect-contrast":
+        if not (surface & ~mask).any():
+            raise InputError("light.mask", "defect-contrast needs a region smaller than the "
+                                           "surface (the rest is what it is compared with)")
+        return lambda image, E: defect_contrast_objective(image, E, surface, mask, lam, l2_target)
+    return lambda image, E: scratch_objective(image, E, mask, lam=lam, l2_target=l2_target)

@@ -295,23 +295,13 @@ def _detectability(cfg: EvaluateConfig, session, light, images, truth) -> dict:
     """Render the defect-free twin with the same seeds, scene and exaggeration; d' of the
     model observers (``report.detectability``)."""
     from .report.detectability import detectability
-    from .session import Session
-    from .surface import SurfaceConfig
+    from .report.twin import render_twin
 
     if truth is None or not truth.any():
         raise InputError(cfg.twin, "the detectability index needs the surface's defect mask "
                                    "(--truth, or a file written by scratchlight synth)")
-    # the twin must be rendered exactly like the surface: same grid, same exaggeration
-    spec = dataclasses.replace(session.scene.spec)
-    twin_surface = SurfaceConfig(path=cfg.twin, max_size=cfg.surface.max_size,
-                                 level=cfg.surface.level, crop=cfg.surface.crop)
-    twin = Session(twin_surface, spec, device=cfg.device, envmap=light)
-    if twin.heightmap.shape != session.heightmap.shape:
-        raise InputError(cfg.twin, f"grid {twin.heightmap.shape[1]} x {twin.heightmap.shape[0]} "
-                                   f"differs from the surface's {session.heightmap.shape[1]} x "
-                                   f"{session.heightmap.shape[0]}")
-    without = [twin.render_final(light, cfg.spp, seed=cfg.seed + k, label=f"twin seed {cfg.seed + k}")
-               for k in range(cfg.seeds)]
+    seeds = [cfg.seed + k for k in range(cfg.seeds)]
+    without = render_twin(session, cfg.twin, light, cfg.spp, seeds)
     return detectability(images, without, truth, session.object_mask, window=cfg.window,
                          guard=max(cfg.guard, 3))
 

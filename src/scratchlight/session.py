@@ -13,12 +13,10 @@ page, a batch runner) drives scratchlight through a :class:`Session`::
     s.evaluate(run.envmap)                        # visibility metrics over seeds
     s.save("out/part")                            # today's results folder, run.json replayable
 
-The surface is read and prepared once and the scene built once; every engine (optimize,
-relight, judging renders, lamps, fit's subset renderer) comes from the session's
-``engine_pool`` (``engines.pool``): built on first use and kept (a transport matrix is
-expensive); masks come from ``surface.masks``. Judging renders (``render_final``,
-``evaluate``) always use Mitsuba's path tracer with seeds the optimization never uses; the
-one of a run's initial light, which every run from that start shares, is cached on disk.
+The surface is read and prepared once and the scene built once; every engine comes from
+the session's ``engine_pool`` (``engines.pool``), masks from ``surface.masks``. Judging
+renders (``render_final``, ``evaluate``) are Mitsuba path tracing with seeds the
+optimization never uses; a run's initial light's one is cached on disk.
 """
 from __future__ import annotations
 
@@ -326,16 +324,10 @@ class Session:
         """``f(image, E) -> ObjectiveValue`` of ``light.objective`` for the region ``mask``:
         the paper's L_grad over it, or the defect-aimed contrast of it against the rest of
         the surface."""
-        from .objectives import defect_contrast_objective, scratch_objective
+        from .objectives import objective_for
 
-        lam, target = light.effective_lam, light.l2_target
-        if light.objective == "defect-contrast":
-            if not (self.object_mask & ~mask).any():
-                raise InputError("light.mask", "defect-contrast needs a region smaller than the "
-                                               "surface (the rest is what it is compared with)")
-            surface = self.object_mask
-            return lambda image, E: defect_contrast_objective(image, E, surface, mask, lam, target)
-        return lambda image, E: scratch_objective(image, E, mask, lam=lam, l2_target=target)
+        return objective_for(light.objective, mask, self.object_mask, light.effective_lam,
+                             light.l2_target)
 
     def judge(self, image: np.ndarray, envmap: np.ndarray, light: LightConfig | None = None,
               mask: np.ndarray | None = None) -> dict[str, float]:
@@ -380,10 +372,19 @@ class Session:
                 renders[name] = self.render_final(light, spp, label=f"{name} ({spp} spp)",
                                                   cache=name == "before")
                 objectives[name] = self.judge(renders[name], light, run.light, run.mask)
+        detect = None
+        if getattr(config, "twin", None):  # d' of the light against the defect-free twin
+            from .report.twin import twin_detectability
+
+            with self.phases.timed("judge_twin"):
+                seeds = [FINAL_RENDER_SEED + k for k in range(3)]
+                images = [renders["after"]] + [self.render_final(run.envmap, spp, seed=s)
+                                               for s in seeds[1:]]
+                detect = twin_detectability(self, config.twin, run.envmap, images, spp, seeds)
         return write_optimization_results(out_dir, config, self, run, renders, objectives,
                                           FINAL_RENDER_SEED,
                                           total_time_s=time.perf_counter() - self.created_at,
-                                          phases_s=self.phases.rounded())
+                                          phases_s=self.phases.rounded(), detectability=detect)
 
 
 def run_optimization(cfg: OptimizeConfig, out_dir: str | os.PathLike, progress: bool = True) -> dict:

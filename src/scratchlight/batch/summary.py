@@ -6,7 +6,7 @@ by an earlier run of the plan count the same as new ones.
 
 | command | metrics |
 |---|---|
-| optimize | ``loss_before``, ``loss_after`` (the objective on the high-spp renders), ``loss_ratio`` (after / before), ``l_grad_*``, ``mean_gradient_*``, ``iterations_done``, ``time_s``, ``total_time_s``, ``exaggeration`` |
+| optimize | ``loss_before``, ``loss_after`` (the objective on the high-spp renders), ``loss_ratio`` (after / before), ``l_grad_*``, ``mean_gradient_*``, ``iterations_done``, ``time_s``, ``total_time_s``, ``exaggeration``; with ``twin``, d' of the optimized light (``dprime``, ``dprime_cho``, each with ``_se``) |
 | evaluate | every visibility metric's mean (``auc``, ``cnr``, ``detected_fraction``, ...) and its standard error (``auc_se``, ...); with ``twin``, d' of the display observers (``dprime`` NPW, ``dprime_cho``, each with ``_se``); ``seconds`` |
 | render | ``seconds`` |
 | relight | ``ready_s``, ``relight_ms`` |
@@ -33,14 +33,14 @@ def _evaluate_metrics() -> tuple[str, ...]:
     return (*METRIC_NAMES, *(f"{m}_se" for m in METRIC_NAMES), *_DPRIME, "seconds")
 
 
-# evaluate --twin: the display observers' d' (NPW first: the visibility measure the plot
+# evaluate --twin, optimize --twin: the display observers' d' (NPW first: the visibility measure the plot
 # prefers) and their jackknife standard errors over the seeds
 _DPRIME = ("dprime", "dprime_se", "dprime_cho", "dprime_cho_se")
 
 
 _OPTIMIZE_METRICS = ("loss_before", "loss_after", "loss_ratio", "l_grad_before", "l_grad_after",
                      "mean_gradient_before", "mean_gradient_after", "iterations_done", "time_s",
-                     "total_time_s", "exaggeration")
+                     "total_time_s", "exaggeration", *_DPRIME)
 
 
 def metric_names() -> set[str]:
@@ -77,6 +77,15 @@ def _read_json(path: str) -> dict:
         return {}
 
 
+def _dprime_of(doc: dict) -> dict[str, Any]:
+    """d' of the observers and their standard errors from a run's ``detectability``."""
+    out, detect = {}, doc.get("detectability") or {}
+    for key, name in (("npw", "dprime"), ("cho", "dprime_cho")):
+        if isinstance(detect.get(key), dict) and detect[key].get("overall") is not None:
+            out[name], out[f"{name}_se"] = detect[key]["overall"], detect[key].get("stderr")
+    return out
+
+
 def _metrics(command: str, doc: dict) -> dict[str, Any]:
     if command == "optimize":
         b, a = doc.get("objective_before") or {}, doc.get("objective_after") or {}
@@ -87,15 +96,13 @@ def _metrics(command: str, doc: dict) -> dict[str, Any]:
             out[f"{term}_before"], out[f"{term}_after"] = b.get(term), a.get(term)
         out.update(iterations_done=doc.get("iterations_done"), time_s=doc.get("time_s"),
                    total_time_s=doc.get("total_time_s"), exaggeration=doc.get("exaggeration_used"))
+        out.update(_dprime_of(doc))  # with a twin
         return out
     if command == "evaluate":
         out = {}
         for name, m in (doc.get("metrics") or {}).items():
             out[name], out[f"{name}_se"] = m.get("mean"), m.get("stderr")
-        detect = doc.get("detectability") or {}
-        for key, name in (("npw", "dprime"), ("cho", "dprime_cho")):
-            if isinstance(detect.get(key), dict) and detect[key].get("overall") is not None:
-                out[name], out[f"{name}_se"] = detect[key]["overall"], detect[key].get("stderr")
+        out.update(_dprime_of(doc))
         out["seconds"] = doc.get("seconds")
         return out
     if command == "render":

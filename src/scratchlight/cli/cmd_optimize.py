@@ -17,6 +17,7 @@ LIGHT_OPTIONS = ("color", "envmap_size", "init", "mask", "scratch_kernel", "scra
                  "shot_tiles")
 OPTIMIZER_OPTIONS = ("lr", "iterations", "final_spp", "engine", "memory_budget_gib",
                      "transport_noise", "transport_warmup")
+JUDGE_OPTIONS = ("twin",)
 
 
 def add_arguments(p):
@@ -27,6 +28,7 @@ def add_arguments(p):
     p.add_argument("--config", help="repeat a run: the run.json of an earlier results folder")
     add_options(p, OptimizeConfig, LIGHT_OPTIONS, "light and objective")
     add_options(p, OptimizeConfig, OPTIMIZER_OPTIONS, "optimizer")
+    add_options(p, OptimizeConfig, JUDGE_OPTIONS, "judging")
     add_scene_options(p, OptimizeConfig)
     add_run_options(p, OptimizeConfig)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -48,7 +50,8 @@ def config_from_args(args):
     if not args.heightmap:
         raise InputError("heightmap", "give a height map file (or --config FILE)")
     return _from_flags(args, OptimizeConfig, ("heightmap", *SURFACE_OPTIONS, *LIGHT_OPTIONS,
-                                              *OPTIMIZER_OPTIONS, *SCENE_OPTIONS, *RUN_OPTIONS))
+                                              *OPTIMIZER_OPTIONS, *JUDGE_OPTIONS, *SCENE_OPTIONS,
+                                              *RUN_OPTIONS))
 
 
 def run(args) -> int:
@@ -66,6 +69,13 @@ def run(args) -> int:
           f"engine" + (f" (auto: {choice['reason']})" if choice else ""))
     print(f"objective at {cfg.optimizer.final_spp} spp: before {b['loss']:.4g} "
           f"(L_grad {b['l_grad']:.4g}), after {a['loss']:.4g} (L_grad {a['l_grad']:.4g})")
+    detect = s.get("detectability")
+    if detect:
+        npw = detect["npw"]
+        se = "" if npw.get("stderr") is None else f" +- {npw['stderr']:.3g}"
+        value = (f"{npw['overall']:.3g}{se}" if npw.get("overall") is not None
+                 else f"none ({detect.get('note') or 'no visible defect'})")
+        print(f"d' against the twin (display observer, {len(detect['seeds'])} seeds): {value}")
     if cfg.light.shots > 1:
         for shot in s["shots"]:
             print(f"  shot {shot['shot']}: shows {100 * shot['share']:.0f} % of the mask best "

@@ -201,9 +201,19 @@ class OptimizeConfig:
     """Seed of every random choice of the run."""
     device: str = option("auto", "cuda when a GPU is usable (auto), else cpu", choices=DEVICES)
     """auto, cpu or cuda."""
+    twin: str | None = option(None, "the same surface without its defects (scratchlight synth "
+                                    "--twin): the optimized light is also judged by the "
+                                    "display observers' d' against it", metavar="HEIGHTMAP",
+                              path=True)
+    """The same surface without its defects (``scratchlight synth --twin``): after the run
+    the optimized light is rendered on both at ``final_spp`` with two seeds and judged by the
+    model observers' detectability index d' (``run.json``'s ``detectability``)."""
 
     def validate(self) -> None:
         """Raise InputError naming the first unusable field by its dotted path."""
+        if self.twin is not None and self.light.shots > 1:
+            raise InputError("twin", "d' against a twin is judged for one light; for a "
+                                     "sequence of shots use scratchlight pod")
         self.surface.validate()
         self.scene.validate()
         self.light.validate()

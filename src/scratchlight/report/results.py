@@ -41,7 +41,8 @@ def library_versions() -> dict[str, str]:
 def write_optimization_results(out_dir: str | os.PathLike, config, session, run, renders: dict,
                                objectives: dict, final_render_seed: int,
                                total_time_s: float | None = None,
-                               phases_s: dict | None = None) -> dict:
+                               phases_s: dict | None = None,
+                               detectability: dict | None = None) -> dict:
     """Write the folder (see module docstring) and return the ``run.json`` dictionary.
 
     Args:
@@ -53,6 +54,8 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         phases_s: wall seconds of each step (``Session.phases``: start, read, scene,
             engine_choice, engine_build, iterations, judge_before, judge_after); ``write``,
             the writing of this folder but for ``run.json`` itself, is added.
+        detectability: d' of the optimized light against the surface's defect-free twin
+            (``report.twin``), or None.
     """
     import time
 
@@ -94,6 +97,7 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         "final_render_seed": final_render_seed,
         "objective_before": objectives["before"],
         "objective_after": objectives["after"],
+        **({"detectability": detectability} if detectability is not None else {}),
         "exaggeration_used": float(scene.spec.exaggeration),
         "mask_pixels": int(mask.sum()),
         "image_shape": list(scene.image_shape),
