@@ -34,3 +34,43 @@ def test_no_shot_measured_keeps_the_row_unmeasured_and_unknown_shots_are_refused
     assert row["hit"] is None and row["shot"] is None
     with pytest.raises(ValueError, match="no rows for c"):
         sequence_rows(rows, {"s": ["a", "c"]})
+
+
+@pytest.mark.slow
+def test_run_pod_analyses_a_sequence_as_the_union_of_its_shots(tmp_path):
+    """Two raking lights 90 degrees apart and their sequence: the sequence's hits are the
+    defects either light hits, and its d' the larger of the two."""
+    import json
+    import math
+
+    import numpy as np
+
+    from scratchlight.lamps.footprint import lamp_footprint
+    from scratchlight.lamps.geometry import Lamp
+    from scratchlight.pod import PodConfig, run_pod
+
+    def raking(az):
+        F = lamp_footprint(Lamp(kind="disc", theta=math.radians(60), alpha=math.radians(az),
+                                diameter=math.radians(20), power=1.0), (25, 50))
+        return (F / F.max())[..., None].astype(np.float32)
+
+    cfg = PodConfig.from_options(kind="face-mill", size=96, grid=2, depths="0.5,4",
+                                 orientations="0,90", seeds=1, resolution=64, spp=16,
+                                 frames=4, device="cpu", engine="transport")
+    doc = run_pod(cfg, tmp_path / "out", progress=False,
+                  lights={"x": raking(0), "y": raking(90)}, sequences={"x+y": ["x", "y"]})
+    assert set(doc["lights"]) == {"x", "y", "x+y"}
+    import csv
+
+    with open(tmp_path / "out" / "pod.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by = {(r["light"], r["defect"]): r for r in rows}
+    for d in {r["defect"] for r in rows}:
+        x, y, xy = by["x", d], by["y", d], by["x+y", d]
+        if x["dprime"] and y["dprime"]:
+            assert float(xy["dprime"]) == max(float(x["dprime"]), float(y["dprime"]))
+            assert int(xy["hit"]) == max(int(x["hit"]), int(y["hit"]))
+    hits = {name: doc["lights"][name]["hits"] for name in ("x", "y", "x+y")}
+    assert max(hits["x"], hits["y"]) <= hits["x+y"] <= hits["x"] + hits["y"]
+    assert json.loads((tmp_path / "out" / "pod.json").read_text())["lights"]["x+y"]["hits"] \
+        == hits["x+y"]

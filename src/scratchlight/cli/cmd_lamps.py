@@ -72,8 +72,19 @@ def config_from_args(args):
 
 def run(args) -> int:
     from ..lamps.run import run_lamps
+    from ..lamps.sequence import run_lamps_sequence, sequence_lights
 
     cfg = config_from_args(args)
+    shots = None if args.config else sequence_lights(os.path.abspath(args.light))
+    if shots:  # a multi-shot results folder: one rig per shot, one table
+        doc = run_lamps_sequence(cfg, shots, args.out, progress=not args.quiet)
+        for shot in doc["per_shot"]:
+            print(f"  shot {shot['shot']}: full map {shot['full_loss']:.4g}, rig "
+                  f"{shot['rig_loss']:.4g} (in {os.path.join(args.out, shot['folder'])})")
+        print(f"sequence of {doc['shots']} shots in {os.path.join(args.out, 'sequence.csv')} "
+              f"(one rig per shot: repeat a shot with --config "
+              f"{os.path.join(args.out, 'shot1', 'run.json')})")
+        return 0
     s = run_lamps(cfg, args.out, progress=not args.quiet)
     full = s["full"]
     print(f"full map: objective {full['loss']:.4g} (judged at {cfg.final_spp} spp)")

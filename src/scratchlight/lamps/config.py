@@ -125,10 +125,13 @@ class LampsConfig:
 
 
 def resolve_light(path: str) -> tuple[str, str | None]:
-    """(envmap file, run.json or None) of a results folder or an envmap file."""
+    """(envmap file, run.json or None) of a results folder or an envmap file; for the
+    folder of a multi-shot run, its first shot's map (``lamps.sequence`` runs them all)."""
     path = os.path.abspath(path)
     if os.path.isdir(path):
         env = os.path.join(path, "envmap.exr")
+        if not os.path.isfile(env) and os.path.isfile(os.path.join(path, "envmap_shot1.exr")):
+            env = os.path.join(path, "envmap_shot1.exr")  # a sequence (``lamps.sequence``)
         if not os.path.isfile(env):
             raise InputError(path, "is a folder without envmap.exr (not a results folder)")
         run = os.path.join(path, "run.json")

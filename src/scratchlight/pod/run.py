@@ -45,12 +45,14 @@ def pod_of_rows(rows: list[dict], cfg: PodConfig) -> dict:
 
 
 def run_pod(cfg: PodConfig, out_dir: str | os.PathLike, progress: bool = True,
-            lights: dict | None = None) -> dict:
+            lights: dict | None = None, sequences: dict | None = None) -> dict:
     """Measure, fit and write the ``pod`` folder ``out_dir``; returns the ``pod.json``
     dictionary (its ``lights`` entry: one analysis per light, see ``analysis``).
 
     ``lights``: {name: (H, W, C) envmap} to use instead of ``cfg.lights`` (a light painted
     in the studio, the shots of a sequence); their names replace the config's in the files.
+    ``sequences``: {name: [light names]}, each also analysed as one light that finds a
+    defect when any of its shots does (``sequence.sequence_rows``).
     """
     from .plots import plot_ahat, plot_orientations, plot_pod_curves
     from .report import write_pod_csv, write_pod_page
@@ -58,6 +60,10 @@ def run_pod(cfg: PodConfig, out_dir: str | os.PathLike, progress: bool = True,
     t0 = time.perf_counter()
     measured = measure_defects(cfg, progress=progress, lights=lights)
     rows = measured["rows"]
+    if sequences:
+        from .sequence import sequence_rows
+
+        rows = rows + sequence_rows(rows, sequences)
     analyses = pod_of_rows(rows, cfg)
     spec = measured["scene"]
     defects = sweep_defects(cfg)
