@@ -23,8 +23,8 @@ class MillConfig:
                           path=True)
     """The program file (absolute once a run is configured)."""
     tool: str = option("", "the tool: KIND:key=value,... e.g. ball:d=6mm, flat:d=10mm,teeth=4, "
-                           "bull:d=10mm,r=1mm, v:angle=90deg,d=6mm (keys d, r, angle, teeth, "
-                           "runout)", metavar="SPEC")
+                           "bull:d=10mm,r=1mm, v:angle=90deg,d=6mm, face:d=50mm,r=0.8mm "
+                           "(keys d, r, angle, teeth, runout)", metavar="SPEC")
     """The tool in the spindle (for the whole program without a tool table)."""
     tool_table: str = option("", "tool table: lines 'T<n> SPEC' that the program's T.. M6 "
                                  "selects", metavar="FILE", path=True)
