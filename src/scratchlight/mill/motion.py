@@ -19,6 +19,7 @@ Lines after M2 or M30 are not run, as on a machine.
 """
 from __future__ import annotations
 
+import array
 import dataclasses
 import math
 
@@ -80,7 +81,7 @@ class _Machine:
         self.feed, self.speed, self.spindle_on = 0.0, 0.0, False
         self.tool, self.pending_tool = -1, None
         self.pos: list[float | None] = [None, None, None]
-        self.out: list[tuple] = []
+        self.out = array.array("d")            # 10 numbers a segment: 80 bytes
         self.arcs, self.worst = 0, 0.0
 
     def error(self, block, word: str, problem: str) -> InputError:
@@ -185,8 +186,8 @@ class _Machine:
 
     def segment(self, b, start, end, feed):
         speed = self.speed if self.spindle_on else 0.0
-        self.out.append((*start, *end, feed, speed, self.tool, b.line))
-        if len(self.out) > MAX_SEGMENTS:
+        self.out.extend((*start, *end, feed, speed, self.tool, b.line))
+        if len(self.out) > 10 * MAX_SEGMENTS:
             raise self.error(b, "program", f"makes more than {MAX_SEGMENTS:,} straight segments")
 
     def arc(self, b, end):
@@ -278,7 +279,7 @@ def run_program(text: str, where: str = "program", chord_tolerance: float = 0.05
         blocks += 1
         if not machine.run(block):
             break
-    rows = np.array(machine.out, dtype=float).reshape(-1, 10)
+    rows = np.frombuffer(machine.out, dtype=np.float64).reshape(-1, 10)
     return Path(segments=rows[:, :6].copy(), feed=rows[:, 6].copy(), spindle=rows[:, 7].copy(),
                 tool=rows[:, 8].astype(np.int64), line=rows[:, 9].astype(np.int64),
                 arcs=machine.arcs, worst_sagitta=machine.worst, blocks=blocks)
