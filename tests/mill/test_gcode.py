@@ -169,3 +169,13 @@ def test_moves_without_what_they_need_are_refused():
         run_program("G0 X0 Y0 Z0\nG80 X1")
     with pytest.raises(InputError, match="line 2: R1: an R arc cannot be a full circle"):
         run_program("G0 X0 Y0 Z0\nG2 X0 Y0 R1 F100")
+
+
+def test_incremental_and_inch_arcs():
+    # G91: the end is relative; I J stay relative to the start; G20 scales all of them
+    path = run_program("G20 G90 G0 X1 Y0 Z0\nG91 G3 X-1 Y1 I-1 J0 F10")
+    pts = _points(path)
+    inch = 0.0254
+    np.testing.assert_allclose(np.hypot(pts[:, 0], pts[:, 1]), inch, atol=1e-12)
+    np.testing.assert_allclose(pts[-1], [0, inch, 0], atol=1e-15)
+    assert path.feed[0] == pytest.approx(10 * inch)
