@@ -17,9 +17,11 @@ tip (a face mill's level passes: the ring of insert corners of its leading half,
 (passes ``teeth`` apart have the same offset and the nearer one is lower), so each grid
 point looks at 2 ``n_near`` passes. Work per segment is limited to its footprint's
 bounding box (the segment widened by ``reach``, the radius the tool cuts at the depth it
-reaches below the stock's top), in blocks of TILE x TILE points that run in parallel,
-each over the segments that touch it; a block whose highest point lies below the lowest
-the tool can reach over it is skipped.
+reaches below the stock's top), in blocks of TILE x TILE points that run in parallel.
+A block takes the segments that touch it in the order of the lowest point each could cut
+there (the envelope is a minimum, so order does not change it); once its highest point
+lies below what the next segment could cut, the rest are skipped. So a raster pass costs
+the band it lowers, not its whole footprint.
 """
 from __future__ import annotations
 
@@ -37,15 +39,15 @@ _FLAT, _BALL, _BULL, _V = 0, 1, 2, 3
 _GOLDEN_STEPS = 40
 _INV_PHI = 0.6180339887498949
 TILE = 32
-MAX_PAIRS = 4_000_000
-"""At most this many (block, segment) pairs per compiled call (their index arrays)."""
 """Points per side of the blocks whose highest point is kept: a block the tool cannot
 reach below that point is skipped (a raster pass touches only the band it lowers)."""
+MAX_PAIRS = 4_000_000
+"""At most this many (block, segment) pairs per compiled call (their index arrays)."""
 
 
 @_jit
-def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc, cot,
-           offsets, n_near, lead, tiles, starts, order):
+def _sweep(heights, tilemax, tile, x0, y0, h, geo, box, phase, kind, R, rc, cot, offsets,
+           n_near, lead, tiles, starts, order):
     ny, nx = heights.shape
     ntx = tilemax.shape[1]
     teeth = offsets.shape[0]
@@ -53,38 +55,19 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
     R2_rim = R * R * (1.0 + 1e-12)    # the rim, where w = -sqrt(R^2 - e^2) rounds past it
     for t in prange(tiles.shape[0]):
         ti, tj = tiles[t] // ntx, tiles[t] % ntx
-        for pair in range(starts[t], starts[t + 1]):
-            q = order[pair]
-            ax, ay, az = seg[q, 0], seg[q, 1], seg[q, 2]
-            bx, by, bz = seg[q, 3], seg[q, 4], seg[q, 5]
-            rr = reach[q]
-            if rr <= 0.0:
+        p0, p1 = starts[t], starts[t + 1]
+        # first the lowest point each segment could cut in this block ...
+        keys = np.empty(p1 - p0)
+        for m in range(p1 - p0):
+            q = order[p0 + m]
+            keys[m] = np.inf
+            if box[q, 6] == 0:
                 continue
-            dx, dy = bx - ax, by - ay
-            L = math.sqrt(dx * dx + dy * dy)
-            if L < 1e-12:          # a plunge: the lowest point counts
-                az = min(az, bz)
-                ux, uy, s, L = 1.0, 0.0, 0.0, 0.0
-            else:
-                ux, uy, s = dx / L, dy / L, (bz - az) / L
-            zlow = min(az, az + s * L)
-            f = fz[q]
-            # a face mill's tooth passes on a level move: its leading half's ring of corners
-            ring = lead != 0 and f > 0.0 and s == 0.0 and L > 0.0
-            k_first, k_last = 0, -1
-            if f > 0.0:
-                k_first = int(math.ceil(phase[q] - 1e-9))
-                k_last = int(math.floor(phase[q] + L / f + 1e-9))
-                if k_last < k_first:
-                    continue       # no tooth passes on this segment
-            # this tile's part of the segment's footprint box
-            ra = max(ti * tile, int(math.ceil((min(ay, by) - rr - y0) / h)))
-            rb = min((ti + 1) * tile, ny, int(math.floor((max(ay, by) + rr - y0) / h)) + 1)
-            ca = max(tj * tile, int(math.ceil((min(ax, bx) - rr - x0) / h)))
-            cb = min((tj + 1) * tile, nx, int(math.floor((max(ax, bx) + rr - x0) / h)) + 1)
+            ra, rb = max(ti * tile, box[q, 0]), min((ti + 1) * tile, box[q, 1] + 1)
+            ca, cb = max(tj * tile, box[q, 2]), min((tj + 1) * tile, box[q, 3] + 1)
             if ra >= rb or ca >= cb:
                 continue
-            # the tool's lowest possible point over this box: skip boxes it cannot lower
+            ax, ay, L, ux, uy, rr = geo[q, 0], geo[q, 1], geo[q, 3], geo[q, 4], geo[q, 5], geo[q, 7]
             xa, xb = x0 + ca * h, x0 + (cb - 1) * h
             ya, yb = y0 + ra * h, y0 + (rb - 1) * h
             lo_t, hi_t = 0.0, 1.0
@@ -118,8 +101,20 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
                 bound = 0.0 if d <= 0.0 else rc - math.sqrt(max(rc * rc - d * d, 0.0))
             else:
                 bound = dmin * cot
-            if zlow + bound >= tilemax[ti, tj]:
-                continue
+            keys[m] = geo[q, 9] + bound
+        # ... then the segments from the deepest: once the block's highest point lies
+        # below what the next one could cut, no later one cuts either
+        for m in np.argsort(keys):
+            if keys[m] >= tilemax[ti, tj]:
+                break
+            q = order[p0 + m]
+            ax, ay, az, L = geo[q, 0], geo[q, 1], geo[q, 2], geo[q, 3]
+            ux, uy, s, rr, f = geo[q, 4], geo[q, 5], geo[q, 6], geo[q, 7], geo[q, 8]
+            k_first, k_last = box[q, 4], box[q, 5]
+            # a face mill's tooth passes on a level move: its leading half's ring of corners
+            ring = lead != 0 and f > 0.0 and s == 0.0 and L > 0.0
+            ra, rb = max(ti * tile, box[q, 0]), min((ti + 1) * tile, box[q, 1] + 1)
+            ca, cb = max(tj * tile, box[q, 2]), min((tj + 1) * tile, box[q, 3] + 1)
             for i in range(ra, rb):
                 y = y0 + i * h
                 for j in range(ca, cb):
@@ -224,23 +219,35 @@ def _sweep(heights, tilemax, tile, x0, y0, h, seg, phase, fz, reach, kind, R, rc
             tilemax[ti, tj] = top
 
 
-def _tile_pairs(shape, x0, y0, h, seg, reach):
-    """Per segment, the TILE blocks its footprint box touches: (ti0, ti1, tj0, tj1, count)
-    (a point of margin against rounding; the kernel clips exactly)."""
+def _geometry(shape, x0, y0, h, seg, phase, fz, reach):
+    """Per segment what the kernel reads: ``geo`` (n, 10) float64 (start x, y, z (a
+    plunge's lowest), ground length L, unit direction ux, uy, slope s, reach, fz, lowest
+    z) and ``box`` (n, 7) int64 (its footprint's rows i0..i1 and columns j0..j1, first and
+    last tooth pass, 1 if it can cut)."""
     ny, nx = shape
-    lo_x = np.minimum(seg[:, 0], seg[:, 3]) - reach
-    hi_x = np.maximum(seg[:, 0], seg[:, 3]) + reach
-    lo_y = np.minimum(seg[:, 1], seg[:, 4]) - reach
-    hi_y = np.maximum(seg[:, 1], seg[:, 4]) + reach
-    j0 = np.clip(np.floor((lo_x - x0) / h) - 1, 0, nx - 1).astype(np.int64)
-    j1 = np.clip(np.ceil((hi_x - x0) / h) + 1, -1, nx - 1).astype(np.int64)
-    i0 = np.clip(np.floor((lo_y - y0) / h) - 1, 0, ny - 1).astype(np.int64)
-    i1 = np.clip(np.ceil((hi_y - y0) / h) + 1, -1, ny - 1).astype(np.int64)
-    ok = (reach > 0) & (hi_x >= x0 - h) & (lo_x <= x0 + nx * h) & (hi_y >= y0 - h) & \
-        (lo_y <= y0 + ny * h) & (j1 >= j0) & (i1 >= i0)
-    ti0, ti1, tj0, tj1 = i0 // TILE, i1 // TILE, j0 // TILE, j1 // TILE
-    count = np.where(ok, (ti1 - ti0 + 1) * (tj1 - tj0 + 1), 0)
-    return ti0, tj0, tj1 - tj0 + 1, count
+    ax, ay, az, bx, by, bz = seg.T
+    dx, dy = bx - ax, by - ay
+    L = np.sqrt(dx * dx + dy * dy)
+    plunge = L < 1e-12
+    safe = np.where(plunge, 1.0, L)
+    az = np.where(plunge, np.minimum(az, bz), az)
+    ux = np.where(plunge, 1.0, dx / safe)
+    uy = np.where(plunge, 0.0, dy / safe)
+    s = np.where(plunge, 0.0, (bz - az) / safe)
+    L = np.where(plunge, 0.0, L)
+    zlow = np.minimum(az, az + s * L)
+    teeth = fz > 0
+    f = np.where(teeth, fz, 1.0)
+    k_first = np.where(teeth, np.ceil(phase - 1e-9), 0).astype(np.int64)
+    k_last = np.where(teeth, np.floor(phase + L / f + 1e-9), -1).astype(np.int64)
+    i0 = np.maximum(0, np.ceil((np.minimum(ay, by) - reach - y0) / h)).astype(np.int64)
+    i1 = np.minimum(ny - 1, np.floor((np.maximum(ay, by) + reach - y0) / h)).astype(np.int64)
+    j0 = np.maximum(0, np.ceil((np.minimum(ax, bx) - reach - x0) / h)).astype(np.int64)
+    j1 = np.minimum(nx - 1, np.floor((np.maximum(ax, bx) + reach - x0) / h)).astype(np.int64)
+    valid = (reach > 0) & (~teeth | (k_last >= k_first)) & (i0 <= i1) & (j0 <= j1)
+    geo = np.stack([ax, ay, az, L, ux, uy, s, reach, fz, zlow], axis=1)
+    box = np.stack([i0, i1, j0, j1, k_first, k_last, valid.astype(np.int64)], axis=1)
+    return np.ascontiguousarray(geo), np.ascontiguousarray(box)
 
 
 def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: float,
@@ -250,8 +257,8 @@ def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: floa
     """Lower ``heights`` in place to the tool's envelope over ``segments``.
 
     The segments are binned by the TILE x TILE blocks their footprints touch; the blocks
-    run in parallel, each taking its segments in turn (the envelope is a minimum, so the
-    order does not matter), in batches of at most MAX_PAIRS (block, segment) pairs.
+    run in parallel, each taking its segments from the deepest (see the module docstring),
+    in batches of at most MAX_PAIRS (block, segment) pairs.
 
     Args:
         heights: (ny, nx) float64, C-contiguous, metres; point (i, j) lies at
@@ -270,12 +277,14 @@ def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: floa
     """
     seg = np.ascontiguousarray(segments, dtype=np.float64)
     phase = np.ascontiguousarray(phase, dtype=np.float64)
-    fz = np.ascontiguousarray(fz, dtype=np.float64)
-    reach = np.ascontiguousarray(reach, dtype=np.float64)
     offsets = np.ascontiguousarray(offsets, dtype=np.float64)
     n_near = offsets.shape[0] if np.ptp(offsets) > 0 else 1
     ntx = tilemax.shape[1]
-    ti0, tj0, ntj, count = _tile_pairs(heights.shape, x0, y0, spacing, seg, reach)
+    geo, box = _geometry(heights.shape, x0, y0, spacing, seg, phase,
+                         np.asarray(fz, dtype=np.float64), np.asarray(reach, dtype=np.float64))
+    ti0, tj0 = box[:, 0] // TILE, box[:, 2] // TILE
+    ntj = box[:, 3] // TILE - tj0 + 1
+    count = np.where(box[:, 6] == 1, (box[:, 1] // TILE - ti0 + 1) * ntj, 0)
     ends = np.cumsum(count)
     start = 0
     while start < len(seg):
@@ -291,9 +300,9 @@ def sweep_segments(heights: np.ndarray, tilemax: np.ndarray, x0: float, y0: floa
             tiles, first = np.unique(tile_id[perm], return_index=True)
             starts = np.append(first, total).astype(np.int64)
             with _LOCK:
-                _sweep(heights, tilemax, TILE, float(x0), float(y0), float(spacing), seg,
-                       phase, fz, reach, int(kind), float(radius), float(corner), float(cot),
-                       offsets, int(n_near), int(bool(lead)), tiles.astype(np.int64), starts,
+                _sweep(heights, tilemax, TILE, float(x0), float(y0), float(spacing), geo, box,
+                       phase, int(kind), float(radius), float(corner), float(cot), offsets,
+                       int(n_near), int(bool(lead)), tiles.astype(np.int64), starts,
                        q[perm].astype(np.int64))
         start = stop
 
