@@ -215,5 +215,16 @@ def test_layout_at_1400_px_fits_its_panels_and_the_loss_plot_has_axes(server):
             page.wait_for_function("window.studio.done >= 1", timeout=60_000)
             texts = {t for cid, t in page.evaluate("window.canvasTexts") if cid == "loss-canvas"}
             assert {"loss", "iteration"} <= texts, texts
+            # the inspection verdict of the current light: its POD curve and orientations,
+            # shown within the compare panel
+            page.click("#pod")
+            page.wait_for_function("document.getElementById('pod-orient').naturalWidth > 100",
+                                   timeout=300_000)
+            verdict = page.inner_text("#pod-verdict")
+            assert "of 32 scratches seen" in verdict and ("a90/95" in verdict or "no POD curve" in verdict)
+            panel = page.locator("#compare-panel").bounding_box()
+            for img in ("#pod-curve", "#pod-orient"):
+                box = page.locator(img).bounding_box()
+                assert box["width"] > 100 and box["x"] + box["width"] <= panel["x"] + panel["width"] + 0.5
         finally:
             browser.close()

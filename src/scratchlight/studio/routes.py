@@ -7,7 +7,6 @@ session while every session is in use.
 """
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
@@ -19,57 +18,14 @@ from ..errors import InputError
 from .imaging import decode_mask_png, encode_png, envmap_from_json, envmap_to_json, mask_png, png_data_url
 from .lights import PRESETS, preset_light
 from .runs import evaluate_option_form, parse_evaluate_options, run_option_form
-from .security import TooLarge, read_body
-from .worker import Busy, public_error
+from .handlers import api, json_body as _json
+from .inspection import pod_routes
+from .security import read_body
 from .workspace import NotReady, ViewSettings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 __all__ = ["api_routes", "page_routes"]
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-def api(handler):
-    """Resolve ``{sid}`` to its session and turn errors into JSON answers."""
-    @functools.wraps(handler)
-    async def wrapped(request):
-        studio = request.app.state.studio
-        try:
-            ws = None
-            if "sid" in request.path_params:
-                try:
-                    ws = studio.registry.get(request.path_params["sid"])
-                except KeyError:
-                    return _error(404, "unknown or expired session; reload the page")
-            return await handler(request, studio, ws)
-        except InputError as e:
-            return _error(400, public_error(e))
-        except (NotReady, Busy) as e:
-            return _error(409, str(e))
-        except TooLarge as e:
-            return _error(413, f"the request is larger than {e.limit / 2 ** 20:g} MiB"
-                               f"{' (--max-upload-mb)' if e.limit == studio.config.max_upload_bytes else ''}")
-    return wrapped
-
-
-async def _json(request) -> dict:
-    body = await read_body(request, 1 << 20)
-    if not body:
-        return {}
-    import json
-
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InputError("request", "the body is not valid JSON") from None
-    except RecursionError:  # nesting deeper than the parser's recursion limit
-        raise InputError("request", "the JSON body is nested too deeply") from None
-    if not isinstance(data, dict):
-        raise InputError("request", "expected a JSON object")
-    return data
 
 
 # ---------------------------------------------------------------------- page
@@ -386,4 +342,5 @@ def api_routes():
         Route(f"{s}/evaluate", evaluate, methods=["POST"]),
         Route(f"{s}/export", export, methods=["POST"]),
         Route(f"{s}/export.zip", export_zip),
+        *pod_routes(s),
     ]

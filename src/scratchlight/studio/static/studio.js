@@ -334,6 +334,27 @@ $("evaluate").addEventListener("click", async () => {
   } catch (e) { fail(e); }
 });
 
+// ------------------------------------------------------------------ probability of detection
+async function showPlot(id, url) {  // through call(): the token travels in a header
+  const r = await call("GET", url, undefined, { raw: true });
+  const img = $(id); img.src = URL.createObjectURL(await r.blob()); img.hidden = false;
+}
+$("pod").addEventListener("click", async () => {
+  try {
+    const { job } = await call("POST", `/api/s/${state.sid}/pod`, {});
+    const v = await follow(state.sid, job);
+    const um = (x) => (x === null || x === undefined ? "–" : `${x.toPrecision(3)} µm`);
+    const blind = v.blind_deg.length ? `blind at ${v.blind_deg.join("°, ")}°` :
+      (v.weakest_deg !== null && v.weakest_deg !== undefined ? `weakest at ${v.weakest_deg}°` : "");
+    $("pod-verdict").textContent = v.a90_95_um !== null
+      ? `a50 ${um(v.a50_um)}, a90 ${um(v.a90_um)}, a90/95 ${um(v.a90_95_um)} (${v.hits} of ${v.defects} scratches seen); ${blind}`
+      : `no POD curve: ${v.note || v.status} (${v.hits} of ${v.defects} scratches seen); ${blind}`;
+    await showPlot("pod-curve", v.plots["pod.png"]);
+    await showPlot("pod-orient", v.plots["orientation.png"]);
+    say("probability of detection of the current light", true);
+  } catch (e) { fail(e); }
+});
+
 // ------------------------------------------------------------------ export
 $("export").addEventListener("click", async () => {
   try {
