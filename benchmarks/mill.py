@@ -8,7 +8,7 @@ process (reading, the compiled sweep, writing the compressed .npz): wall time, C
 (all threads) and peak resident memory, with the sweep's own time from OUT.run.json.
 The compiled kernel comes from numba's cache (a first warm-up run fills it).
 
-    .venv/bin/python benchmarks/mill.py            # about 3 minutes on 2 cores
+    .venv/bin/python benchmarks/mill.py            # about a minute on 2 cores
     .venv/bin/python benchmarks/mill.py --quick    # the 1250^2 and 2500^2 cases only
 """
 from __future__ import annotations
