@@ -24,6 +24,10 @@ Usage (2 shared cores; see benchmarks/README.md for times):
     ... --append --first-seed 3 --seeds 6                                  # seeds 3-8
     ... --iterations 5 --seeds 1 --json /tmp/t.json                       # a timing probe
     ... --summarize --table-seeds 3                # the table of seeds 0-2 of the json
+    ... --surface milled-face.sur --case constant:0.5 --size 512 --max-size 1024 \
+        --exaggeration auto --spp 4 --seeds 9 --json benchmarks/results/transport_spp4.json
+                          # the command's default run at --spp 4 (README, the case matrix)
+    ... --warmup-spp 1 ...             # the same with the warm-up at 1 spp
     ... --engine transport-matched --seeds 9 --noise-variant mean \
         --ad-from benchmarks/results/transport_cases.json --json /tmp/mean.json
 """
@@ -96,6 +100,9 @@ def run_surface(label, surface, args, lamp, rows) -> None:
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 if (label, case, name, seed) in done:
                     continue
+                if engine == "transport" and args.warmup_spp:  # kept by Session.optimize
+                    s.engine(engine, args.spp, seed, tuple(light.envmap_size)).set_warmup(
+                        opt.transport_warmup, args.warmup_spp)
                 run = s.optimize(light, opt, seed=seed)
                 t1 = time.perf_counter()
                 judged = s.judge(s.render_final(run.envmap, spp=args.judge_spp), run.envmap,
@@ -109,7 +116,9 @@ def run_surface(label, surface, args, lamp, rows) -> None:
                            setup_s=run.engine_setup_s, judge_s=judge_s)
                 if engine == "transport":
                     row["variant"] = args.noise_variant or "default"
-                    nm = s.engine(engine, args.spp, seed, tuple(light.envmap_size)).noise_model
+                    eng = s.engine(engine, args.spp, seed, tuple(light.envmap_size))
+                    row["warmup_spp"] = eng.warmup.spp
+                    nm = eng.noise_model
                     if nm is not None:
                         row["noise"] = {k: v for k, v in vars(nm).items()
                                         if isinstance(v, (int, float, bool, str)) and k != "scene"}
@@ -143,6 +152,8 @@ def main(argv=None) -> int:
     ap.add_argument("--append", action="store_true", help="keep and skip the runs in --json")
     ap.add_argument("--noise-variant", metavar="SPEC",
                     help=f"patch the noise matching into a variant: {NOISE_VARIANTS}")
+    ap.add_argument("--warmup-spp", type=int, metavar="N",
+                    help="the transport warm-up's spp (default: the engine's rule for --spp)")
     ap.add_argument("--ad-from", metavar="JSON", help="take the AD runs from this file")
     ap.add_argument("--table-seeds", type=int, metavar="N",
                     help="summarize the runs of seeds 0 .. N-1 only (default: all in --json)")

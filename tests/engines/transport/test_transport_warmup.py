@@ -22,12 +22,12 @@ def _dL_dI(image, seed):
 
 def test_warmup_iterations_are_mitsuba_renders_then_T(scene, tmp_path):
     """With warmup=2 the first two gradient renders of a run and their gradients equal an
-    AD engine's at a quarter of the engine's spp (1 of 4) with the same seeds (the image to
-    the bit); the third is T's half (noise 'none': exactly T_a E or T_b E by the seed's
-    parity) and its gradient T^T dL/dI."""
+    AD engine's at the warm-up's spp (4 for an engine at 4: the floor) with the same seeds
+    (the image to the bit); the third is T's half (noise 'none': exactly T_a E or T_b E by
+    the seed's parity) and its gradient T^T dL/dI."""
     eng = TransportEngine(scene, spp=4, cache_dir=tmp_path, noise="none", warmup=2)
-    assert eng.warmup.spp == 1
-    ad = ADEngine(scene, spp=1)
+    assert eng.warmup.spp == 4
+    ad = ADEngine(scene, spp=4)
     E = np.random.default_rng(0).uniform(0.2, 0.8, (8, 16, 1)).astype(np.float32)
     eng.begin_run(E, seed=7)
     for seed in (11, 12):
@@ -91,8 +91,12 @@ def test_matched_noise_is_calibrated_at_the_first_iteration_on_T(scene, tmp_path
     np.testing.assert_allclose(plain.noise_model.I0, plain.relight(E0), rtol=1e-5, atol=1e-7)
 
 
-def test_warmup_spp_is_a_quarter_of_the_runs(scene, tmp_path):
-    assert [warmup_spp_for(n) for n in (1, 3, 4, 16, 64)] == [1, 1, 1, 4, 16]
+def test_warmup_spp_is_a_quarter_of_the_runs_but_at_least_4(scene, tmp_path):
+    """A quarter of the run's spp, never below 4 (a 1-spp warm-up misleads a 4-spp run at
+    512^2), nor above the run's own spp when it has fewer."""
+    runs = (1, 2, 3, 4, 5, 8, 15, 16, 17, 20, 64, 256)
+    assert [warmup_spp_for(n) for n in runs] == [1, 2, 3, 4, 4, 4, 4, 4, 4, 5, 16, 64]
+    assert TransportEngine(scene, spp=4, cache_dir=tmp_path).warmup.spp == 4
     assert TransportEngine(scene, spp=8, cache_dir=tmp_path, warmup_spp=3).warmup.spp == 3
 
 

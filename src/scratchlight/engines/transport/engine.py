@@ -6,7 +6,7 @@ noise is frozen into T at build time, so the engine holds two independent matric
 for the primal image and one for the gradient (see ``TransportEngine``), and by default it
 adds to the primal image of each iteration the Monte Carlo noise a Mitsuba render would have
 (``noise='matched'``, module ``noise``). The first few iterations of a run render with
-Mitsuba at a quarter of its samples per pixel (``warmup``, module ``warmup``).
+Mitsuba at a quarter of its samples per pixel, at least 4 (``warmup``, module ``warmup``).
 """
 from __future__ import annotations
 
@@ -59,12 +59,13 @@ class TransportEngine:
     'none' keeps the deterministic images (the engine before this option). Plain renders
     and ``relight`` are never perturbed.
 
-    ``warmup`` (iterations, 5 by default) and ``warmup_spp`` (default a quarter of ``spp``,
-    at least 1): the first ``warmup`` iterations of a run (counted by ``begin_run``'s
-    ``first_iteration`` and every later gradient render) render and backpropagate with
-    Mitsuba instead of T, since the first steps decide where a run goes and T's gradient is
-    imprecise for weakly reflected texels (``warmup`` module). With 'matched' noise the
-    calibration then happens at the first iteration that uses T, at that iteration's map.
+    ``warmup`` (iterations, 5 by default) and ``warmup_spp`` (default ``warmup_spp_for(spp)``:
+    a quarter of ``spp``, at least 4 or ``spp``): the first ``warmup`` iterations of a run
+    (counted by ``begin_run``'s ``first_iteration`` and every later gradient render) render
+    and backpropagate with Mitsuba instead of T, since the first steps decide where a run
+    goes and T's gradient is imprecise for weakly reflected texels (``warmup`` module). With
+    'matched' noise the calibration then happens at the first iteration that uses T, at that
+    iteration's map.
     Outside a run (no ``begin_run``) every render uses T.
 
     Attributes:

@@ -18,8 +18,13 @@ the run's 16-spp ones and L_grad rewards noise, 10 iterations at 1 spp ended 8-1
 AD (9.09 against 7.72), at 4 spp within 1 %. 5 at 4 spp cost ~2 s at 512^2 (a 4-spp
 iteration ~0.4 s, a 16-spp one ~1.5-2.3 s).
 
-So the warm-up renders at a quarter of the run's spp (``warmup_spp_for``: 4 for the default
-16), where its images are twice as noisy as the run's, not four times.
+So the warm-up renders at a quarter of the run's spp, where its images are twice as noisy
+as the run's, not four times, but never below 4 spp, or the run's own spp when that is
+less (``warmup_spp_for``: 4 for the default 16 and for 4, 1 for 1). The floor is measured
+too: at ``--spp 4`` (milled-face.sur at 512^2, the command's scene) a quarter, 1 spp, ended
+~1.2 x AD's objective, 4 spp, the run's own noise, at AD's (the case matrix in
+benchmarks/README.md). L_grad rewards an image's noise whatever the run's spp, so a 1-spp
+image misleads the first steps at any spp.
 
 What. ``Warmup(scene, iterations, spp)``: for the first ``iterations`` gradient renders of a
 run, counted from the run's first iteration (a resumed run goes on counting), the transport
@@ -30,15 +35,22 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Warmup", "DEFAULT_WARMUP_ITERATIONS", "warmup_spp_for"]
+__all__ = ["Warmup", "DEFAULT_WARMUP_ITERATIONS", "MIN_WARMUP_SPP", "warmup_spp_for"]
 
 DEFAULT_WARMUP_ITERATIONS = 5
 
 
+MIN_WARMUP_SPP = 4
+"""The warm-up's least samples per pixel (less only for a run at fewer)."""
+
+
 def warmup_spp_for(spp: int) -> int:
-    """The warm-up's samples per pixel for a run at ``spp``: a quarter (at least 1), so its
-    images are twice as noisy as the run's, not four times (module docstring)."""
-    return max(1, int(spp) // 4)
+    """The warm-up's samples per pixel for a run at ``spp``: a quarter, so its images are
+    twice as noisy as the run's, not four times, but at least ``MIN_WARMUP_SPP`` (4), or
+    ``spp`` itself when the run has fewer (module docstring): 1 -> 1, 4 -> 4, 16 -> 4,
+    64 -> 16."""
+    spp = max(1, int(spp))
+    return max(min(spp, MIN_WARMUP_SPP), spp // 4)
 
 
 class Warmup:
