@@ -16,10 +16,11 @@ Lights (all lat-long maps of ``--envmap-size`` texels, values in [0, 1]):
   brightest any other light may have.
 
 The lights are optimized on a synthetic face-milled surface with ``--scratches`` planted
-scratches (``synthesize(kind, size, seed=100, scratches=N)``, default 3), in the scene ``pod`` judges with
-(``--resolution`` square, exaggeration 1, the oblique camera). ``pod``'s sweep then
-plants scratches of ``--depths`` x 30 um width x 6 orientations (0..150 degrees) on
-surfaces of seeds 0 .. ``--seeds``-1 (not the one optimized on), and measures each
+scratches (``synthesize(kind, size, seed=100, scratches=N)``, default 3), in the scene
+``pod`` judges with (``--resolution`` square, exaggeration 1, the oblique camera). ``pod``'s
+sweep then plants scratches of ``--depths`` x 30 um width x 6 orientations (0..150
+degrees) on the surfaces of seeds ``--pod-seed`` .. ``--pod-seed`` + ``--seeds`` - 1 (not
+100, the one optimized on), and measures each
 scratch's d' (NPW observer, camera model of ``pod``) against its defect-free twin under
 every shot of every sequence (one ``pod.measure_defects`` run, the transport engine
 relighting each plate). A sequence detects a scratch when any of its shots does
@@ -28,11 +29,14 @@ fitted like a single light's (MIL-HDBK-1823A hit/miss GLM, likelihood-ratio a90/
 
 Printed: per light or sequence, the shots, the optimized objective judged on the final
 renders (the maximum over shots of each region's mean gradient, ``optimize.shots``), hits,
-a50, a90, a90/95 (depths, um), the median d', and the weakest orientation with its hit
-rate. Usage (see benchmarks/README.md for the measured table and its conditions)::
+a50, a90, a90/95 (depths, um; starred beyond the largest depth swept), the median d', and
+the weakest orientation with its hit rate. Usage (benchmarks/README.md has the measured
+tables and their conditions)::
 
-    PYTHONPATH=$PWD/src .venv/bin/python benchmarks/shots.py            # a few minutes
-    ... --size 96 --resolution 64 --seeds 1 --iterations 20             # a quick check
+    PYTHONPATH=$PWD/src .venv/bin/python benchmarks/shots.py --seeds 3     # 2-3 minutes
+    ... --seeds 3 --mask truth --scratches 6                 # lights for the planted scratches
+    ... --seeds 3 --mask truth --scratches 6 --pod-seed 10   # the same judged on other surfaces
+    ... --size 96 --resolution 64 --seeds 1 --iterations 20  # a quick check
 """
 from __future__ import annotations
 
@@ -86,6 +90,8 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=60)
     p.add_argument("--final-spp", type=int, default=64)
     p.add_argument("--seeds", type=int, default=2, help="pod surface seeds")
+    p.add_argument("--pod-seed", type=int, default=0,
+                   help="pod's seed: surfaces POD_SEED .. POD_SEED+SEEDS-1, placement, noise")
     p.add_argument("--depths", default="0.25,0.5,1,2,4", help="scratch depths, um")
     p.add_argument("--max-shots", type=int, default=4)
     p.add_argument("--lamp-elevation", type=float, default=15.0)
@@ -136,6 +142,7 @@ def main() -> None:
         sequences["industry 4 x low angle"] = [f"industry #{k + 1}" for k in range(4)]
     cfg = PodConfig.from_options(kind=args.kind, size=args.size, resolution=args.resolution,
                                  depths=args.depths, seeds=args.seeds, engine="transport",
+                                 seed=args.pod_seed,
                                  device="cpu")
     t = time.perf_counter()
     measured = measure_defects(cfg, progress=False, lights=lights)
@@ -143,7 +150,9 @@ def main() -> None:
           f"measured in {time.perf_counter() - t:.1f} s", flush=True)
     rows = sequence_rows(measured["rows"], sequences)
     analyses = pod_of_rows(rows, cfg)
-    fmt = lambda v: "-" if v is None else f"{v:.2f}"
+    largest = max(float(v) for v in args.depths.split(","))
+    # a size beyond the largest depth swept is an extrapolation of the fitted curve: starred
+    fmt = lambda v: "-" if v is None else f"{v:.2f}" + ("*" if v > largest else "")
     print("\n| light | shots | judged L_grad | hits | a50 | a90 | a90/95 (LR) | median d' | "
           "weakest orientation (hit rate) |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -152,12 +161,13 @@ def main() -> None:
         hm = a["hit_miss"]
         a9095 = fmt(hm["a90_95"]) if hm["status"] == "fitted" else f"- ({hm['status']})"
         worst = min(a["orientation"], key=lambda o: (o["hit_rate"], o["median_dprime"]))
-        print(f"| {name} | {len(sequences[name])} | "
-              f"{fmt(judged.get(name)) if name in judged else '-'} | {a['hits']} / "
+        objective = f"{judged[name]:.2f}" if name in judged else "-"
+        print(f"| {name} | {len(sequences[name])} | {objective} | {a['hits']} / "
               f"{a['measured']} | {fmt(hm['a50'])} | {fmt(hm['a90'])} | {a9095} | "
               f"{np.median([r['dprime'] for r in mine]):.2f} | "
               f"{worst['orientation_deg']:g} deg ({100 * worst['hit_rate']:.0f} %) |")
-    print(f"\n{time.perf_counter() - t0:.0f} s in all; load average "
+    print(f"\n* beyond the largest depth swept ({largest:g} um): extrapolated")
+    print(f"{time.perf_counter() - t0:.0f} s in all; load average "
           f"{os.getloadavg()[0]:.1f} at the end", flush=True)
 
 
