@@ -39,7 +39,7 @@ def test_flags_of_each_command_are_unchanged():
                     "l2-target lam lr mask material max-depth max-size memory-budget no-level "
                     "objective out quiet resolution roughness scratch-kernel scratch-patch "
                     "scratch-threshold seed shot-power shot-tiles shots spp transport-noise "
-                    "transport-warmup",
+                    "transport-warmup twin",
         "render": "azimuth camera camera-origin camera-target config constant crop device "
                   "elevation envmap exaggeration exr fov material max-depth max-size no-level "
                   "out resolution roughness seed spp",

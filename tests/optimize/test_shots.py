@@ -213,3 +213,25 @@ def test_bad_shots_are_one_line_and_write_nothing(tmp_path, capsys, value):
     assert code == 2 and len(err.splitlines()) == 1
     assert err == f"scratchlight: error: --shots: must be in [1, 8], got {value}"
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_sequence_with_a_twin_takes_each_defects_best_shot(tmp_path, capsys):
+    """optimize --shots 2 --twin: the sequence's d' of each defect is the larger of the
+    two shots' (each judged against the twin), and the command prints it."""
+    from scratchlight.cli import main
+
+    fm, twin, out = tmp_path / "fm.npz", tmp_path / "twin.npz", tmp_path / "r"
+    assert main(["synth", "--kind", "face-mill", "--size", "96", "--scratches", "3",
+                 "--out", str(fm), "--twin", str(twin)]) == 0
+    assert main(["optimize", str(fm), "--twin", str(twin), "--out", str(out), "--shots", "2",
+                 "--resolution", "64", "--iterations", "3", "--final-spp", "8", "--spp", "4",
+                 "--engine", "transport", "--quiet", "--device", "cpu"]) == 0
+    doc = json.loads((out / "run.json").read_text())
+    seq = doc["detectability"]
+    per = [s["detectability"]["npw"]["per_defect"] for s in doc["shots"]]
+    assert len(per[0]) == len(per[1]) == len(seq["npw"]["per_defect"]) > 0
+    np.testing.assert_allclose(seq["npw"]["per_defect"], np.maximum(per[0], per[1]))
+    assert seq["npw"]["overall"] == pytest.approx(np.mean(np.maximum(per[0], per[1])))
+    assert seq["best_shot"]["npw"] == [1 + int(b > a) for a, b in zip(*per)]
+    assert "d' against the twin" in capsys.readouterr().out

@@ -5,7 +5,6 @@ import json
 import pytest
 
 from scratchlight.cli import main
-from scratchlight.errors import InputError
 from scratchlight.optimize import LightConfig, OptimizeConfig, OptimizerConfig
 from scratchlight.scene import SceneSpec
 from scratchlight.session import FINAL_RENDER_SEED, run_optimization
@@ -60,7 +59,3 @@ def test_a_twin_it_cannot_use_is_one_line_error(part, tmp_path, feed_marks_npz, 
                  "--final-spp", "2", "--quiet", "--out", str(tmp_path / "b")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "differs from the surface's" in err[0], err
-    # a sequence of shots
-    with pytest.raises(InputError) as e:
-        _cfg(part, str(part / "twin.npz"), shots=2).validate()
-    assert e.value.path == "twin" and "pod" in e.value.problem

@@ -211,9 +211,6 @@ class OptimizeConfig:
 
     def validate(self) -> None:
         """Raise InputError naming the first unusable field by its dotted path."""
-        if self.twin is not None and self.light.shots > 1:
-            raise InputError("twin", "d' against a twin is judged for one light; for a "
-                                     "sequence of shots use scratchlight pod")
         self.surface.validate()
         self.scene.validate()
         self.light.validate()

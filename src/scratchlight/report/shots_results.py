@@ -23,7 +23,9 @@ nested config (``scratchlight optimize --config run.json`` repeats the run), the
 per-iteration sequence objective, ``objective_before`` / ``objective_after`` (the sequence
 objective, ``optimize.shots``) and ``shots``: each shot's own objective terms (the paper's
 objective of that light alone) with its ``share`` of the mask. There is no ``envmap.exr``:
-a sequence is not one light.
+a sequence is not one light. With ``twin`` (``optimize --twin``), ``detectability`` holds
+the sequence's d' against the defect-free twin (each defect in its best shot,
+:func:`sequence_detectability`) and each shot's entry its own.
 """
 from __future__ import annotations
 
@@ -37,8 +39,8 @@ from ..io import write_exr, write_json, write_png
 from .figures import plot_losses, side_by_side, write_envmap_preview
 from .results import library_versions
 
-__all__ = ["run_sequence", "judge_sequence", "write_sequence_results", "shot_files",
-           "SHOT_COLOURS"]
+__all__ = ["run_sequence", "judge_sequence", "sequence_detectability", "write_sequence_results",
+           "shot_files", "SHOT_COLOURS"]
 
 SHOT_COLOURS = np.array([[230, 80, 60], [60, 140, 230], [90, 190, 90], [230, 190, 50],
                          [170, 90, 200], [60, 200, 200], [240, 140, 200], [150, 150, 150]],
@@ -98,19 +100,59 @@ def run_sequence(session, cfg, out_dir: str | os.PathLike, final_render_seed: in
     session.phases.add("iterations", res.time_s)
     spp = opt.final_spp
     with session.phases.timed("judge_before"):
-        before = session.render_final(E0, spp, seed=final_render_seed, label=f"before ({spp} spp)", cache=True)
+        before = session.render_final(E0, spp, seed=final_render_seed,
+                                      label=f"before ({spp} spp)", cache=True)
         objective_before = judge_sequence([before], [E0], labels, light)
     with session.phases.timed("judge_after"):
-        after = [session.render_final(E, spp, seed=final_render_seed, label=f"shot {k + 1} ({spp} spp)")
+        after = [session.render_final(E, spp, seed=final_render_seed,
+                                      label=f"shot {k + 1} ({spp} spp)")
                  for k, E in enumerate(res.envmaps)]
         objective_after = judge_sequence(after, list(res.envmaps), labels, light)
         shots = [session.judge(img, E, light, session.mask)
                  for img, E in zip(after, res.envmaps)]
+    detect = None
+    if getattr(cfg, "twin", None):
+        with session.phases.timed("judge_twin"):
+            detect = sequence_detectability(session, cfg.twin, list(res.envmaps), after, spp,
+                                            [final_render_seed + k for k in range(3)])
+        for shot, d in zip(shots, detect.pop("per_shot")):
+            shot["detectability"] = d
     facts = {"engine": name, "engine_choice": choice, "engine_setup_s": setup_s,
              "total_time_s": time.perf_counter() - session.created_at,
-             "phases_s": session.phases.rounded(), "final_render_seed": final_render_seed}
+             "phases_s": session.phases.rounded(), "final_render_seed": final_render_seed,
+             **({"detectability": detect} if detect is not None else {})}
     return write_sequence_results(out_dir, cfg, session, res, E0, labels, before, after,
                                   objective_before, objective_after, shots, facts)
+
+
+def sequence_detectability(session, twin_path: str, envmaps: list, first_images: list,
+                           spp: int, seeds: list[int]) -> dict:
+    """d' of a sequence against the surface's defect-free twin (``report.twin``): each
+    shot's lights rendered with ``seeds`` (the first render is ``first_images[k]``) and
+    judged by the observers; a defect counts in the shot where its d' is largest, so the
+    sequence's per-defect d' is the maximum over the shots, and ``overall`` / ``min`` are
+    their mean and minimum (``stderr``: None, the jackknife is per light). Returns
+    ``{"npw": {...}, "cho": {...}, "best_shot": {"npw": [...], "cho": [...]}, "seeds",
+    "window", "per_shot": [each shot's twin_detectability]}``."""
+    from .twin import twin_detectability
+
+    per = []
+    for E, first in zip(envmaps, first_images):
+        images = [first] + [session.render_final(E, spp, seed=s, label=f"seed {s}")
+                            for s in seeds[1:]]
+        per.append(twin_detectability(session, twin_path, E, images, spp, seeds))
+    out = {"seeds": per[0]["seeds"], "window": per[0]["window"], "best_shot": {},
+           "per_shot": per}
+    for obs in ("npw", "cho"):
+        rows = [p[obs]["per_defect"] for p in per]
+        if not rows[0] or len({len(r) for r in rows}) != 1:
+            out[obs] = {"overall": None, "stderr": None, "min": None, "per_defect": []}
+            continue
+        d = np.asarray(rows, np.float64)  # (shots, defects)
+        out[obs] = {"overall": float(d.max(0).mean()), "stderr": None,
+                    "min": float(d.max(0).min()), "per_defect": d.max(0).tolist()}
+        out["best_shot"][obs] = (np.argmax(d, axis=0) + 1).tolist()
+    return out
 
 
 def shot_files(shots: int) -> list[str]:
