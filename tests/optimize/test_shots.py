@@ -178,6 +178,17 @@ def test_two_shots_light_two_perpendicular_scratches_each_better(scratches_sessi
 
 
 @pytest.mark.slow
+def test_session_optimize_refuses_several_shots(scratches_session):
+    """A session's optimize runs one light: a sequence is refused by name, not run as one."""
+    from scratchlight.errors import InputError
+    from scratchlight.optimize import LightConfig
+
+    with pytest.raises(InputError) as e:
+        scratches_session.optimize(LightConfig(shots=2))
+    assert e.value.path == "light.shots" and "run_optimization" in e.value.problem
+
+
+@pytest.mark.slow
 def test_cli_writes_every_shot_and_replays(tmp_path):
     from scratchlight.cli import main
 

@@ -72,13 +72,14 @@ class LightConfig:
     the mask (scratch map or a region, the prior of where defects are) relative to the
     rest of the surface."""
     shots: int = option(1, "lights optimized together as a sequence of shots; a region of the "
-                           "mask counts in the shot that shows it best", lo=1, hi=8)
+                           "mask counts in the shot that shows it best", metavar="K", lo=1,
+                        hi=8)
     """K lights optimized together (``optimize.shots``): each shot is its own image, and each
     region of the mask counts in the shot where it is most visible (a smooth maximum over
     the shots). 1: the paper's single light, unchanged."""
     shot_power: float = option(8.0, "multi-shot: p of the p-norm over shots of each region's "
-                                    "mean gradient (larger: closer to the maximum)", lo=1.0,
-                               hi=64.0)
+                                    "mean gradient (larger: closer to the maximum)",
+                               metavar="P", lo=1.0, hi=64.0)
     """Multi-shot only: p of the smooth maximum (Σ_k a_k^p)^(1/p) over the shots of a
     region's mean gradient a_k, i.e. log-sum-exp of ln a_k at temperature 1/p."""
     shot_tiles: int = option(4, "multi-shot: regions are the mask's connected pieces cut by "
