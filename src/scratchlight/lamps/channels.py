@@ -14,8 +14,9 @@ The objective of a sequence of K shots X (K, C) (row s: the levels of shot s):
 with S_{s,r} the masked L1 gradient sum of shot s's image over region r (a tile of a grid
 over the mask's bounding box, n_r its mask pixels, n = sum_r n_r) and A_r a smooth maximum
 over the shots (the p-norm, ``sharpness`` p): a region counts in the shot where it is most
-visible. Every shot's light pays its own L2 term (a shot left dark costs nothing). For K = 1, V = S / n and L is exactly ``objectives.scratch_objective`` on I(x)
-(L_grad = n / (S + eps)) with the L2 term x^T Q x: Q = F F^T / (H W) for channel
+visible. Every shot's light pays its own L2 term (a shot left dark costs nothing). For
+K = 1, V = S / n and L is exactly ``objectives.scratch_objective`` on I(x) (L_grad =
+n / (S + eps)) with the L2 term x^T Q x: Q = F F^T / (H W) for channel
 footprints F (C, H, W) (``l2_target='env'``, mean(E^2) of the light sum_c x_c F_c) or
 Q = P_M P_M^T / n over the mask's pixels (``'image'``, sum(M Y^2) / n), or 0 (``'none'``).
 
@@ -68,6 +69,12 @@ class ChannelProblem:
         grid: (rows, columns) of the regions' tiles over the mask's bounding box.
         sharpness: p of the smooth maximum over shots (>= 1).
         eps: as in ``objectives.scratch_objective``.
+
+    After construction ``mask`` is the mask that counts (last row and column cleared),
+    ``grid`` the grid actually used (at most one tile per row or column), ``tiles`` its
+    ``channel_kernels.Tiles``, ``region_pixels`` (R,) the mask pixels of each tile, ``n``
+    their sum, ``Q`` the Gram matrix (zeros for none) and ``evaluations`` the image passes
+    so far.
     """
 
     stack: np.ndarray
