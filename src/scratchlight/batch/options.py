@@ -45,11 +45,20 @@ def plan_options() -> set[str]:
 
 def check_option_names(names, where: str = "") -> None:
     """Raise InputError naming the first name no batch command takes, with the closest
-    valid one (``defaults.lamda: unknown option; did you mean 'lam'?``)."""
+    valid one (``defaults.lamda: unknown option; did you mean 'lam'?``); the height-map
+    generators' names (``synth.feed``, ``mill.tool``, ``gcode.NAME``) are checked by
+    ``batch.surfaces``."""
+    from .surfaces import check_generator_name, generator_options, is_generator_option
+
     valid = plan_options()
     for name in names:
-        if name not in valid:
-            e = unknown_name(name, valid)
+        if is_generator_option(name):
+            try:
+                check_generator_name(name)
+            except InputError as e:
+                raise InputError(f"{where}{name}", e.problem) from None
+        elif name not in valid:
+            e = unknown_name(name, valid | generator_options())
             raise InputError(f"{where}{name}", e.problem)
 
 
@@ -58,7 +67,11 @@ def config_for(command: str, options: dict[str, Any], base_dir: str = "."):
     ``command`` and ``name`` are ignored)."""
     if command not in COMMANDS:
         raise InputError("command", f"must be one of {', '.join(COMMANDS)}, got {command!r}")
-    opts = {k: v for k, v in options.items() if k not in META_OPTIONS}
+    from .surfaces import is_generator_option
+
+    # the generators' options made the height map (batch.surfaces): not the command's
+    opts = {k: v for k, v in options.items()
+            if k not in META_OPTIONS and not is_generator_option(k)}
     takes = command_options(command)
     for name in opts:
         if name not in takes:  # a misspelling gets the closest name; another command's not

@@ -178,8 +178,9 @@ def write_index(path: str, records: list[dict], title: str, notes: list[str],
             f"<h1>{escape(title)}</h1>\n"
             + "".join(f'<p class="note">{escape(n)}</p>\n' for n in notes)
             + f"<p>{link_html}</p>\n"
-            + (f'<p><img src="plot.png" alt="plot" style="width:auto;max-width:640px"></p>\n'
-               if "plot" in links else "")
+            + "".join(f'<p><img src="{escape(href)}" alt="{escape(text)}" '
+                      f'style="width:auto;max-width:640px"></p>\n'
+                      for text, href in links.items() if href.endswith(".png"))
             + f'<div class="filters">{"".join(filters)}<label>text <input id="text-filter" '
               f'type="search" placeholder="filter rows"></label><span id="shown" class="note">'
               f'</span></div>\n'

@@ -33,6 +33,9 @@ CSV: a header of option names (``heightmap`` required, ``command`` and ``name`` 
 one row per run; an empty cell keeps the option's default; lines whose first cell starts
 with ``#`` are comments. Cells are numbers, ``true``/``false`` or text.
 
+Instead of a ``heightmap``, a row may give the parameters of its surface: ``synth.*``,
+``mill.*`` and ``gcode.*`` keys (``synth.feed = [80, 120]``; see ``batch.surfaces``).
+
 A plan that cannot be read or understood raises ``InputError(plan file, problem)``, and so
 does a name that no batch command takes (``[defaults] lamda = 3``: "defaults.lamda: unknown
 option; did you mean 'lam'?"); an option another command takes, or a bad value, only fails
@@ -50,6 +53,7 @@ from typing import Any
 from ..errors import InputError
 from ..options import unknown_name
 from .options import check_option_names
+from .surfaces import flatten, is_generator_option
 
 __all__ = ["Plan", "load_plan", "MODES", "PLAN_KEYS", "parse_cell"]
 
@@ -141,12 +145,14 @@ def _from_toml(path: str, text: str) -> Plan:
     plan = Plan(path=path, base_dir=base, mode=doc.get("mode", "per-part"))
     if plan.mode not in MODES:
         raise InputError(path, f"mode must be {' or '.join(MODES)}, got {plan.mode!r}")
-    defaults = _table(path, doc, "defaults")
-    sweep = _table(path, doc, "sweep")
+    defaults = flatten(_table(path, doc, "defaults"))
+    sweep = flatten(_table(path, doc, "sweep"))
     plan.report = {k: str(v) for k, v in _table(path, doc, "report").items()}
     rows = doc.get("rows", [{}])
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InputError(path, "rows must be an array of tables ([[rows]])")
+    rows = [{k: flatten(v) if k == "sweep" and isinstance(v, dict) else v
+             for k, v in flatten(r).items()} for r in rows]
     _check_names(path, doc, defaults, sweep, rows, plan.report)
     if not rows:
         rows = [{}]
@@ -176,7 +182,8 @@ def _from_toml(path: str, text: str) -> Plan:
         takes = _takes(plan.mode, defaults, row)
         for hm, combo in itertools.product(maps, itertools.product(*row_axes.values())):
             # precedence: defaults < sweeps < the row's own values
-            swept = {n: v for n, v in zip(names, combo) if n in own or takes is None or n in takes}
+            swept = {n: v for n, v in zip(names, combo)
+                     if n in own or takes is None or n in takes or is_generator_option(n)}
             opts = {**defaults, **swept, **row}
             if hm is not None:
                 opts["heightmap"] = hm
@@ -220,6 +227,8 @@ def _table(path: str, doc: dict, key: str) -> dict:
 
 def _shared_light(path: str, doc: dict, plan: Plan) -> None:
     light, reference = doc.get("light"), doc.get("reference")
+    if isinstance(reference, dict):
+        reference = flatten(reference)
     if plan.mode == "per-part":
         if light is not None or reference is not None:
             raise InputError(path, "light and [reference] need mode = \"shared-light\"")
@@ -235,7 +244,8 @@ def _shared_light(path: str, doc: dict, plan: Plan) -> None:
     else:
         if not isinstance(reference, dict) or not isinstance(reference.get("heightmap"), str):
             raise InputError(path, "[reference] needs the heightmap of the reference part")
-        defaults = {k: v for k, v in _table(path, doc, "defaults").items() if k != "command"}
+        defaults = {k: v for k, v in flatten(_table(path, doc, "defaults")).items()
+                    if k != "command"}
         plan.reference = {**defaults, **reference, "command": "optimize",
                           "heightmap": _abs(plan.base_dir, reference["heightmap"])}
 
@@ -251,7 +261,7 @@ def _check_names(path: str, doc: dict, defaults: dict, sweep: dict, rows: list,
         check_option_names(sweep, "sweep.")
         reference = doc.get("reference")
         if isinstance(reference, dict):
-            check_option_names(reference, "reference.")
+            check_option_names(flatten(reference), "reference.")
         for k, row in enumerate(rows):
             check_option_names([n for n in row if n != "sweep"], f"rows[{k}].")
             if isinstance(row.get("sweep"), dict):
@@ -276,8 +286,9 @@ def _from_csv(path: str, text: str) -> Plan:
     except csv.Error as e:
         raise InputError(path, f"not valid CSV: {e}") from None
     header = [h.strip() for h in table[0]]
-    if "heightmap" not in header:
-        raise InputError(path, "the CSV header needs a heightmap column")
+    if "heightmap" not in header and not any(is_generator_option(h) for h in header):
+        raise InputError(path, "the CSV header needs a heightmap column (or synth.* / "
+                               "mill.* columns)")
     if any(not h for h in header):
         raise InputError(path, "the CSV header has an empty column name")
     if len(set(header)) != len(header):

@@ -1,4 +1,5 @@
-"""The batch's own files: ``batch.json``, ``summary.csv``, ``plot.png``, ``index.html``,
+"""The batch's own files: ``batch.json``, ``summary.csv``, ``plot.png`` (and
+``plot_marks.png`` for rows on generated surfaces), ``index.html``,
 and ``lights/`` (previews of the given lights of render, relight and evaluate rows)."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 from ..io import write_json
 from .folders import output_error
 from .page import write_index
-from .summary import default_plot, write_plot, write_summary_csv
+from .summary import MARKS_PLOT, default_plot, write_plot, write_summary_csv
 
 __all__ = ["write_report"]
 
@@ -70,6 +71,15 @@ def write_report(out_dir: str, plan, settings, result, executor: str) -> str | N
         links["plot"] = "plot.png"
     elif os.path.exists(os.path.join(out_dir, "plot.png")):
         attempt(os.remove, os.path.join(out_dir, "plot.png"))
+    # rows on generated surfaces: the planted defects' and the machining marks' visibility
+    marks = os.path.join(out_dir, "plot_marks.png")
+    done = []
+    if x and any(m in r["metrics"] for r in studied for m in MARKS_PLOT):
+        attempt(lambda: done.append(write_plot(marks, studied, MARKS_PLOT, x)))
+    if done and done[0]:
+        links["marks plot"] = "plot_marks.png"
+    elif os.path.exists(marks):
+        attempt(os.remove, marks)
     ok = sum(r["status"] == "ok" for r in records)
     retried = sum(bool(r.get("retried")) for r in records)
     notes = [f"plan {plan.path} ({plan.mode}); {len(records)} rows: {ok} complete "
@@ -78,6 +88,13 @@ def write_report(out_dir: str, plan, settings, result, executor: str) -> str | N
              + f"; {result.seconds:.1f} s on {executor}"]
     if plotted:
         notes.append(f"plot: {metric} against {x}")
+    made = getattr(result, "surfaces", None) or {}
+    if made.get("generated") or made.get("reused"):
+        notes.append(f"height maps from the rows' parameters: {made['generated']} generated, "
+                     f"{made['reused']} from the cache")
+    if "marks plot" in links:
+        notes.append(f"marks plot: {' and '.join(MARKS_PLOT)} (the optimized render's mean "
+                     f"gradient on the defects and on the machining marks) against {x}")
     if result.interrupted:
         notes.append("interrupted: rows that had not finished are absent")
     if problems:
@@ -88,9 +105,11 @@ def write_report(out_dir: str, plan, settings, result, executor: str) -> str | N
         "plan": plan.path, "mode": plan.mode, "light": plan.light, "reference": plan.reference,
         "swept": plan.swept, "settings": dataclasses.asdict(settings), "executor": executor,
         "seconds": result.seconds, "interrupted": result.interrupted,
+        "surfaces": getattr(result, "surfaces", None),
         "counts": {"rows": len(records), "ok": ok, "ran": result.ran, "reused": result.reused,
                    "failed": result.failed, "retried": retried},
         "plot": {"metric": metric, "x": x} if plotted else None,
+        "marks_plot": {"metrics": list(MARKS_PLOT), "x": x} if "marks plot" in links else None,
         "rows": [{k: r.get(k) for k in ("name", "command", "status", "error", "cause", "key",
                                          "options", "metrics", "seconds", "attempts",
                                          "retried", "reused")}

@@ -16,6 +16,7 @@ from typing import Any
 from ..config import config_to_dict
 from ..errors import InputError
 from .options import META_OPTIONS, command_options, config_for, option_for_field
+from .surfaces import is_generator_option
 
 __all__ = ["Row", "make_rows", "row_names", "file_digest", "CONFIG_FILES", "error_line"]
 
@@ -113,7 +114,7 @@ def make_rows(options_list: list[dict], base_dir: str, defaults: dict | None = N
         command = str(opts.get("command", "optimize"))
         takes = command_options(command)
         opts = {k: v for k, v in opts.items() if k in takes or k in META_OPTIONS
-                or k not in plan_defaults or plan_defaults[k] != v}
+                or is_generator_option(k) or k not in plan_defaults or plan_defaults[k] != v}
         merged = {**(defaults or {}), **opts}
         row = Row(name=name, command=command, options=dict(merged))
         try:
@@ -154,7 +155,9 @@ def row_names(options_list: list[dict]) -> list[str]:
         raise InputError("name", f"two rows are named {dup!r}")
 
     def start(opts) -> str:
-        stem = os.path.splitext(os.path.basename(str(opts.get("heightmap", "row"))))[0]
+        generator = next((k.partition(".")[0] for k in opts if is_generator_option(k)), "row")
+        generator = "mill" if generator == "gcode" else generator
+        stem = os.path.splitext(os.path.basename(str(opts.get("heightmap", generator))))[0]
         return "_".join([stem] + ([str(opts.get("command", "optimize"))] if len(commands) > 1 else []))
 
     groups: dict[str, list[dict]] = {}
@@ -168,7 +171,9 @@ def row_names(options_list: list[dict]) -> list[str]:
         group = groups[start(opts)]
         keys = sorted({k for o in group for k in o} - set(META_OPTIONS) - {"heightmap"})
         varying = [k for k in keys if len({repr(o.get(k)) for o in group}) > 1]
-        parts = [start(opts)] + [f"{k}={_fmt(opts[k])}" for k in varying if k in opts]
+        stem = start(opts)  # synth_feed=100 rather than synth_synth.feed=100
+        parts = [stem] + [f"{k.removeprefix(stem + '.')}={_fmt(opts[k])}" for k in varying
+                          if k in opts]
         base = _slug("_".join(parts))
         name, k = base, 2
         while name in used:

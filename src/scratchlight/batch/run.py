@@ -91,6 +91,9 @@ class BatchResult:
     seconds: float
     interrupted: bool = False
     report_error: str | None = None  # why (part of) the report could not be written
+    # height maps made from rows' synth.* / mill.* parameters: generated now, from the cache
+    surfaces: dict[str, int] = dataclasses.field(default_factory=lambda: {"generated": 0,
+                                                                           "reused": 0})
 
 
 def _executor(settings: BatchSettings):
@@ -116,6 +119,7 @@ class _Batch:
         self.executor = None
         self.names: list[str] = []
         self.failed_before: dict[str, dict] = {}  # read once the folder is locked
+        self.surfaces = {"generated": 0, "reused": 0}  # height maps made from parameters
 
     def record(self, row: Row, status: str, **extra) -> None:
         from .summary import row_record
@@ -139,9 +143,13 @@ class _Batch:
                             cause="input", reused=True)  # the same input fails the same way
             else:
                 env = {"SCRATCHLIGHT_CACHE": self.settings.cache_dir} if self.settings.cache_dir else {}
+                from .surfaces import is_generator_option
+
+                # an optimize row on a generated surface also measures its machining marks
+                marks = row.command == "optimize" and any(map(is_generator_option, row.options))
                 tasks.append({"name": row.name, "command": row.command, "config": row.config,
                               "key": row.key, "device": row.device, "out_dir": self.out,
-                              "token": self.token, "env": env})
+                              "token": self.token, "env": env, "feed_marks": marks})
         if not tasks:
             return
         if self.executor is None:  # started only when there is work (Ray takes seconds)
@@ -175,13 +183,30 @@ class _Batch:
         finally:
             bar.close()
 
+    def make_rows(self, options: list[dict], names: list[str]) -> list[Row]:
+        """Rows of ``options``, their surfaces generated first where they give synth.* or
+        mill.* parameters (``batch.surfaces``): the generated files go into the configs,
+        the parameters stay the rows' options."""
+        from .surfaces import prepare_surfaces
+
+        prepared = prepare_surfaces(options, self.plan.base_dir, self.settings.cache_dir)
+        self.surfaces = {"generated": self.surfaces["generated"] + prepared.generated,
+                         "reused": self.surfaces["reused"] + prepared.reused}
+        rows = make_rows(prepared.options, self.plan.base_dir, self.defaults, names,
+                         self.plan.defaults)
+        for row, injected, error in zip(rows, prepared.injected, prepared.errors):
+            for key in injected:
+                row.options.pop(key, None)
+            if error:
+                row.error, row.config, row.key = error, None, ""
+        return rows
+
     def rows(self) -> list[Row]:
         """The plan's rows; in shared-light mode after the reference row has run."""
         plan, options = self.plan, [dict(o) for o in self.plan.rows]
         light, problem = plan.light, None
         if plan.reference is not None:
-            ref = make_rows([plan.reference], plan.base_dir, self.defaults, ["reference"],
-                            plan.defaults)[0]
+            ref = self.make_rows([plan.reference], ["reference"])[0]
             self.execute([ref], label="reference")
             rec = self.records["reference"]
             light = os.path.join(self.out, "reference", "envmap.exr") if rec["status"] == "ok" else None
@@ -191,7 +216,7 @@ class _Batch:
                 opts.setdefault("command", "evaluate")
                 if light:
                     opts["envmap"] = light
-        rows = make_rows(options, plan.base_dir, self.defaults, self.names, plan.defaults)
+        rows = self.make_rows(options, self.names)
         for row in rows:
             if plan.mode == "shared-light" and row.command == "optimize":
                 row.error = "command: a shared-light plan runs render, relight or evaluate"
@@ -262,7 +287,8 @@ def _run_locked(batch: _Batch, t0: float) -> BatchResult:
     records = [batch.records[n] for n in order if n in batch.records]
     result = BatchResult(records=records, ran=batch.ran,
                          reused=batch.reused, failed=batch.failed,
-                         seconds=time.perf_counter() - t0, interrupted=interrupted)
+                         seconds=time.perf_counter() - t0, interrupted=interrupted,
+                         surfaces=batch.surfaces)
     from .report import write_report
 
     where = batch.executor.name if batch.executor is not None else "no worker (nothing to run)"

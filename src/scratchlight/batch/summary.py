@@ -6,7 +6,7 @@ by an earlier run of the plan count the same as new ones.
 
 | command | metrics |
 |---|---|
-| optimize | ``loss_before``, ``loss_after`` (the objective on the high-spp renders), ``loss_ratio`` (after / before), ``l_grad_*``, ``mean_gradient_*``, ``iterations_done``, ``time_s``, ``total_time_s``, ``exaggeration``; with ``twin``, d' of the optimized light (``dprime``, ``dprime_cho``, each with ``_se``) |
+| optimize | ``loss_before``, ``loss_after`` (the objective on the high-spp renders), ``loss_ratio`` (after / before), ``l_grad_*``, ``mean_gradient_*``, ``iterations_done``, ``time_s``, ``total_time_s``, ``exaggeration``; with ``twin``, d' of the optimized light (``dprime``, ``dprime_cho``, each with ``_se``); on a generated surface (``synth.*``, ``mill.*``), ``scratch_gradient`` and ``feed_mark_gradient`` (``batch.surfaces.write_feed_marks``) |
 | evaluate | every visibility metric's mean (``auc``, ``cnr``, ``detected_fraction``, ...) and its standard error (``auc_se``, ...); with ``twin``, d' of the display observers (``dprime`` NPW, ``dprime_cho``, each with ``_se``); ``seconds`` |
 | render | ``seconds`` |
 | relight | ``ready_s``, ``relight_ms`` |
@@ -22,10 +22,11 @@ from typing import Any
 from ..errors import InputError
 from ..io.atomic import atomic_path
 from .rows import CONFIG_FILES, Row
+from .surfaces import FEED_MARK_METRICS, FEED_MARKS_FILE
 
 __all__ = ["row_record", "write_summary_csv", "write_plot", "default_plot", "option_columns",
            "metric_columns", "command_metric_columns", "metric_names", "check_plot",
-           "retried_text", "VISIBILITY"]
+           "retried_text", "VISIBILITY", "MARKS_PLOT"]
 
 def _evaluate_metrics() -> tuple[str, ...]:
     from ..report.metrics import METRIC_NAMES
@@ -40,7 +41,7 @@ _DPRIME = ("dprime", "dprime_se", "dprime_cho", "dprime_cho_se")
 
 _OPTIMIZE_METRICS = ("loss_before", "loss_after", "loss_ratio", "l_grad_before", "l_grad_after",
                      "mean_gradient_before", "mean_gradient_after", "iterations_done", "time_s",
-                     "total_time_s", "exaggeration", *_DPRIME)
+                     "total_time_s", "exaggeration", *_DPRIME, *FEED_MARK_METRICS)
 
 
 def metric_names() -> set[str]:
@@ -54,13 +55,19 @@ def check_plot(metric: str | None, x: str | None, metric_name: str = "--plot-met
     name); None means the default."""
     from ..options import unknown_name
     from .options import plan_options
+    from .surfaces import check_generator_name, generator_options, is_generator_option
 
     if metric is not None and metric not in metric_names():
         e = unknown_name(metric, metric_names(), "metric")
         raise InputError(metric_name, f"{metric!r}: {e.problem}")
     valid_x = plan_options() - {"command", "name"}
-    if x is not None and x not in valid_x:
-        e = unknown_name(x, valid_x)
+    if x is not None and is_generator_option(x):  # synth.feed, mill.tool, gcode.NAME
+        try:
+            check_generator_name(x)
+        except InputError as e:
+            raise InputError(x_name, f"{x!r}: {e.problem}") from None
+    elif x is not None and x not in valid_x:
+        e = unknown_name(x, valid_x | generator_options())
         raise InputError(x_name, f"{x!r}: {e.problem}")
 
 
@@ -121,6 +128,9 @@ def row_record(out_dir: str, row: Row, status: str, **extra) -> dict[str, Any]:
     if status == "ok":
         doc = _read_json(os.path.join(out_dir, row.name, CONFIG_FILES[row.command]))
         rec["metrics"] = {k: v for k, v in _metrics(row.command, doc).items()}
+        # a generated surface's optimize row: defects and machining marks (batch.surfaces)
+        marks = _read_json(os.path.join(out_dir, row.name, FEED_MARKS_FILE))
+        rec["metrics"].update({k: marks[k] for k in FEED_MARK_METRICS if k in marks})
         for label, file in IMAGES[row.command]:
             if os.path.isfile(os.path.join(out_dir, row.name, file)):
                 rec["images"][label] = f"{row.name}/{file}"
@@ -192,6 +202,10 @@ def _number(v) -> float | None:
 VISIBILITY = ("dprime", "auc", "mean_gradient_after", "cnr", "mean_gradient", "rms_contrast")
 
 
+# the second plot of a study of machining parameters: defects and machining marks alike
+MARKS_PLOT = FEED_MARK_METRICS
+
+
 def default_plot(records: list[dict], swept: list[str], metric: str | None = None,
                  x: str | None = None) -> tuple[str | None, str | None]:
     """(metric, option) of the plot: the given ones, else the first of ``VISIBILITY``
@@ -220,13 +234,15 @@ def _label(value) -> str:
     return _cell(value)
 
 
-def write_plot(path: str, records: list[dict], metric: str, x: str) -> bool:
-    """Plot ``metric`` against the option ``x`` for the rows that have both, one line per
-    height map (or per value of the other options); returns False when nothing to plot."""
+def write_plot(path: str, records: list[dict], metric: str | tuple[str, ...], x: str) -> bool:
+    """Plot ``metric`` (or several metrics, one line each, on the same axes) against the
+    option ``x`` for the rows that have both, one line per height map (or per value of the
+    other options); returns False when nothing to plot."""
     from ..report.figures import pyplot
 
-    pts = [(r["options"].get(x), _number(r["metrics"].get(metric)), r) for r in records
-           if r["status"] == "ok" and x in r["options"]]
+    metrics = (metric,) if isinstance(metric, str) else tuple(metric)
+    pts = [(r["options"].get(x), _number(r["metrics"].get(m)), r, m) for r in records
+           for m in metrics if r["status"] == "ok" and x in r["options"]]
     pts = [p for p in pts if p[1] is not None]
     if not pts:
         return False
@@ -235,8 +251,9 @@ def write_plot(path: str, records: list[dict], metric: str, x: str) -> bool:
     others = [k for k in option_columns(records) if k != x
               and len({_label(p[2]["options"].get(k)) for p in pts}) > 1]
     series: dict[str, list] = {}
-    for xv, yv, r in pts:
-        key = ", ".join(f"{k}={_label(r['options'].get(k))}" for k in others) or metric
+    for xv, yv, r, m in pts:
+        key = ", ".join([m] * (len(metrics) > 1) + [f"{k}={_label(r['options'].get(k))}"
+                                                     for k in others]) or m
         series.setdefault(key, []).append((float(xv) if numeric else cats.index(_label(xv)), yv))
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
@@ -246,7 +263,7 @@ def write_plot(path: str, records: list[dict], metric: str, x: str) -> bool:
     if not numeric:
         ax.set_xticks(range(len(cats)), cats, rotation=30, ha="right")
     ax.set_xlabel(x)
-    ax.set_ylabel(metric)
+    ax.set_ylabel(metrics[0] if len(metrics) == 1 else "mean gradient of the render")
     ax.grid(alpha=0.3)
     if len(series) > 1:
         ax.legend(fontsize=7)

@@ -74,6 +74,19 @@ def _read_files(folder: str) -> dict[str, bytes]:
     return files
 
 
+def _feed_marks(config: dict, folder: str) -> None:
+    """Measure the machining marks of an optimize row's result (``feed_marks.json``); a
+    failure of the measurement is written there instead and leaves the row complete."""
+    from ..io import write_json
+    from .rows import error_line
+    from .surfaces import FEED_MARKS_FILE, write_feed_marks
+
+    try:
+        write_feed_marks(config, folder)
+    except Exception as e:  # the optimization itself succeeded: keep it, say why
+        write_json(os.path.join(folder, FEED_MARKS_FILE), {"error": error_line(e)})
+
+
 def run_row(task: dict[str, Any]) -> dict[str, Any]:
     """Run one row (``task``: name, command, config, out_dir, token, env); never raises for
     a failure of the row itself."""
@@ -86,6 +99,8 @@ def run_row(task: dict[str, Any]) -> dict[str, Any]:
     try:
         folder, shared = work_folder(task)
         doc = run_command(task["command"], task["config"], folder)
+        if task.get("feed_marks"):  # a generated surface: its machining marks' visibility
+            _feed_marks(task["config"], folder)
     except KeyboardInterrupt:
         if folder:
             shutil.rmtree(folder, ignore_errors=True)
