@@ -190,6 +190,31 @@ def test_the_defect_aimed_objective_is_the_objectives_and_its_gradient_is_exact(
     assert run["config"]["objective"] == "defect-contrast" and len(run["levels"]) == 1
 
 
+@pytest.mark.parametrize("cap", [2.5, 1.3])
+def test_a_drive_budget_is_kept_and_its_optimum_reached(cap):
+    """Levels summing to at most ``cap``: the search reaches the best of SciPy's SLSQP (an
+    independent constrained solver) from 12 random feasible starts."""
+    from scipy.optimize import minimize
+
+    from scratchlight.lamps.channels_search import project
+
+    rng = np.random.default_rng(3)
+    C = 6
+    stack = rng.random((C, 24, 30)) * rng.uniform(0.5, 3, C)[:, None, None]
+    problem = ChannelProblem(stack, np.ones((24, 30), bool), lam=0.003,
+                             gram=footprint_gram(rng.random((C,) + SHAPE)), max_total=cap)
+    res = solve(problem, 1)
+    assert res.levels.sum() <= cap + 1e-9 and res.levels.min() >= 0
+    f = lambda x: problem.value_and_grad(x[None])[0]
+    jac = lambda x: problem.value_and_grad(x[None])[1][0]
+    budget = {"type": "ineq", "fun": lambda x: cap - x.sum(), "jac": lambda x: -np.ones(C)}
+    best = min(minimize(f, project(rng.random((1, C)), cap)[0], jac=jac, method="SLSQP",
+                        bounds=[(0, 1)] * C, constraints=[budget],
+                        options={"maxiter": 500, "ftol": 1e-14}).fun for _ in range(12))
+    assert res.terms["loss"] <= best * (1 + 1e-6)
+    assert solve(problem, 1, solver="adam", iterations=50).levels.sum() <= cap + 1e-9
+
+
 def test_a_second_shot_separates_channels_whose_contrasts_cancel():
     """Channel 0 shows texture f on the left and -g/2 on the right, channel 1 g on the
     right and -f/2 on the left: in one shot the two cancel, two shots show both fully."""

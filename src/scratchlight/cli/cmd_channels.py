@@ -13,7 +13,7 @@ HELP = ("choose LED dome or lamp channel levels (one or K shots) from one image 
 
 INPUT_OPTIONS = ("layout", "mask", "dark", "curve", "exposure")
 OBJECTIVE_OPTIONS = ("objective", "prior", "shots", "regions", "sharpness", "lam", "l2_target",
-                     "envmap_size")
+                     "envmap_size", "max_total")
 SOLVER_OPTIONS = ("solver", "iterations", "lr", "seed")
 
 

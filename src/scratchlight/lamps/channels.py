@@ -6,7 +6,8 @@ levels x (C,) in [0, 1] then shows I(x) = sum_c x_c P_c, so the paper's objectiv
 gradient need no renderer: one product of the stack with x (BLAS), one image-space pass
 (``channel_kernels``) and one product of the stack with the pass's weight image.
 
-The objective of a sequence of K shots X (K, C) (row s: the levels of shot s):
+The objective of a sequence of K shots X (K, C) (row s: the levels of shot s, each in [0, 1]
+and, with a drive budget ``max_total``, summing to at most it):
 
     L(X)   = 1 / (V(X) + eps / n) + lam * sum_s x_s^T Q x_s
     V(X)   = sum_r (n_r / n) A_r,   A_r = (sum_s a_{s,r}^p)^(1/p),   a_{s,r} = S_{s,r} / n_r
@@ -69,6 +70,7 @@ class ChannelProblem:
         grid: (rows, columns) of the regions' tiles over the mask's bounding box.
         sharpness: p of the smooth maximum over shots (>= 1).
         eps: as in ``objectives.scratch_objective``.
+        max_total: at most this sum of levels in each shot (a drive budget), or None.
 
     After construction ``mask`` is the mask that counts (last row and column cleared),
     ``grid`` the grid actually used (at most one tile per row or column), ``tiles`` its
@@ -84,6 +86,7 @@ class ChannelProblem:
     grid: tuple[int, int] = (1, 1)
     sharpness: float = 8.0
     eps: float = 1e-8
+    max_total: float | None = None
 
     def __post_init__(self):
         C, h, w = self.stack.shape
@@ -222,11 +225,12 @@ class ChannelProblem:
             X[0] = first[0]
         return X
 
-    def _best_scale(self, a, q):
+    def _best_scale(self, a, q, channels_on: int = 1):
         a, q = np.asarray(a, np.float64), np.asarray(q, np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             t = np.where(self.lam * q * a > 0, (2 * self.lam * q * a) ** (-1.0 / 3.0), 1.0)
-        t = np.clip(t, 1e-6, 1.0)
+        top = 1.0 if self.max_total is None else min(1.0, self.max_total / channels_on)
+        t = np.clip(t, 1e-6, top)
         loss = 1.0 / (t * a + self.eps / self.n) + self.lam * t ** 2 * q
         return t, loss
 
@@ -234,5 +238,5 @@ class ChannelProblem:
         """The best uniform setting: (level, loss)."""
         ones = np.ones((1, self.channels))
         V, _, _ = self.visibility(ones, grad=False)
-        t, loss = self._best_scale([V], [self.l2(ones)])
+        t, loss = self._best_scale([V], [self.l2(ones)], self.channels)
         return float(t[0]), float(loss[0])

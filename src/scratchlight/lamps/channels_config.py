@@ -58,6 +58,9 @@ class ChannelsConfig:
                                      "image of the photos' size (white)", metavar="IMAGE",
                                path=True)
     """The defect prior of the defect-contrast objective: a mask image, or None."""
+    max_total: float | None = option(None, "at most this sum of levels in each shot (a drive "
+                                           "budget; default none)", lo=0.0, lo_open=True)
+    """A drive budget: each shot's levels sum to at most this, or None."""
     lam: float = option(30.0, "L2 weight", lo=0.0)
     """Weight of the L2 term."""
     l2_target: str = option("auto", "L2 term on the light (env: needs the layout's geometry), "
@@ -101,6 +104,8 @@ class ChannelsConfig:
              "the defect-contrast objective chooses one shot"),
             (not self.prior or os.path.isfile(self.prior), self.prior or "prior",
              "no such prior image"),
+            (self.max_total is None or self.objective == "gradient" or self.solver == "adam",
+             "max_total", "a drive budget with defect-contrast needs --solver adam"),
         ]
         for ok, field, problem in checks:
             if not ok:

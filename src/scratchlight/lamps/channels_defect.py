@@ -94,5 +94,5 @@ class DefectContrastProblem(ChannelProblem):
     def uniform(self) -> tuple[float, float]:
         ones = np.ones((1, self.channels))
         terms, _ = self.evaluate(ones, grad=False)
-        t, loss = self._best_scale([1.0 / terms["l_grad"]], [self.l2(ones)])
+        t, loss = self._best_scale([1.0 / terms["l_grad"]], [self.l2(ones)], self.channels)
         return float(t[0]), float(loss[0])

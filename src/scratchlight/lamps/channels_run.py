@@ -82,9 +82,10 @@ def build_problem(cfg: ChannelsConfig, data: ChannelStack, mask: np.ndarray,
         gram = None
     grid = tuple(cfg.regions) if cfg.shots > 1 else (1, 1)
     if cfg.objective == "defect-contrast":
-        return DefectContrastProblem(data.stack, mask, lam=cfg.lam, gram=gram, prior=prior)
+        return DefectContrastProblem(data.stack, mask, lam=cfg.lam, gram=gram, prior=prior,
+                                     max_total=cfg.max_total)
     return ChannelProblem(data.stack, mask, lam=cfg.lam, gram=gram, grid=grid,
-                          sharpness=cfg.sharpness)
+                          sharpness=cfg.sharpness, max_total=cfg.max_total)
 
 
 def _display(images: list[np.ndarray], exposure: float) -> list[np.ndarray]:

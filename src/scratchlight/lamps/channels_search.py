@@ -4,7 +4,9 @@ Method (``solve``): V is convex and positively homogeneous of degree 1 in X (sum
 |linear|, then p-norms), so V(X) >= <G0, X> with G0 = dV/dX at the current X0, equal at
 X0. Replacing V by that tangent gives a convex majorizer of L (1/t is decreasing and
 convex for t > 0), minimized over the box [0, 1] by projected Newton steps without touching
-the images; each such step (one image pass for G0) cannot raise L (majorize-minimize).
+the images (with a drive budget, the box and sum(x_s) <= max_total, by projected gradient
+steps with Barzilai-Borwein lengths); each such step (one image pass for G0) cannot raise
+L (majorize-minimize).
 The starts (as ``lamps.dome``): the best single channel and the best uniform setting,
 their levels in closed form from the channels' own gradient sums; each takes one step
 and the better goes on (``adam``: each runs to the end). On the benchmark's stacks (256
@@ -30,7 +32,7 @@ from .channel_kernels import blas_threads
 from .channels import ChannelProblem
 from .channels_defect import DefectContrastProblem
 
-__all__ = ["LevelsResult", "solve", "SOLVERS"]
+__all__ = ["LevelsResult", "solve", "project", "SOLVERS"]
 
 SOLVERS = ("mm", "adam")
 
@@ -105,6 +107,62 @@ def _surrogate_minimum(G, Q, c, X0, floor, iterations: int = 100):
     return x.reshape(K, C)
 
 
+def project(X: np.ndarray, cap: float | None) -> np.ndarray:
+    """The nearest point (Euclidean) to each row of X (K, C) with levels in [0, 1] and, when
+    ``cap`` is given, their sum at most ``cap``: clip(x - mu, 0, 1) with mu >= 0 found by
+    bisection."""
+    Y = np.clip(X, 0.0, 1.0)
+    if cap is None:
+        return Y
+    for s in range(len(Y)):
+        if Y[s].sum() <= cap:
+            continue
+        lo, hi = 0.0, float(np.max(X[s]))
+        for _ in range(100):
+            mu = 0.5 * (lo + hi)
+            lo, hi = (mu, hi) if np.clip(X[s] - mu, 0.0, 1.0).sum() > cap else (lo, mu)
+        Y[s] = np.clip(X[s] - hi, 0.0, 1.0)
+    return Y
+
+
+def _surrogate_minimum_capped(G, Q, c, X0, floor, cap, iterations: int = 2000):
+    """As ``_surrogate_minimum`` within the levels' box and each shot's budget ``cap``:
+    projected gradient steps (Barzilai-Borwein lengths, Armijo search on the projection)."""
+    Qb = np.kron(np.eye(len(X0)), Q) if len(X0) > 1 else Q
+    g = G.ravel()
+
+    def value(x):
+        t = float(g @ x)
+        if t >= floor:
+            r, dr = 1.0 / t, -1.0 / t ** 2
+        else:
+            r = 1 / floor - (t - floor) / floor ** 2 + (t - floor) ** 2 / floor ** 3
+            dr = -1 / floor ** 2 + 2 * (t - floor) / floor ** 3
+        Qx = Qb @ x
+        return r + c * float(x @ Qx), dr * g + 2 * c * Qx
+
+    shape = X0.shape
+    proj = lambda x: project(x.reshape(shape), cap).ravel()
+    x = proj(X0.ravel().astype(np.float64))
+    f, grad = value(x)
+    step = 1.0 / (np.abs(grad).max() + 1e-300)
+    for _ in range(iterations):
+        while True:
+            xn = proj(x - step * grad)
+            fn, gn = value(xn)
+            if fn <= f + 1e-4 * float(grad @ (xn - x)) or step < 1e-20:
+                break
+            step *= 0.5
+        dx, dg = xn - x, gn - grad
+        if np.abs(dx).max() <= 1e-12 or f - fn <= 1e-15 * abs(f):
+            x, f = (xn, fn) if fn < f else (x, f)
+            break
+        x, f, grad = xn, fn, gn
+        curv = float(dx @ dg)
+        step = float(dx @ dx) / curv if curv > 0 else step * 2.0
+    return x.reshape(shape)
+
+
 def _mm(problem: ChannelProblem, X, iterations: int, tol: float, state=None):
     """Majorize-minimize steps from X: (X, L, losses, V, S, dV/dX) at the end; ``state``:
     such a tuple to continue from (no image pass to restart)."""
@@ -118,8 +176,12 @@ def _mm(problem: ChannelProblem, X, iterations: int, tol: float, state=None):
     for _ in range(iterations):
         if not float(np.sum(G * X)) > 0:    # nothing visible here: no tangent to follow
             break
-        Xn = _surrogate_minimum(G, problem.Q, problem.lam, X,
-                                1e-3 * max(float(np.sum(G * X)), 1e-300))
+        floor = 1e-3 * max(float(np.sum(G * X)), 1e-300)
+        if problem.max_total is None:
+            Xn = _surrogate_minimum(G, problem.Q, problem.lam, X, floor)
+        else:
+            Xn = _surrogate_minimum_capped(G, problem.Q, problem.lam, X, floor,
+                                           problem.max_total)
         Vn, Sn, Gn = problem.visibility(Xn)
         Ln = problem.loss_from(Vn, Xn)["loss"]
         if not Ln < L:
@@ -142,7 +204,7 @@ def _adam(problem: ChannelProblem, X, iterations: int, lr: float):
         history.append(L)
         if L < best:
             best, best_X = L, X.copy()
-        X = np.clip(adam.step(X, g), 0.0, 1.0)
+        X = project(adam.step(X, g), problem.max_total)
     return best_X, best, history, None, None, None
 
 
@@ -192,6 +254,8 @@ def _solve(problem, shots, solver, iterations, tol, lr) -> LevelsResult:
     defect = isinstance(problem, DefectContrastProblem)
     if defect and shots != 1:
         raise ValueError("the defect-aimed objective takes one shot")
+    if defect and problem.max_total is not None and solver == "mm":
+        raise ValueError("a drive budget (max_total) needs the gradient objective or adam")
     a = problem.channel_regions()
     if not np.any(a > 0):
         raise ValueError("the channel images show no gradient within the mask (flat or "
