@@ -175,6 +175,23 @@ def test_a_mill_sweep_of_a_program_parameter(tmp_path, monkeypatch):
         assert program.endswith(".nc") and "Y#" not in open(program).read()
         scallop = R - np.sqrt(R * R - (ae / 2) ** 2)
         assert np.ptp(heights) == pytest.approx(scallop, rel=2e-3)
+    # defects.* plant synth's scratches (same seed, same paths) into the milled surface,
+    # whose plain file is then the twin
+    row = {"mill.program": "raster.nc", "mill.tool": "ball:d=2mm", "mill.envelope": True,
+           "mill.stock": "0:0.2,0:0.2,0", "mill.spacing": "5um", "gcode.rpm": 12000,
+           "gcode.step": 0.1, "defects.scratches": 1, "defects.scratch_depth": 3,
+           "defects.seed": 4}
+    got = prepare_surfaces([row], str(tmp_path), str(tmp_path / "cache"))
+    assert got.errors == [None] and got.injected == [("heightmap", "twin")]
+    assert (got.generated, got.reused) == (1, 1)  # the milled surface came from the batch
+    with np.load(got.options[0]["heightmap"]) as z, np.load(got.options[0]["twin"]) as t:
+        cut, truth, milled = z["heights"], z["truth"], t["heights"]
+    scratched = synthesize("turning", size=40, seed=4, scratches=1, scratch_depth=3e-6,
+                           roughness=0.0, spacing=5e-6)
+    plain = synthesize("turning", size=40, seed=4, roughness=0.0, spacing=5e-6)
+    np.testing.assert_allclose(cut - milled, scratched.heights - plain.heights, atol=1e-15)
+    np.testing.assert_array_equal(truth, scratched.truth)
+    assert truth.any()
     # a parameter the program does not use fails the rows, naming it
     (tmp_path / "plan.toml").write_text(
         (tmp_path / "plan.toml").read_text().replace("gcode.rpm", "gcode.rmp"))

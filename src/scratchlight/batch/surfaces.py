@@ -6,9 +6,11 @@ A row may give, instead of a ``heightmap`` file, the parameters of the surface:
   ``synth.feed``, ``synth.runout``, ``synth.scratches``, ...), lengths in micrometres as
   its flags;
 - ``mill.<option>``: an option of ``scratchlight mill`` (``MillConfig``: ``mill.program``,
-  ``mill.tool``, ``mill.stock``, ``mill.region``, ``mill.spacing``, ``mill.envelope``), and
+  ``mill.tool``, ``mill.stock``, ``mill.region``, ``mill.spacing``, ``mill.envelope``),
   ``gcode.<name>``: the value of the program's ``#<name>`` (or ``#N`` for ``gcode.N``),
-  also filled into ``mill.tool`` (``mill.params.substitute``).
+  also filled into ``mill.tool`` (``mill.params.substitute``), and ``defects.<option>``
+  (:class:`PlantedDefects`): scratches planted into the milled surface as ``synth`` plants
+  them, so that its rows have a truth mask and a twin (the milled surface itself).
 
 In a TOML plan these are dotted keys (``synth.feed = [80, 120]``, or a ``synth = {...}``
 table), flattened by :func:`flatten`; a CSV plan's header names them dotted. A misspelt
@@ -36,20 +38,48 @@ import re
 from typing import Any
 
 from ..errors import InputError
+from ..options import option
 
 __all__ = ["GENERATORS", "is_generator_option", "generator_options", "check_generator_name",
            "flatten", "Prepared", "prepare_surfaces", "write_feed_marks", "FEED_MARKS_FILE",
            "FEED_MARK_METRICS", "surface_cache_dir"]
 
-GENERATORS = ("synth", "mill", "gcode")
+GENERATORS = ("synth", "mill", "gcode", "defects")
 FEED_MARKS_FILE = "feed_marks.json"
 FEED_MARK_METRICS = ("scratch_gradient", "feed_mark_gradient")
 _GCODE_NAME = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|\d+)$")
 _VERSION = 1  # part of every digest: a change of the generators' output bumps it
 
 
+@dataclasses.dataclass
+class PlantedDefects:
+    """Scratches planted into a milled surface (``defects.*`` keys), drawn as ``synth``
+    draws them for the same seed; lengths in micrometres, as ``synth``'s flags."""
+
+    scratches: int = option(0, "number of planted scratches", lo=0, hi=1000)
+    scratch_width: float = option(30e-6, "scratch width, micrometres", flag_scale=1e-6,
+                                  lo=0.0, lo_open=True)
+    scratch_depth: float = option(2e-6, "scratch depth, micrometres", flag_scale=1e-6,
+                                  lo=0.0, lo_open=True)
+    scratch_profile: str = option("v", "scratch cross-section", choices=("v", "round"))
+    seed: int = option(0, "seed of the scratches' paths", lo=0, hi=2 ** 31 - 1)
+
+    def plant(self, hm):
+        """``hm`` (a HeightMap on a square grid) with the scratches cut in and their
+        ``truth``; the paths are ``synth``'s for this seed (its 'scratches' stream)."""
+        import numpy as np
+
+        from ..surface.synthetic.defects import plant_scratches
+
+        stream = np.random.SeedSequence(self.seed).spawn(5)[3]  # synthesize's _STREAMS
+        removal, truth = plant_scratches(hm.heights.shape, hm.dx, self.scratches,
+                                         self.scratch_width, self.scratch_depth,
+                                         self.scratch_profile, seed=stream)
+        return dataclasses.replace(hm, heights=hm.heights - removal, truth=truth & hm.valid)
+
+
 def is_generator_option(name: str) -> bool:
-    """True for ``synth.*``, ``mill.*`` and ``gcode.*`` names."""
+    """True for ``synth.*``, ``mill.*``, ``gcode.*`` and ``defects.*`` names."""
     return str(name).partition(".")[0] in GENERATORS and "." in str(name)
 
 
@@ -61,7 +91,8 @@ def generator_options() -> set[str]:
     from ..surface.synthetic.config import SynthConfig
 
     return {f"synth.{n}" for n in option_table(SynthConfig)} | \
-        {f"mill.{n}" for n in option_table(MillConfig)}
+        {f"mill.{n}" for n in option_table(MillConfig)} | \
+        {f"defects.{n}" for n in option_table(PlantedDefects)}
 
 
 def check_generator_name(name: str) -> None:
@@ -187,7 +218,8 @@ class _Generator:
                 self.done[path] = path
         return out
 
-    def mill(self, params: dict[str, Any], variables: dict[str, Any]) -> dict[str, str]:
+    def mill(self, params: dict[str, Any], variables: dict[str, Any],
+             defects: dict[str, Any], twin: bool) -> dict[str, str]:
         from ..config import config_to_dict
         from ..mill.config import MillConfig
         from ..mill.gcode import read_program_file
@@ -224,7 +256,34 @@ class _Generator:
                 raise _prefixed(e, "mill.") from None
             self.generated += 1
             self.done[path] = path
-        return {"heightmap": path}
+        if not defects:
+            return {"heightmap": path}
+        return self.planted(path, defects, twin)
+
+    def planted(self, milled: str, params: dict[str, Any], twin: bool) -> dict[str, str]:
+        from ..config import config_to_dict
+        from ..io import read_heightmap, write_npz
+        from ..options import check_declared, config_from_options
+
+        try:
+            cfg = config_from_options(PlantedDefects, params, self.base_dir, from_flag=True)
+            check_declared(cfg)
+        except InputError as e:
+            raise _prefixed(e, "defects.") from None
+        record = config_to_dict(cfg)
+        stem = os.path.splitext(milled)[0]
+        path = f"{stem}-{_digest({'defects': record})[:12]}.npz"
+        if not self._have(path):
+            hm = read_heightmap(milled)
+            if abs(hm.dx - hm.dy) > 1e-9 * hm.dx:
+                raise InputError("defects.scratches", "scratches are planted on a square grid")
+            write_npz(path, cfg.plant(hm), defects=json.dumps(record, sort_keys=True))
+            self.generated += 1
+            self.done[path] = path
+        out = {"heightmap": path}
+        if twin and cfg.scratches:
+            out["twin"] = milled  # the milled surface itself: the same without the scratches
+        return out
 
 
 def _split(opts: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -247,19 +306,20 @@ def prepare_surfaces(options_list: list[dict[str, Any]], base_dir: str,
         out, error = dict(opts), None
         injected: dict[str, str] = {}
         try:
-            if parts["synth"] and (parts["mill"] or parts["gcode"]):
+            milled = parts["mill"] or parts["gcode"] or parts["defects"]
+            if parts["synth"] and milled:
                 raise InputError("synth", "a row's surface comes from synth.* or from "
-                                          "mill.* (with gcode.*), not both")
-            if (parts["synth"] or parts["mill"] or parts["gcode"]) and "heightmap" in opts:
+                                          "mill.* (with gcode.*, defects.*), not both")
+            if (parts["synth"] or milled) and "heightmap" in opts:
                 raise InputError("heightmap", "this row generates its height map from its "
                                               "synth.* or mill.* options: give one or the other")
+            command = str(opts.get("command", "optimize"))
+            takes_twin = command in ("optimize", "evaluate") and "twin" not in opts \
+                and int(opts.get("shots", 1) or 1) == 1
             if parts["synth"]:
-                command = str(opts.get("command", "optimize"))
-                takes_twin = command in ("optimize", "evaluate") and "twin" not in opts \
-                    and int(opts.get("shots", 1) or 1) == 1
                 injected = gen.synth(parts["synth"], takes_twin)
-            elif parts["mill"] or parts["gcode"]:
-                injected = gen.mill(parts["mill"], parts["gcode"])
+            elif milled:
+                injected = gen.mill(parts["mill"], parts["gcode"], parts["defects"], takes_twin)
         except (InputError, TypeError, ValueError, OSError) as e:
             error = _line(e)
         out.update(injected)
