@@ -189,7 +189,8 @@ class _Batch:
         the parameters stay the rows' options."""
         from .surfaces import prepare_surfaces
 
-        prepared = prepare_surfaces(options, self.plan.base_dir, self.settings.cache_dir)
+        prepared = prepare_surfaces(options, self.plan.base_dir, self.settings.cache_dir,
+                                    self.settings.progress)
         self.surfaces = {"generated": self.surfaces["generated"] + prepared.generated,
                          "reused": self.surfaces["reused"] + prepared.reused}
         rows = make_rows(prepared.options, self.plan.base_dir, self.defaults, names,

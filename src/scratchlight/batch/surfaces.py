@@ -296,11 +296,17 @@ def _split(opts: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def prepare_surfaces(options_list: list[dict[str, Any]], base_dir: str,
-                     cache_dir: str | None = None) -> Prepared:
+                     cache_dir: str | None = None, progress: bool = False) -> Prepared:
     """Generate (or find in the cache) the surface of every row with generator options;
-    see the module docstring. A row's bad parameter is its error, never an exception."""
+    see the module docstring. A row's bad parameter is its error, never an exception.
+    ``progress``: a tqdm bar over the rows that generate theirs."""
+    from tqdm import tqdm
+
     gen = _Generator(base_dir, cache_dir)
     prepared = Prepared([], [], [])
+    generating = sum(any(map(is_generator_option, o)) for o in options_list)
+    bar = tqdm(total=generating, desc="surfaces", unit="row",
+               disable=not progress or generating == 0, leave=False)
     for opts in options_list:
         parts = _split(opts)
         out, error = dict(opts), None
@@ -323,9 +329,11 @@ def prepare_surfaces(options_list: list[dict[str, Any]], base_dir: str,
         except (InputError, TypeError, ValueError, OSError) as e:
             error = _line(e)
         out.update(injected)
+        bar.update(1 if any(map(is_generator_option, opts)) else 0)
         prepared.options.append(out)
         prepared.injected.append(tuple(injected))
         prepared.errors.append(error)
+    bar.close()
     prepared.generated, prepared.reused = gen.generated, gen.reused
     return prepared
 
