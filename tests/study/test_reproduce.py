@@ -1,5 +1,7 @@
 """scratchlight reproduce: the paper's experiments end to end (quick mode) and the measures
 the report's verdicts are computed from."""
+import contextlib
+import io
 import json
 import re
 from pathlib import Path
@@ -14,9 +16,14 @@ from scratchlight.errors import InputError
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
+    """The command docs/metrics.md shows, ``scratchlight reproduce --out DIR --quick``, run
+    once in this process: its log lines and its ``results.json`` are what the tests read."""
     out = tmp_path_factory.mktemp("reproduce")
-    lines = []
-    res = rp.reproduce(out, quick=True, seed=0, log=lines.append)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["reproduce", "--out", str(out), "--quick", "--seed", "0"]) == 0
+    lines = [line for line in printed.getvalue().splitlines() if not line.startswith("figure ")]
+    res = json.loads((out / "results.json").read_text())
     return out, res, lines
 
 
