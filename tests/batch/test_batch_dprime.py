@@ -56,3 +56,31 @@ def test_an_optimize_only_plan_with_a_twin_plots_dprime_against_the_swept_option
     assert len(rows) == 2 and all(float(r["dprime"]) > 0 for r in rows), rows
     batch = json.loads((tmp_path / "out" / "batch.json").read_text())
     assert batch["plot"]["metric"] == "dprime" and batch["plot"]["x"] == "lam", batch["plot"]
+
+
+def test_pod_rows_run_in_a_batch_and_plot_a90_95(tmp_path):
+    """A plan of pod rows (a synthetic kind, no height map) sweeping the light's radiance:
+    each row's folder is pod's own, its verdict in the summary, a90/95 the default plot."""
+    import csv
+    import json
+
+    from scratchlight.cli import main
+
+    (tmp_path / "plan.toml").write_text(
+        '[defaults]\ncommand = "pod"\nsize = 64\nresolution = 48\ndepths = "1,4"\n'
+        'orientations = "0,90"\nseeds = 1\ngrid = 2\nspp = 4\nwindow = 6\n'
+        '[sweep]\nlight = ["uniform:0.5", "studio"]\n')
+    assert main(["batch", str(tmp_path / "plan.toml"), "--out", str(tmp_path / "out"),
+                 "--workers", "1", "--quiet"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "out" / "summary.csv")))
+    assert len(rows) == 2 and all(r["status"] == "ok" and r["pod_defects"] == "4" for r in rows), rows
+    for r in rows:
+        assert (tmp_path / "out" / r["name"] / "pod.png").is_file()
+        saved = json.loads((tmp_path / "out" / r["name"] / "run.json").read_text())
+        assert saved["command"] == "pod"
+    # a rerun finds every row done (pod's run.json holds the row's config)
+    assert main(["batch", str(tmp_path / "plan.toml"), "--out", str(tmp_path / "out"),
+                 "--workers", "1", "--quiet"]) == 0
+    batch = json.loads((tmp_path / "out" / "batch.json").read_text())
+    assert batch["counts"]["reused"] == 2 and batch["counts"]["ran"] == 0, batch["counts"]
+    assert batch["plot"]["x"] == "light"

@@ -19,16 +19,17 @@ from ..options import closest, config_from_options, option_table, unknown_name
 __all__ = ["COMMANDS", "config_for", "option_for_field", "META_OPTIONS", "command_options",
            "plan_options", "check_option_names"]
 
-COMMANDS = ("optimize", "render", "relight", "evaluate")
+COMMANDS = ("optimize", "render", "relight", "evaluate", "pod")
 META_OPTIONS = ("command", "name")
 
 
 def _config_class(command: str) -> type | None:
     from ..optimize.config import OptimizeConfig
+    from ..pod import PodConfig
     from ..renders import EvaluateConfig, RelightConfig, RenderConfig
 
     return {"optimize": OptimizeConfig, "render": RenderConfig, "relight": RelightConfig,
-            "evaluate": EvaluateConfig}.get(command)
+            "evaluate": EvaluateConfig, "pod": PodConfig}.get(command)
 
 
 def command_options(command: str) -> set[str]:
@@ -78,11 +79,11 @@ def config_for(command: str, options: dict[str, Any], base_dir: str = "."):
             near = closest(name, takes) if name not in plan_options() else None
             raise InputError(name, f"not an option of {command}"
                                    + (f"; did you mean {near!r}?" if near else ""))
-    if "heightmap" not in opts:
+    if "heightmap" not in opts and command != "pod":  # pod plants on a synthetic kind too
         raise InputError("heightmap", "no height-map file given")
     cfg = config_from_options(_config_class(command), opts, base_dir)
     cfg.validate()
-    if command == "optimize":
+    if command in ("optimize", "pod"):
         return cfg
     cfg.surface.validate()
     cfg.scene.validate()

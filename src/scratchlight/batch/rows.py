@@ -22,7 +22,7 @@ __all__ = ["Row", "make_rows", "row_names", "file_digest", "CONFIG_FILES", "erro
 
 # The file in a row's folder that holds the command's config (as the command writes it).
 CONFIG_FILES = {"optimize": "run.json", "render": "render.run.json",
-                "relight": "relight.run.json", "evaluate": "metrics.json"}
+                "relight": "relight.run.json", "evaluate": "metrics.json", "pod": "run.json"}
 
 
 @dataclasses.dataclass
@@ -91,6 +91,9 @@ def _input_files(config: dict) -> list[str]:
         value = light.get(key)
         if isinstance(value, str) and os.path.isabs(value):
             files.append(value)
+    files.append(config.get("twin"))
+    # pod: its lights are files, or names (uniform, studio)
+    files += [v for v in config.get("lights") or () if isinstance(v, str) and os.path.isabs(v)]
     return [f for f in files if f]
 
 

@@ -10,6 +10,7 @@ by an earlier run of the plan count the same as new ones.
 | evaluate | every visibility metric's mean (``auc``, ``cnr``, ``detected_fraction``, ...) and its standard error (``auc_se``, ...); with ``twin``, d' of the display observers (``dprime`` NPW, ``dprime_cho``, each with ``_se``); ``seconds`` |
 | render | ``seconds`` |
 | relight | ``ready_s``, ``relight_ms`` |
+| pod | the first light's ``pod_a50_um``, ``pod_a90_um``, ``pod_a90_95_um`` (micrometres, empty where no POD curve fits), ``pod_hits`` of ``pod_defects``, ``seconds`` |
 """
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ _OPTIMIZE_METRICS = ("loss_before", "loss_after", "loss_ratio", "l_grad_before",
 
 def metric_names() -> set[str]:
     """Every metric a batch row may have (the columns ``_metrics`` reads back)."""
-    return {*_OPTIMIZE_METRICS, *_evaluate_metrics(), "seconds", "ready_s", "relight_ms"}
+    return {*_OPTIMIZE_METRICS, *_evaluate_metrics(), *_POD_METRICS, "seconds", "ready_s",
+            "relight_ms"}
 
 
 def check_plot(metric: str | None, x: str | None, metric_name: str = "--plot-metric",
@@ -73,7 +75,10 @@ def check_plot(metric: str | None, x: str | None, metric_name: str = "--plot-met
 
 IMAGES = {"optimize": (("before", "before.png"), ("after", "after.png"), ("light", "envmap.png")),
           "evaluate": (("image", "image.png"),), "render": (("image", "render.png"),),
-          "relight": (("image", "relight.png"),)}
+          "relight": (("image", "relight.png"),), "pod": (("pod", "pod.png"),)}
+
+# pod rows: the verdict of the row's first light (pod.json), sizes in micrometres
+_POD_METRICS = ("pod_a50_um", "pod_a90_um", "pod_a90_95_um", "pod_hits", "pod_defects")
 
 
 def _read_json(path: str) -> dict:
@@ -112,6 +117,12 @@ def _metrics(command: str, doc: dict) -> dict[str, Any]:
         out.update(_dprime_of(doc))
         out["seconds"] = doc.get("seconds")
         return out
+    if command == "pod":
+        verdict = next(iter((doc.get("lights") or {}).values()), {})
+        fit = verdict.get("hit_miss") or {}
+        return {"pod_a50_um": fit.get("a50"), "pod_a90_um": fit.get("a90"),
+                "pod_a90_95_um": fit.get("a90_95"), "pod_hits": verdict.get("hits"),
+                "pod_defects": verdict.get("defects"), "seconds": doc.get("seconds")}
     if command == "render":
         return {"seconds": doc.get("seconds")}
     times = sorted(doc.get("relight_s") or [])
@@ -126,7 +137,8 @@ def row_record(out_dir: str, row: Row, status: str, **extra) -> dict[str, Any]:
            "error": extra.pop("error", None) or row.error, "options": row.options,
            "metrics": {}, "images": {}, **extra}
     if status == "ok":
-        doc = _read_json(os.path.join(out_dir, row.name, CONFIG_FILES[row.command]))
+        doc = _read_json(os.path.join(out_dir, row.name, "pod.json" if row.command == "pod"
+                                      else CONFIG_FILES[row.command]))
         rec["metrics"] = {k: v for k, v in _metrics(row.command, doc).items()}
         # a generated surface's optimize row: defects and machining marks (batch.surfaces)
         marks = _read_json(os.path.join(out_dir, row.name, FEED_MARKS_FILE))
@@ -198,8 +210,9 @@ def _number(v) -> float | None:
 # the L2 term, so it rises with lam by construction). ``dprime`` where rows record it, then
 # evaluate's ``auc`` (needs the truth mask), then the optimize rows' ``mean_gradient_after``
 # (the mean gradient over the scratches in the final render: the objective's visibility
-# term alone), then the image measures of evaluate rows without a truth.
-VISIBILITY = ("dprime", "auc", "mean_gradient_after", "cnr", "mean_gradient", "rms_contrast")
+# term alone), then the image measures of evaluate rows without a truth; pod rows: a90/95.
+VISIBILITY = ("dprime", "auc", "mean_gradient_after", "cnr", "mean_gradient", "rms_contrast",
+              "pod_a90_95_um")
 
 
 # the second plot of a study of machining parameters: defects and machining marks alike

@@ -58,6 +58,14 @@ def run_command(command: str, config: dict, folder: str) -> dict:
                               os.path.join(folder, "relight.png"),
                               os.path.join(folder, "relight.exr"), progress=False)
         return doc
+    if command == "pod":
+        from ..pod import PodConfig, run_pod
+
+        run_pod(config_from_dict(PodConfig, config), folder, progress=False)
+        with open(os.path.join(folder, "run.json")) as f:
+            import json
+
+            return json.load(f)
     if command == "evaluate":
         return save_evaluation(config_from_dict(EvaluateConfig, config),
                                os.path.join(folder, "metrics.json"),
