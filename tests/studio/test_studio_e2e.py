@@ -160,6 +160,18 @@ def test_upload_names_the_surface_and_a_black_lamp_says_why(server, tmp_path):
             page.wait_for_function("document.getElementById('message').textContent.includes('the image is black')",
                                    timeout=10_000)
             assert "specular" not in page.inner_text("#message")
+            # a G-code program, milled and opened (tests/studio/test_studio_mill.py checks the surface)
+            from test_studio_mill import PROGRAM
+
+            page.click("#mill-form summary")
+            page.fill("#mill-tool", "ball:d=1mm")
+            page.fill("#mill-stock", "0:0.4,0:0.3,0")
+            page.fill("#mill-spacing", "4um")
+            page.set_input_files("#mill-upload", files=[{"name": "raster.nc", "mimeType": "text/plain",
+                                                         "buffer": PROGRAM}])
+            page.wait_for_function("document.getElementById('message').textContent.includes('milled raster.nc')",
+                                   timeout=120_000)
+            assert page.eval_on_selector("#surface-select", "s => s.value") == "raster.npz"
             assert not errors, errors
         finally:
             browser.close()

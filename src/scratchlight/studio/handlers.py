@@ -15,7 +15,7 @@ from .security import TooLarge, read_body
 from .worker import Busy, public_error
 from .workspace import NotReady
 
-__all__ = ["api", "json_body"]
+__all__ = ["api", "json_body", "load_job"]
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -61,3 +61,12 @@ async def json_body(request) -> dict:
     if not isinstance(data, dict):
         raise InputError("request", "expected a JSON object")
     return data
+
+
+def load_job(studio, ws, path, name, view=None) -> JSONResponse:
+    """Start the job that opens ``path`` (shown as ``name``) in session ``ws`` with ``view``
+    (default its current one), within the studio's point limit; the 202 answer names it."""
+    load = studio.bounded(ws.load)
+    view = ws.view if view is None else view
+    job = studio.start_job(ws, "load", lambda job: load(str(path), name, view, job))
+    return JSONResponse({"job": job.to_json()}, status_code=202)

@@ -18,8 +18,9 @@ from ..errors import InputError
 from .imaging import decode_mask_png, encode_png, envmap_from_json, envmap_to_json, mask_png, png_data_url
 from .lights import PRESETS, preset_light
 from .runs import evaluate_option_form, parse_evaluate_options, run_option_form
-from .handlers import api, json_body as _json
+from .handlers import api, json_body as _json, load_job
 from .inspection import pod_routes
+from .milling import mill_routes
 from .security import read_body
 from .workspace import NotReady, ViewSettings
 
@@ -76,18 +77,12 @@ async def close_session(request, studio, ws):
 
 
 # ---------------------------------------------------------------------- surface and camera
-def _load_job(studio, ws, path, name, view):
-    load = studio.bounded(ws.load)  # the studio's point limit
-    job = studio.start_job(ws, "load", lambda job: load(str(path), name, view, job))
-    return JSONResponse({"job": job.to_json()}, status_code=202)
-
-
 @api
 async def open_surface(request, studio, ws):
     data = await _json(request)
     name = data.get("name")
     path = studio.surface_path(name)
-    return _load_job(studio, ws, path, name, ViewSettings.from_json(data.get("view") or {}, ws.view))
+    return load_job(studio, ws, path, name, ViewSettings.from_json(data.get("view") or {}, ws.view))
 
 
 @api
@@ -104,7 +99,7 @@ async def upload_surface(request, studio, ws):
     except InputError as e:
         studio.discard_upload(ws, path)
         raise InputError(name, e.problem) from None
-    return _load_job(studio, ws, path, name, ws.view)
+    return load_job(studio, ws, path, name, ws.view)
 
 
 @api
@@ -112,7 +107,7 @@ async def set_camera(request, studio, ws):
     view = ViewSettings.from_json(await _json(request), ws.view)
     if ws.surface_path is None:
         raise NotReady("load a surface first")
-    return _load_job(studio, ws, ws.surface_path, ws.surface_name, view)
+    return load_job(studio, ws, ws.surface_path, ws.surface_name, view)
 
 
 @api
@@ -343,4 +338,5 @@ def api_routes():
         Route(f"{s}/export", export, methods=["POST"]),
         Route(f"{s}/export.zip", export_zip),
         *pod_routes(s),
+        *mill_routes(s),
     ]

@@ -142,6 +142,14 @@ $("surface-upload").addEventListener("change", async (e) => {
   const f = e.target.files[0]; e.target.value = "";
   if (f) await runLoad(`upload?name=${encodeURIComponent(f.name)}`, f, `opened ${f.name}`);
 });
+$("mill-upload").addEventListener("change", async (e) => {  // G-code: milled, then opened
+  const f = e.target.files[0]; e.target.value = "";
+  if (!f) return;
+  const q = new URLSearchParams({ name: f.name, tool: $("mill-tool").value.trim(),
+    stock: $("mill-stock").value.trim(), spacing: $("mill-spacing").value.trim() });
+  if ($("mill-region").value.trim()) q.set("region", $("mill-region").value.trim());
+  await runLoad(`mill?${q}`, f, `milled ${f.name}`);
+});
 $("cam-apply").addEventListener("click", () => runLoad("camera", {
   camera: $("cam-preset").value, azimuth: +$("cam-azimuth").value,
   elevation: +$("cam-elevation").value, resolution: +$("cam-resolution").value }, "camera changed"));
