@@ -15,10 +15,12 @@ thread takes when it has finished its last (numba's ``parallel_chunksize``; TBB'
 stealing), not in one equal share per thread. With equal shares a product waits for its
 slowest thread: when another process runs on one of the 2 cores, the thread that shares
 that core gets about half of it, and T E took 7.5 ms instead of 3.9 ms. With chunks the
-thread on the free core takes the chunks the slowed one has not reached, so a product
-waits at most for one chunk (``benchmarks/relight.py`` times both schedules with a busy
-process on the cores and without). The sums of a row are the same either way (T E to the
-bit; T^T G's parts are added in another grouping).
+thread on the free core can take the chunks the slowed one has not reached. Measured
+(``benchmarks/relight.py --only-load``, benchmarks/README.md): with a busy process pinned
+to one core both schedules take the same time (~9 ms, about a single thread's), so that
+is not what the busy core costs; idle, with T warm in the cache, chunks took 2.9 ms
+against 3.3 ms. The sums of a row are the same either way (T E to the bit; T^T G's parts
+are added in another grouping).
 
 Why numba (0.68.1 with llvmlite 0.50.0; NumPy < 2.6, Python >= 3.10): a well-kept, widely
 used JIT whose wheels bring their own LLVM (no compiler on the machine), with parallel loops

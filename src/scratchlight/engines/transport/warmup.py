@@ -21,10 +21,10 @@ iteration ~0.4 s, a 16-spp one ~1.5-2.3 s).
 So the warm-up renders at a quarter of the run's spp, where its images are twice as noisy
 as the run's, not four times, but never below 4 spp, or the run's own spp when that is
 less (``warmup_spp_for``: 4 for the default 16 and for 4, 1 for 1). The floor is measured
-too: at ``--spp 4`` (milled-face.sur at 512^2, the command's scene) a quarter, 1 spp, ended
-~1.2 x AD's objective, 4 spp, the run's own noise, at AD's (the case matrix in
-benchmarks/README.md). L_grad rewards an image's noise whatever the run's spp, so a 1-spp
-image misleads the first steps at any spp.
+too: at ``--spp 4`` (milled-face.sur at 512^2, the command's scene, seeds 0-8) a quarter,
+1 spp, ended at a median of 8.20 against AD's 7.69 (1.066 x), 4 spp, the run's own noise,
+at 7.66 (0.996 x; the case matrix in benchmarks/README.md). L_grad rewards an image's
+absolute noise, so a 1-spp image misleads the first steps whatever the run's spp.
 
 What. ``Warmup(scene, iterations, spp)``: for the first ``iterations`` gradient renders of a
 run, counted from the run's first iteration (a resumed run goes on counting), the transport
