@@ -35,9 +35,10 @@ def test_flags_of_each_command_are_unchanged():
     """The flags each command offered before they were derived from the declarations."""
     before = {
         "optimize": "azimuth camera camera-origin camera-target color config crop device "
-                    "elevation engine envmap-size exaggeration final-spp fov init iterations "
-                    "l2-target lam lr mask material max-depth max-size memory-budget no-level "
-                    "objective out quiet resolution roughness scratch-kernel scratch-patch "
+                    "elevation engine envmap-size exaggeration final-spp fov held-out init "
+                    "iterations l2-target lam lr mask material max-depth max-size "
+                    "memory-budget no-level objective out over over-target quiet resolution "
+                    "roughness scratch-kernel scratch-patch "
                     "scratch-threshold seed shot-power shot-tiles shots spp transport-noise "
                     "transport-warmup twin",
         "render": "azimuth camera camera-origin camera-target config constant crop device "

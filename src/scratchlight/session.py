@@ -390,9 +390,11 @@ class Session:
 def run_optimization(cfg: OptimizeConfig, out_dir: str | os.PathLike, progress: bool = True) -> dict:
     """Run the optimization described by ``cfg`` and write its results folder ``out_dir``
     (see ``report.results``); returns the dictionary saved as ``run.json``."""
+    from .report import robust_results, shots_results  # a set of surfaces; K lights together
+    if cfg.over is not None:
+        return robust_results.run_robust(Session, cfg, out_dir, FINAL_RENDER_SEED, progress)
     session = Session.from_config(cfg, progress=progress)
-    if cfg.light.shots > 1:  # K lights together (report.shots_results)
-        from .report.shots_results import run_sequence
-        return run_sequence(session, cfg, out_dir, FINAL_RENDER_SEED, progress)
+    if cfg.light.shots > 1:
+        return shots_results.run_sequence(session, cfg, out_dir, FINAL_RENDER_SEED, progress)
     session.optimize(cfg.light, cfg.optimizer, seed=cfg.seed)
     return session.save(out_dir, cfg)

@@ -18,6 +18,7 @@ LIGHT_OPTIONS = ("color", "envmap_size", "init", "mask", "scratch_kernel", "scra
 OPTIMIZER_OPTIONS = ("lr", "iterations", "final_spp", "engine", "memory_budget_gib",
                      "transport_noise", "transport_warmup")
 JUDGE_OPTIONS = ("twin",)
+ROBUST_OPTIONS = ("over", "over_target", "held_out")
 
 
 def add_arguments(p):
@@ -29,6 +30,7 @@ def add_arguments(p):
     add_options(p, OptimizeConfig, LIGHT_OPTIONS, "light and objective")
     add_options(p, OptimizeConfig, OPTIMIZER_OPTIONS, "optimizer")
     add_options(p, OptimizeConfig, JUDGE_OPTIONS, "judging")
+    add_options(p, OptimizeConfig, ROBUST_OPTIONS, "a light that holds for a set of surfaces")
     add_scene_options(p, OptimizeConfig)
     add_run_options(p, OptimizeConfig)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -47,11 +49,19 @@ def config_from_args(args):
             cfg = cfg.with_options(memory_budget_gib=args.memory_budget_gib)
         cfg.validate()
         return cfg
+    if args.over:  # a set that names its own surfaces: its first member names the run
+        from ..optimize.robust_set import first_member_file
+
+        first = first_member_file(args.over)
+        if first and args.heightmap:
+            raise InputError("--over", "a set of seeds, synth.* or files names its own "
+                                       "surfaces: give no height map")
+        args.heightmap = args.heightmap or first
     if not args.heightmap:
         raise InputError("heightmap", "give a height map file (or --config FILE)")
     return _from_flags(args, OptimizeConfig, ("heightmap", *SURFACE_OPTIONS, *LIGHT_OPTIONS,
                                               *OPTIMIZER_OPTIONS, *JUDGE_OPTIONS, *SCENE_OPTIONS,
-                                              *RUN_OPTIONS))
+                                              *RUN_OPTIONS, *ROBUST_OPTIONS))
 
 
 def run(args) -> int:
@@ -61,6 +71,14 @@ def run(args) -> int:
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         raise InputError(args.out, "exists and is not a folder")
     s = run_optimization(cfg, args.out, progress=not args.quiet)
+    if cfg.over is not None:
+        from ..report.robust_results import summary_lines
+
+        print("\n".join(summary_lines(s)))
+        print(f"results in {args.out}: envmap.exr (the set's light), envmap_single.exr, "
+              f"robust.csv, compare.png, loss.png, members/, run.json (repeat with --config "
+              f"{os.path.join(args.out, 'run.json')})")
+        return 0
     b, a = s["objective_before"], s["objective_after"]
     note = " (interrupted: best map so far kept)" if s["interrupted"] else ""
     setup = f" after {s['engine_setup_s']:.1f} s of engine set-up" if s["engine_setup_s"] > 0.5 else ""

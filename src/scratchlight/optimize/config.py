@@ -209,6 +209,22 @@ class OptimizeConfig:
     """The same surface without its defects (``scratchlight synth --twin``): after the run
     the optimized light is rendered on both at ``final_spp`` with two seeds and judged by the
     model observers' detectability index d' (``run.json``'s ``detectability``)."""
+    over: str | None = option(None, "optimize one light for a set of surfaces, e.g. seeds=0-3, "
+                                    "rotation=-5:5:3 (degrees), tilt=0,1, synth.feed=100,120, "
+                                    "files=a.npz,b.npz; parts joined by ; combine",
+                              metavar="SET")
+    """A set of surfaces the light must hold for (``optimize.robust``: the grammar, at most
+    16 members; ``report.robust_results``: the run). None: today's single-surface run."""
+    over_target: str = option("mean", "with --over: the mean objective over the set, or "
+                                      "cvar:Q, the mean of the worst Q fraction",
+                              metavar="mean|cvar:Q")
+    """``mean`` or ``cvar:Q`` (0 < Q <= 1) of the members' objectives."""
+    held_out: str | None = option(None, "with --over: the surfaces the light is judged on "
+                                        "besides the set (default: the next two seeds, the "
+                                        "midpoints of rotation, tilt and synth values)",
+                                  metavar="SET")
+    """Held-out members (the set grammar; keys it does not name keep their in-set values);
+    None: ``robust.held_out_members``'s default."""
 
     def validate(self) -> None:
         """Raise InputError naming the first unusable field by its dotted path."""
@@ -217,6 +233,16 @@ class OptimizeConfig:
         self.light.validate()
         self.optimizer.validate()
         check_declared(self)
+        if self.over is not None:
+            from .robust_set import held_out_members, parse_set, parse_target
+
+            parse_set(self.over)
+            parse_target(self.over_target)
+            held_out_members(self.over, self.held_out)
+            if self.light.shots > 1:
+                raise InputError("over", "a set optimizes one light; use --shots 1")
+        elif self.held_out is not None:
+            raise InputError("held_out", "needs --over SET")
 
     def to_dict(self) -> dict[str, Any]:
         return config_to_dict(self)
