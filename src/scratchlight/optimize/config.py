@@ -162,8 +162,9 @@ class OptimizerConfig:
     a Mitsuba render would have (measured once, at the first iteration on T), so runs from any start reach
     the AD engine's result; 'none' keeps T's deterministic images."""
     transport_warmup: int = option(5, "transport engine: render the first N iterations with "
-                                   "Mitsuba at a quarter of --spp, which decide where the run "
-                                   "goes (0 for none)", metavar="N", lo=0, hi=2 ** 31 - 1)
+                                   "Mitsuba at a quarter of --spp (at least 4), which decide "
+                                   "where the run goes (0 for none)", metavar="N", lo=0,
+                                   hi=2 ** 31 - 1)
     """Transport engine only: how many of the run's first iterations render with Mitsuba at
     a quarter of ``spp`` (4 for 16) instead of T (0 for none). The first steps decide where a run goes,
     and T's gradient is imprecise for weakly reflected texels; ~0.4 s per iteration at
