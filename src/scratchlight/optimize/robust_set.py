@@ -142,8 +142,8 @@ def _values(key: str, text: str, option: str) -> list:
                 raise InputError(option, f"{key}: {item!r} is not a number of degrees")
             out.append(float(item))
         else:  # synth.<option>: checked by SynthConfig when the members are generated
-            out.append(float(item) if re.fullmatch(_NUMBER, item) and "." in item else
-                       int(item) if re.fullmatch(r"[-+]?\d+", item) else item)
+            out.append(int(item) if re.fullmatch(r"[-+]?\d+", item) else
+                       float(item) if re.fullmatch(_NUMBER, item) else item)
     return out
 
 

@@ -25,7 +25,8 @@ judging takes 2 (N + H) final renders, 4 (N + H) more for d'.
 
 The folder: ``envmap.exr`` / ``.png`` (the robust light), ``envmap_single.exr`` / ``.png``,
 ``envmap_initial.exr``, ``robust.csv`` (one row per member and light), ``loss.png`` (both
-runs' targets), ``compare.png`` (the first held-out member, or the first member, under both
+runs' targets), ``members.png`` (each member's judged objective under both lights, the
+held-out members shaded), ``compare.png`` (the first held-out member, or the first member, under both
 lights), ``members/`` (each member's posed height map and twin as .npz) and ``run.json``
 (the nested config, replayable with ``--config``; ``robust`` holds rows and summary).
 """
@@ -42,14 +43,14 @@ import numpy as np
 from ..errors import InputError
 from ..io import write_exr, write_json
 from ..io.atomic import atomic_path
-from .figures import plot_losses, side_by_side, write_envmap_preview
+from .figures import plot_losses, pyplot, side_by_side, write_envmap_preview
 from .results import library_versions
 
 __all__ = ["run_robust", "summarize", "summary_lines", "ROBUST_FILES"]
 
 ROBUST_FILES = ["run.json", "envmap.exr", "envmap.png", "envmap_single.exr",
                 "envmap_single.png", "envmap_initial.exr", "robust.csv", "loss.png",
-                "compare.png"]
+                "compare.png", "members.png"]
 LIGHTS = ("robust", "single")
 
 
@@ -177,6 +178,28 @@ def _write_csv(path, rows):
                                   for k in keys)])
 
 
+def _plot_members(path, rows, target):
+    """Bars of the judged objective per member under both lights, held-out ones shaded."""
+    plt = pyplot()
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * n + 2), 3.6), dpi=120)
+    x = np.arange(n)
+    for k, (light, title) in enumerate((("robust", f"set ({target})"),
+                                        ("single", "first member alone"))):
+        ax.bar(x + (k - 0.5) * 0.38, [r[light]["loss"] for r in rows], 0.38, label=title)
+    for i, r in enumerate(rows):
+        if r["set"] == "held-out":
+            ax.axvspan(i - 0.5, i + 0.5, color="0.9", zorder=0)
+    ax.set_xticks(x, [r["member"] for r in rows], rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel("objective (lower is better)")
+    ax.set_title("judged on each member (shaded: held out)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
 def _write(out_dir, cfg, first, members, held, rows, summary, robust, single, E0, shown,
            facts, final_render_seed) -> dict:
     os.makedirs(out_dir, exist_ok=True)
@@ -185,6 +208,7 @@ def _write(out_dir, cfg, first, members, held, rows, summary, robust, single, E0
         write_envmap_preview(os.path.join(out_dir, f"{name}.png"), E)
     write_exr(os.path.join(out_dir, "envmap_initial.exr"), E0)
     _write_csv(os.path.join(out_dir, "robust.csv"), rows)
+    _plot_members(os.path.join(out_dir, "members.png"), rows, cfg.over_target)
     plot_losses(os.path.join(out_dir, "loss.png"),
                 {f"set ({cfg.over_target})": robust.loss, "first member alone": single.loss},
                 title=f"{len(members)} surfaces, {len(robust.loss)} iterations")
