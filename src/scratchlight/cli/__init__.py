@@ -139,8 +139,8 @@ def entry() -> None:
     """The ``scratchlight`` program: ``main`` and then the process's exit.
 
     Tearing down an interpreter that has run Mitsuba, Dr.Jit and the compiled kernels takes
-    seconds (0.35 s against 5.3 s measured under load, most of it freeing their state), and
-    every file is complete by then: so once the command is done, the process ends at once,
+    seconds (freeing their state; ``benchmarks/whole_command.py`` shows the "exit" phase),
+    and every file is complete by then: so once the command is done, the process ends at once,
     unless something may still need Python's own exit: a (non-daemon) thread or a child
     process still running, or Ray (whose exit handler stops a cluster the command started)."""
     import threading
