@@ -212,11 +212,15 @@ def test_scratch_estimate_adds_the_objectives_l2_term(fit_scene, l2_target):
     a, b = estimate(0.0, 0), estimate(3.0, 0)
     assert a.l_grad == b.l_grad and a.l_l2 == b.l_l2
     assert b.loss - a.loss == pytest.approx(3.0 * b.l_l2)
+    # two backward passes of one render agree to float32 rounding only: Mitsuba sums a
+    # texel's contributions by atomic adds in whatever order the threads reach them
+    tol = 1e-5 * np.abs(a.grad).max()
     if l2_target == "env":
         assert b.l_l2 == pytest.approx(full.l_l2)
-        np.testing.assert_allclose(b.grad - a.grad, full.dL_dE, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(b.grad - a.grad, full.dL_dE, rtol=1e-6, atol=tol)
     elif l2_target == "none":
-        assert b.l_l2 == 0.0 and np.array_equal(b.grad, a.grad)
+        assert b.l_l2 == 0.0
+        np.testing.assert_allclose(b.grad, a.grad, rtol=0, atol=tol)
     else:
         mean = np.mean([estimate(3.0, draw).l_l2 for draw in range(8)])
         assert mean == pytest.approx(full.l_l2, rel=0.1)

@@ -36,7 +36,9 @@ def test_warmup_iterations_are_mitsuba_renders_then_T(scene, tmp_path):
         g = _dL_dI(image, seed)
         grad = eng.backprop(g)
         np.testing.assert_array_equal(image, ad.render(E, seed=seed, grad=True))
-        np.testing.assert_allclose(grad, ad.backprop(g), rtol=1e-5, atol=1e-12)
+        # float32 atomic adds in the threads' order: equal to rounding of the largest terms
+        np.testing.assert_allclose(grad, ad.backprop(g), rtol=1e-5,
+                                   atol=1e-5 * np.abs(grad).max())
         assert np.abs(grad).max() > 0
     image = eng.render(E, seed=13, grad=True)
     np.testing.assert_array_equal(image, eng.halves[1].apply(E))
