@@ -19,7 +19,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 def test_a_second_batch_on_a_running_folder_exits_2_or_waits(tmp_path, capsys):
     make_parts(tmp_path)
     # rows of a few seconds each, so the first batch is still running when the others start
-    tiny = TINY.replace("iterations = 2", "iterations = 150")
+    tiny = TINY.replace("iterations = 2", "iterations = 60")
     (tmp_path / "plan.toml").write_text(f"[defaults]\n{tiny}engine = 'ad'\n"
                                         "[sweep]\nheightmap = 'parts/fm-*.npz'\n")
     out = tmp_path / "out"
