@@ -118,6 +118,12 @@ def _frames(images: list[np.ndarray], camera, rng) -> list[np.ndarray]:
     return [per[j % n][j // n] for j in range(camera.frames)]
 
 
+def _noise(cfg: PodConfig, seed: int, render: int) -> np.random.Generator:
+    """The camera-noise generator of one render (0: the twin of surface ``seed``, p + 1:
+    plate p), fresh for every light."""
+    return np.random.default_rng([cfg.seed, seed, 2, render])
+
+
 def measure_defects(cfg: PodConfig, progress: bool = True, lights: dict | None = None) -> dict:
     """Plant, render and observe the whole sweep of ``cfg``.
 
@@ -167,8 +173,11 @@ def measure_defects(cfg: PodConfig, progress: bool = True, lights: dict | None =
             facts.setdefault("scene", spec)
             facts.setdefault("device", twin.variant)
             mask = twin.object_mask
-            noise = np.random.default_rng([cfg.seed, s, 2])
-            twin_frames = [_frames(imgs, cfg.camera, noise)
+            # every light's frames of a render get their own generator, the same for every
+            # light (common random numbers): a light's noise does not depend on which
+            # lights were measured before it (Poisson draws a number of values that
+            # depends on the image)
+            twin_frames = [_frames(imgs, cfg.camera, _noise(cfg, s, 0))
                            for imgs in _images(twin, maps, engine, cfg.spp, cfg.renders)]
             bar.update(1)
             for (p, plate), (removal, labels) in zip(mine, planted):
@@ -176,7 +185,7 @@ def measure_defects(cfg: PodConfig, progress: bool = True, lights: dict | None =
                                   before_prepare=lambda h, r=removal: h.replace(heights=h.heights - r))
                 if session.heightmap.shape != hm.shape:
                     raise InputError("surface", "the plate's grid differs from its twin's")
-                frames = [_frames(imgs, cfg.camera, noise)
+                frames = [_frames(imgs, cfg.camera, _noise(cfg, s, p + 1))
                           for imgs in _images(session, maps, engine, cfg.spp, cfg.renders)]
                 for k, defect in enumerate(plate):
                     truth = session.scene.cell_mask_to_image(labels == k + 1) & mask
