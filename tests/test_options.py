@@ -113,6 +113,19 @@ def _sub(cls, name):
     return next((a for a in (hint, *typing.get_args(hint)) if dataclasses.is_dataclass(a)))
 
 
+def test_a_repeated_flag_of_several_values_adds_them():
+    """``--light a --light b`` is two lights, as ``--light a b`` (argparse would keep the
+    last flag's values alone, and one light would go missing without a word)."""
+    from scratchlight.pod import PodConfig
+
+    parser = build_parser()
+    repeated = parser.parse_args(["pod", "--light", "studio", "--light", "uniform:1", "--out", "o"])
+    together = parser.parse_args(["pod", "--light", "studio", "uniform:1", "--out", "o"])
+    assert repeated.light == together.light == ["studio", "uniform:1"]
+    assert parser.parse_args(["pod", "--out", "o"]).light is None  # not given: the default
+    assert PodConfig().lights == ("uniform",)
+
+
 def test_flags_build_the_same_config_as_a_batch_row(tmp_path):
     from scratchlight.batch.options import config_for
     from scratchlight.cli import cmd_evaluate, cmd_optimize, cmd_render

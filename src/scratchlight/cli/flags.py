@@ -47,8 +47,8 @@ def add_options(p, cls: type, names: Iterable[str], title: str | None = None,
             kw["metavar"] = e.opt.metavar or flag[2:].upper().replace("-", "_")
             if e.opt.choices is not None:
                 kw["choices"], kw["metavar"] = e.opt.choices, e.opt.metavar
-            if e.opt.many:
-                kw["nargs"] = "+"
+            if e.opt.many:  # a repeated flag adds its values (``--light a --light b``)
+                kw["nargs"], kw["action"] = "+", "extend"
         group.add_argument(flag, dest=e.name, **kw)
     return group
 

@@ -112,8 +112,10 @@ class HitMissFit:
         return link_cdf(self.link, self.b0 + self.b1 * np.log(np.asarray(a, np.float64)))
 
     def a_p(self, p: float) -> float:
-        """The size found with probability ``p``: exp((F^-1(p) - b0) / b1)."""
-        return float(np.exp((link_quantile(self.link, p) - self.b0) / self.b1))
+        """The size found with probability ``p``: exp((F^-1(p) - b0) / b1); inf for a
+        curve so flat that the size is beyond any float (``write_json`` writes null)."""
+        with np.errstate(over="ignore"):
+            return float(np.exp((link_quantile(self.link, p) - self.b0) / self.b1))
 
     def a_p_upper(self, p: float = 0.9) -> float | None:
         """One-sided 95 % upper bound of a_p by :attr:`method`; None when the data do not
