@@ -36,7 +36,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage, stats
 
 from ..objectives import gradient_l1, luminance
 
@@ -82,6 +81,8 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray | Non
     n1, n0 = a.size, b.size
     if n1 == 0 or n0 == 0:
         return float("nan")
+    from scipy import stats
+
     ranks = stats.rankdata(np.concatenate([a, b]))  # average ranks: ties count one half
     u = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     return float(u / (n1 * n0))
@@ -105,6 +106,7 @@ def contrast_to_noise(values: np.ndarray, positive: np.ndarray, negative: np.nda
 
 def _masked_blur(values: np.ndarray, m: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian average of ``values`` over the pixels of ``m`` only (normalised convolution)."""
+    from scipy import ndimage  # here, not at the top: SciPy costs every command's start
     w = ndimage.gaussian_filter(m.astype(np.float64), sigma, mode="constant")
     s = ndimage.gaussian_filter(np.where(m, values, 0.0), sigma, mode="constant")
     return np.where(w > 1e-12, s / np.maximum(w, 1e-12), 0.0)
@@ -139,6 +141,8 @@ def local_contrast(image: np.ndarray, mask: np.ndarray | None = None,
 
 def background_mask(truth: np.ndarray, mask: np.ndarray, guard: int = 2) -> np.ndarray:
     """Surface pixels (``mask``) farther than ``guard`` pixels (chessboard) from ``truth``."""
+    from scipy import ndimage
+
     truth = np.asarray(truth, bool)
     near = ndimage.binary_dilation(truth, _EIGHT, iterations=guard) if guard > 0 else truth
     return np.asarray(mask, bool) & ~near
@@ -177,6 +181,8 @@ def weber_contrasts(image: np.ndarray, truth: np.ndarray, mask: np.ndarray, guar
     Returns:
         (n_defects,) float64 signed contrasts, in the order of ``scipy.ndimage.label``.
     """
+    from scipy import ndimage
+
     Y = luminance(image)
     m, t = _mask(mask, Y.shape), _mask(truth, Y.shape, "truth")
     bg = background_mask(t, m, guard)
