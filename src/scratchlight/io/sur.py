@@ -32,10 +32,11 @@ import struct
 import numpy as np
 
 from ..errors import InputError
-from ._units import metres_per, to_metres
+from ._units import to_metres
 from ..heightmap import HeightMap
 from .guards import check_point_count, inflate_exactly
 from .heightmap import READERS, check_heightmap
+from .text_header import unit_factor
 
 __all__ = ["read_sur", "SUR_HEADER_SIZE"]
 
@@ -72,11 +73,7 @@ def _unit_name(h: dict, axis: str) -> str:
 
 
 def _unit_factor(path: str, h: dict, axis: str) -> float:
-    unit = _unit_name(h, axis)
-    factor = metres_per(unit)
-    if factor is None:
-        raise InputError(path, f"unknown {axis} unit {unit!r} in the header")
-    return factor
+    return unit_factor(path, f"the header's {axis} unit", _unit_name(h, axis))
 
 
 def _decompress(path: str, blob: bytes, need: int) -> bytes:

@@ -36,7 +36,7 @@ import numpy as np
 from ..errors import InputError
 
 __all__ = ["MAX_MEMBERS", "Member", "parse_set", "parse_target", "held_out_members",
-           "is_synthetic", "first_member_file"]
+           "is_synthetic", "first_member_file", "synth_config"]
 
 MAX_MEMBERS = 16
 """Largest set (in-set or held-out): each member holds its own scene and transport matrices."""
@@ -73,6 +73,22 @@ def is_synthetic(members) -> bool:
     return any(k == "seeds" or k.startswith("synth.") for m in members for k, _ in m.values)
 
 
+def synth_config(member: Member):
+    """(SynthConfig, its given options) of a synthetic member (``seeds``, ``synth.*``),
+    validated; a bad value is an InputError of ``over`` naming ``synth.<field>``."""
+    from ..options import config_from_options
+    from ..surface.synthetic.config import SynthConfig
+
+    given = {("seed" if k == "seeds" else k[6:]): str(v) for k, v in member.values
+             if k == "seeds" or k.startswith("synth.")}
+    try:
+        synth = config_from_options(SynthConfig(), given, from_flag=True)
+        synth.validate()
+    except InputError as e:
+        raise InputError("over", f"synth.{e.path}: {e.problem}") from None
+    return synth, given
+
+
 def first_member_file(spec: str) -> str | None:
     """The run's ``heightmap`` for a set that names its own surfaces: a ``files`` set's
     first file (absolute), a synthetic set's first member generated into the user cache
@@ -89,16 +105,7 @@ def first_member_file(spec: str) -> str | None:
         return os.path.abspath(members[0].get("files"))
     if not is_synthetic(members):
         return None
-    from ..options import config_from_options
-    from ..surface.synthetic.config import SynthConfig
-
-    given = {("seed" if k == "seeds" else k[6:]): str(v) for k, v in members[0].values
-             if k == "seeds" or k.startswith("synth.")}
-    try:
-        synth = config_from_options(SynthConfig(), given, from_flag=True)
-        synth.validate()
-    except InputError as e:
-        raise InputError("over", f"synth.{e.path}: {e.problem}") from None
+    synth, given = synth_config(members[0])
     digest = hashlib.sha256(json.dumps(given, sort_keys=True).encode()).hexdigest()[:20]
     path = os.path.join(cache_root(), "surfaces", f"set-{digest}.npz")
     if not os.path.isfile(path):

@@ -40,28 +40,14 @@ def _prepare(cfg, hm):
                    max_size=s.max_size if s.max_size and s.max_size > 0 else None)
 
 
-def _synth_config(member):
-    from ..options import config_from_options
-    from ..surface.synthetic.config import SynthConfig
-
-    given = {("seed" if k == "seeds" else k[6:]): str(v) for k, v in member.values
-             if k == "seeds" or k.startswith("synth.")}
-    try:
-        synth = config_from_options(SynthConfig(), given, from_flag=True)
-        synth.validate()
-    except InputError as e:
-        raise InputError("over", f"synth.{e.path}: {e.problem}") from None
-    return synth
-
-
 def _source(cfg, member, cache: dict):
     """(heights, twin or None) of ``member`` before its pose, prepared; ``cache`` keeps the
     maps read or generated so far by their origin."""
     from ..io import read_heightmap
-    from ..optimize.robust_set import is_synthetic
+    from ..optimize.robust_set import is_synthetic, synth_config
 
     if is_synthetic([member]):
-        synth = _synth_config(member)
+        synth = synth_config(member)[0]
         key = repr(synth)
         if key not in cache:
             twin = None
