@@ -9,12 +9,27 @@
   ``analysis``: the fits and the orientation table; ``plots``, ``report``: the files;
   ``run``: ``run_pod``, the whole command.
 """
-from .ahat import AhatFit, fit_ahat
-from .camera import CameraModel, camera_frames
-from .config import PodConfig
-from .fit import HitMissFit, PodFitError, fit_hit_miss
-from .measure import measure_defects
-from .run import pod_of_rows, run_pod
+from __future__ import annotations
+
+import importlib
+
+# names loaded on first use (PEP 562), so that reading a plan or a PodConfig does not
+# import SciPy's optimize and stats (about 1.5 s of a batch's start)
+_LAZY_EXPORTS = {
+    "AhatFit": ".ahat", "fit_ahat": ".ahat", "CameraModel": ".camera",
+    "camera_frames": ".camera", "PodConfig": ".config", "HitMissFit": ".fit",
+    "PodFitError": ".fit", "fit_hit_miss": ".fit", "measure_defects": ".measure",
+    "pod_of_rows": ".run", "run_pod": ".run",
+}
 
 __all__ = ["PodConfig", "CameraModel", "camera_frames", "HitMissFit", "PodFitError",
            "fit_hit_miss", "AhatFit", "fit_ahat", "measure_defects", "pod_of_rows", "run_pod"]
+
+
+def __getattr__(name: str):
+    module = _LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

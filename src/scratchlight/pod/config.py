@@ -12,11 +12,12 @@ from ..scene import SceneSpec
 from ..surface import SurfaceConfig
 from ..surface.synthetic import KINDS
 from .camera import CameraModel
-from .fit import LINKS
 
-__all__ = ["PodConfig", "light_label", "light_array", "OBSERVERS"]
+__all__ = ["PodConfig", "light_label", "light_array", "OBSERVERS", "LINKS"]
 
 OBSERVERS = ("npw", "cho")
+LINKS = ("logit", "probit")
+"""Links of the hit/miss GLM on ln a (``fit``)."""
 
 
 def _scene_pod() -> SceneSpec:

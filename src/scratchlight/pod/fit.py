@@ -35,11 +35,11 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from ..errors import InputError
+from .config import LINKS
 
 __all__ = ["LINKS", "CHI2_ONE_SIDED_95", "PodFitError", "HitMissFit", "fit_hit_miss",
            "log_likelihood", "link_cdf", "link_quantile"]
 
-LINKS = ("logit", "probit")
 CHI2_ONE_SIDED_95 = float(stats.chi2.ppf(0.90, 1))
 """Critical value of the likelihood-ratio bound: chi-square(1) at 0.90 (one-sided 95 %)."""
 Z95 = float(stats.norm.ppf(0.95))
