@@ -41,6 +41,22 @@ def test_roc_auc_known_values():
     assert math.isnan(roc_auc([1, 2], np.array([True, True])))
 
 
+def test_average_ranks_are_scipys_and_the_auc_mann_whitneys():
+    """The ranks against SciPy's rankdata (ties averaged) on tie-heavy and continuous data,
+    and the AUC against SciPy's Mann-Whitney U / (n1 n0)."""
+    from scipy import stats
+
+    from scratchlight.report.metrics import average_ranks
+
+    rng = np.random.default_rng(3)
+    for x in (rng.integers(0, 5, 200), rng.normal(size=300), np.zeros(7), np.arange(5.0)[::-1]):
+        np.testing.assert_array_equal(average_ranks(x), stats.rankdata(x))
+    scores = np.round(rng.normal(size=500), 1)         # many ties
+    pos = rng.random(500) < 0.3
+    u = stats.mannwhitneyu(scores[pos], scores[~pos]).statistic
+    assert roc_auc(scores, pos) == pytest.approx(u / (pos.sum() * (~pos).sum()), abs=1e-12)
+
+
 def test_defect_auc_separated_and_flat_images():
     m = surface_mask()
     truth = np.zeros_like(m)

@@ -40,7 +40,7 @@ import numpy as np
 from ..objectives import gradient_l1, luminance
 
 __all__ = [
-    "METRIC_NAMES", "roc_auc", "contrast_to_noise", "gradient_magnitude", "local_contrast",
+    "METRIC_NAMES", "average_ranks", "roc_auc", "contrast_to_noise", "gradient_magnitude", "local_contrast",
     "background_mask", "defect_auc", "defect_cnr", "weber_contrasts", "detected_fraction",
     "mean_gradient", "rms_contrast", "clipped_fraction", "black_fraction",
     "visibility_metrics", "metrics_over_seeds",
@@ -62,6 +62,19 @@ def _mask(mask, shape, name="mask") -> np.ndarray:
     return m
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """(n,) float64 ranks 1..n of the 1-d ``values``, tied values sharing the mean of their
+    ranks (``scipy.stats.rankdata``'s 'average', without SciPy's 0.7 s import)."""
+    x = np.asarray(values).ravel()
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    ends = np.r_[starts[1:], x.size]
+    ranks = np.empty(x.size, np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks
+
+
 def roc_auc(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray | None = None) -> float:
     """Rank-based ROC AUC (Mann-Whitney U / (n_pos n_neg)) of ``scores``.
 
@@ -81,9 +94,7 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray | Non
     n1, n0 = a.size, b.size
     if n1 == 0 or n0 == 0:
         return float("nan")
-    from scipy import stats
-
-    ranks = stats.rankdata(np.concatenate([a, b]))  # average ranks: ties count one half
+    ranks = average_ranks(np.concatenate([a, b]))  # ties count one half
     u = ranks[:n1].sum() - n1 * (n1 + 1) / 2.0
     return float(u / (n1 * n0))
 
