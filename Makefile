@@ -12,7 +12,7 @@ demo: setup
 # Both cores: one pytest-xdist worker per core; tests that share a per-module or per-session
 # fixture stay on one worker (tests/conftest.py). Quick subset: $(PY) -m pytest -m "not slow"
 test: setup
-	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup --durations=15
 
 bench: setup
 	$(PY) benchmarks/render.py

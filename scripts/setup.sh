@@ -82,3 +82,17 @@ if [ ! -f "$numba_stamp" ]; then
     rm -f "$VENV"/.kernels-*
     touch "$numba_stamp"
 fi
+
+# Bytecode of the package and of the tests (pytest's assert-rewritten modules), written once
+# per change of the sources: where PYTHONDONTWRITEBYTECODE is set (as on some CI machines)
+# Python and pytest never cache it, and every command's process and every test worker
+# compiled the same modules again (a test worker's collection: 13 s, 4.5 s when cached).
+bytecode_stamp="$VENV/.bytecode-$(find src tests benchmarks -name '*.py' | sort | xargs cat | sha1sum | cut -c1-12)"
+if [ ! -f "$bytecode_stamp" ]; then
+    echo "[setup] compiling the bytecode (once per change)"
+    PYTHONDONTWRITEBYTECODE= "$VENV/bin/python" -m compileall -q src benchmarks >/dev/null
+    PYTHONDONTWRITEBYTECODE= "$VENV/bin/python" -m pytest --collect-only -q -p no:cacheprovider \
+        >/dev/null 2>&1 || echo "[setup] (the tests will compile their bytecode when run)"
+    rm -f "$VENV"/.bytecode-*
+    touch "$bytecode_stamp"
+fi
