@@ -1,5 +1,6 @@
-"""What every test shares: the CPU variant, a transport cache of this test run, the
-grouping of tests for pytest-xdist, and a small height map on disk."""
+"""What every test shares: the CPU variant, a transport cache of this test run, Ray kept
+on the loopback address, the grouping of tests for pytest-xdist, and a small height map on
+disk."""
 import os
 from pathlib import Path
 
@@ -18,6 +19,13 @@ _ROOT_BASEID = Path(__file__).parent.relative_to(REPO).as_posix()  # "tests": th
 # subprocesses load them instead of compiling them again (10-25 s a process). Set before
 # numba is imported; the transport matrices still go to this run's folder (below).
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(cache_root(), "numba"))
+
+# Every Ray instance a test starts stays on 127.0.0.1 (Ray reads this when it is imported;
+# otherwise it swaps a loopback address for the machine's network address), and its workers
+# run at normal priority: at Ray's nice 15 they get a few per cent of a core beside the
+# other test worker, and a two-second test takes two minutes.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_worker_niceness"] = "0"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,6 +4,10 @@ Dr.Jit's CPU backend loads a system libLLVM at run time. It needs LLVM >= 16 (De
 LLVM 15 aborts with "Cannot select ... fminimum"), so unless ``DRJIT_LIBLLVM_PATH`` is set
 we point it at the newest libLLVM found on the system before ``mitsuba`` is imported.
 The variant is ``cuda_ad_rgb`` when a CUDA GPU is usable and ``llvm_ad_rgb`` otherwise.
+
+``SCRATCHLIGHT_THREADS`` (a whole number >= 1) caps the threads of Dr.Jit's CPU pool and of
+the compiled kernels; unset, both use every core. A batch worker sets it to the CPUs its row
+reserves, so rows running side by side do not each spread over every core.
 """
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import glob
 import os
 import re
 
-__all__ = ["find_libllvm", "use_device", "current_variant", "DEVICES"]
+__all__ = ["find_libllvm", "use_device", "current_variant", "cpu_threads", "thread_limit", "DEVICES",
+           "THREADS_ENV"]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -47,6 +52,25 @@ def _prepare_environment() -> None:
 
 
 _prepare_environment()
+
+THREADS_ENV = "SCRATCHLIGHT_THREADS"
+
+
+def thread_limit() -> int | None:
+    """The thread cap ``$SCRATCHLIGHT_THREADS`` sets, or None (every core) when unset.
+    Raises InputError naming the variable when it is not a whole number >= 1."""
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        from .errors import InputError
+
+        raise InputError(THREADS_ENV, f"must be a whole number of threads >= 1, got {text!r}")
+    return n
 
 _variant: str | None = None
 
@@ -86,8 +110,20 @@ def use_device(device: str = "auto") -> str:
         variant = "llvm_ad_rgb"
     if mi.variant() != variant:
         mi.set_variant(variant)
+    limit = thread_limit()
+    if limit is not None and variant.startswith("llvm"):
+        import drjit as dr
+
+        dr.set_thread_count(limit)
     _variant = variant
     return variant
+
+
+def cpu_threads() -> int:
+    """Threads of Dr.Jit's CPU pool (every core unless ``SCRATCHLIGHT_THREADS`` caps it)."""
+    import drjit as dr
+
+    return int(dr.thread_count())
 
 
 def current_variant() -> str:

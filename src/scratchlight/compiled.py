@@ -10,12 +10,20 @@ functions that run kernels, not at ``import scratchlight``.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
-import numba
-from numba.core import config as _numba_config
+from .backend import thread_limit
 
-from .user_cache import cache_root
+# numba reads its thread count once, when it is imported (set_num_threads is per thread)
+if thread_limit() is not None and "numba" not in sys.modules:
+    _cores = int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
+    os.environ["NUMBA_NUM_THREADS"] = str(min(thread_limit(), _cores))
+
+import numba  # noqa: E402
+from numba.core import config as _numba_config  # noqa: E402
+
+from .user_cache import cache_root  # noqa: E402
 
 __all__ = ["jit", "numba_cache_dir", "threads", "LOCK"]
 

@@ -32,6 +32,11 @@ def test_a_killed_worker_process_is_retried(tmp_path):
     assert killer.killed, "no worker was killed"
     assert res.ran == 2 and res.failed == 0
     check_folder(out, ["fm-1", "fm-2"])
+    # two workers share the cores: each renders on its half of them
+    from scratchlight.batch.local import default_workers
+
+    want = int(os.environ.get("SCRATCHLIGHT_THREADS") or max(1, default_workers() // 2))
+    assert json.load(open(out / "fm-1" / "run.json"))["cpu_threads"] == want
     # a row whose worker keeps dying fails after its attempts, the batch still completes
     from batch_helpers import die
     from scratchlight.batch.local import LocalExecutor

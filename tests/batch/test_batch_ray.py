@@ -36,6 +36,11 @@ def cluster():
     ray.shutdown()
 
 
+def test_the_cluster_is_on_the_loopback_address(cluster):
+    # conftest.py keeps Ray on 127.0.0.1 and its workers at normal priority
+    assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     root = tmp_path_factory.mktemp("study")
@@ -88,6 +93,8 @@ def test_six_rows_on_two_cpus(cluster, study):
          "--init", "specular", "--lam", "10"])
     saved = json.load(open(out / opt["name"] / "run.json"))
     assert saved["config"] == config_from_args(args).to_dict()
+    # a row reserves one CPU and renders on one thread (SCRATCHLIGHT_THREADS unless set)
+    assert saved["cpu_threads"] == int(os.environ.get("SCRATCHLIGHT_THREADS") or 1)
     ev = by_name["fm-1_evaluate"]
     assert set(os.listdir(out / ev["name"])) == {"metrics.json", "image.png", "row.json"}
     assert 0 <= ev["metrics"]["auc"] <= 1 and ev["images"]["light"].startswith("lights/")

@@ -46,7 +46,9 @@ def head(tmp_path_factory):
         [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port",
          str(port), "--num-cpus", "2", "--include-dashboard", "false",
          "--disable-usage-stats", "--temp-dir", str(temp)],
-        env=_env(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0"), stdout=subprocess.DEVNULL,
+        # workers at normal priority: at Ray's nice 15 the other test worker starves them
+        env=_env(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_worker_niceness="0"),
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -54,6 +54,9 @@ class LocalExecutor:
         self.workers = int(workers or default_workers())
         self.retries = int(retries)
         self.env = dict(env or {})
+        if not os.environ.get("SCRATCHLIGHT_THREADS"):
+            # rows side by side share the cores rather than each spreading over all of them
+            self.env.setdefault("SCRATCHLIGHT_THREADS", str(max(1, default_workers() // self.workers)))
         self._pool: cf.ProcessPoolExecutor | None = None
         self._procs: dict = {}  # pid -> multiprocessing.Process of the current pool
 

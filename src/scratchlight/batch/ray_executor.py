@@ -137,8 +137,12 @@ class RayExecutor:
 
     def run(self, tasks: list[dict]) -> Iterator[tuple[dict, dict]]:
         ray = self.ray
+        # a row reserves one CPU: its renders and kernels use one thread (as Ray's own
+        # OMP_NUM_THREADS), not every core of a node that runs a row per core; a task's
+        # runtime_env adds to the job's (a cluster joined by ray.init elsewhere too)
+        threads = {"env_vars": {"SCRATCHLIGHT_THREADS": os.environ.get("SCRATCHLIGHT_THREADS") or "1"}}
         for task in tasks:
-            opts = {"num_cpus": 1, "max_retries": self.retries}
+            opts = {"num_cpus": 1, "max_retries": self.retries, "runtime_env": threads}
             if task.get("device") == "cuda":
                 opts["num_gpus"] = self.gpus_per_row
             self._refs[self._remote.options(**opts).remote(task)] = task

@@ -1,8 +1,9 @@
 """Environment maps and images on disk.
 
 Linear images (renders, environment maps) are float32 arrays of shape (H, W, C) with
-C = 1 or 3. EXR and Radiance HDR go through Mitsuba's own Bitmap class, so every EXR we
-write loads in Mitsuba (and Blender); PNG goes through Pillow with the sRGB transfer curve.
+C = 1 or 3. OpenEXR goes through the OpenEXR library's own Python binding (single-threaded:
+Mitsuba's Bitmap deadlocks on EXR files when Dr.Jit's pool has one thread), Radiance HDR
+through Mitsuba's Bitmap, PNG through Pillow with the sRGB transfer curve.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ..errors import InputError
 from .atomic import atomic_path
 
 __all__ = [
-    "read_envmap", "write_exr", "write_png", "png_pixels", "png_bytes", "read_png_mask",
+    "read_envmap", "read_exr", "write_exr", "write_png", "png_pixels", "png_bytes", "read_png_mask",
     "linear_to_srgb", "srgb_to_linear", "tonemap", "ENVMAP_EXTENSIONS",
 ]
 
@@ -92,6 +93,48 @@ def _as_rgb(a: np.ndarray) -> np.ndarray:
     return a[..., :3]
 
 
+def read_exr(path: str | os.PathLike) -> np.ndarray:
+    """The pixels of an OpenEXR file's first part as float32 (H, W, C): C = 3 or 4 for its
+    RGB(A) channels, 1 for a luminance (Y) or single-channel image.
+
+    The header's data window is checked against the point limit before any pixel is
+    decoded. Raises InputError for a missing, unreadable or damaged file and for one with
+    several channels none of which are R, G, B or Y.
+    """
+    import OpenEXR
+
+    from .guards import check_point_count
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InputError(path, "no such file")
+    try:
+        with OpenEXR.File(path, header_only=True, num_threads=0) as f:
+            lo, hi = f.header()["dataWindow"]
+        width, height = int(hi[0]) - int(lo[0]) + 1, int(hi[1]) - int(lo[1]) + 1
+        if width < 1 or height < 1:
+            raise InputError(path, f"the image's data window is empty ({width} x {height})")
+        check_point_count(path, width, height, what="image")
+        with OpenEXR.File(path, num_threads=0) as f:
+            channels = {name: ch.pixels for name, ch in f.channels().items()}
+    except InputError:
+        raise
+    except Exception as e:  # the binding raises RuntimeError/ValueError for damaged files
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(path, f"cannot read image: {first[:200]}") from None
+    for name in ("RGBA", "RGB", "Y"):
+        if name in channels:
+            data = channels[name]
+            break
+    else:
+        if len(channels) != 1:
+            raise InputError(path, "no R, G, B or Y channels among "
+                                   f"{', '.join(sorted(channels)[:8])}")
+        data = next(iter(channels.values()))
+    data = np.asarray(data, dtype=np.float32)
+    return data if data.ndim == 3 else data[..., None]
+
+
 def read_envmap(path: str | os.PathLike) -> np.ndarray:
     """Read a lat-long environment map as linear float32 RGB, shape (H, W, 3).
 
@@ -105,7 +148,9 @@ def read_envmap(path: str | os.PathLike) -> np.ndarray:
                                f"supported: {', '.join(ENVMAP_EXTENSIONS)}")
     if not os.path.isfile(path):
         raise InputError(path, "no such file")
-    if ext in (".exr", ".hdr"):
+    if ext == ".exr":
+        data = read_exr(path)
+    elif ext == ".hdr":
         from ..backend import current_variant
 
         current_variant()
@@ -137,17 +182,17 @@ def read_envmap(path: str | os.PathLike) -> np.ndarray:
 
 
 def write_exr(path: str | os.PathLike, image: np.ndarray) -> None:
-    """Write a linear float image (H, W[, C]) as an RGB float32 OpenEXR file (atomically)."""
-    from ..backend import current_variant
-
-    current_variant()
-    import mitsuba as mi
+    """Write a linear float image (H, W[, C]) as an RGB float32 OpenEXR file (ZIP
+    compression, lossless; atomically)."""
+    import OpenEXR
 
     rgb = np.ascontiguousarray(_as_rgb(np.asarray(image, np.float32)))
     if not np.isfinite(rgb).all():
         raise ValueError("refusing to write an image with non-finite values")
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     with atomic_path(path, suffix=".exr") as tmp:
-        mi.Bitmap(rgb, pixel_format=mi.Bitmap.PixelFormat.RGB).write(tmp)
+        with OpenEXR.File(header, {"RGB": rgb}, num_threads=0) as f:
+            f.write(tmp)
 
 
 def write_png(path: str | os.PathLike, image: np.ndarray, linear: bool = True) -> None:

@@ -106,13 +106,9 @@ def find_blender(blender: str | None = None) -> str | None:
 
 
 def _read_rgba(path: str) -> np.ndarray:
-    from ..backend import current_variant
+    from ..io.images import read_exr
 
-    current_variant()
-    import mitsuba as mi
-
-    a = np.array(mi.Bitmap(path), dtype=np.float64)
-    return a if a.ndim == 3 else a[..., None]
+    return read_exr(path).astype(np.float64)
 
 
 def render_variants(folder: str, out_dir: str, world: bool = False, samples: int = 32,

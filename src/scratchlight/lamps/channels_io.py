@@ -144,6 +144,11 @@ def _pixels(path: str) -> np.ndarray:
         if a.ndim == 3 and a.shape[0] in (3, 4) and a.shape[2] not in (3, 4):
             a = np.moveaxis(a, 0, -1)      # planar RGB
         return a
+    if ext == ".exr":
+        from ..io.images import read_exr
+
+        a = read_exr(path)
+        return a[..., 0] if a.shape[2] == 1 else a
     from ..backend import current_variant
 
     current_variant()

@@ -16,6 +16,7 @@ import platform
 
 import numpy as np
 
+from ..backend import cpu_threads
 from ..io import write_exr, write_json, write_png
 from .figures import plot_losses, side_by_side, write_envmap_preview
 
@@ -103,6 +104,7 @@ def write_optimization_results(out_dir: str | os.PathLike, config, session, run,
         "image_shape": list(scene.image_shape),
         "heightmap_shape": list(scene.heightmap.shape),
         "device": session.variant,
+        "cpu_threads": cpu_threads(),
         "versions": library_versions(),
     }
     summary["phases_s"]["write"] = round(time.perf_counter() - t0, 4)  # all but run.json
