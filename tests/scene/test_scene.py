@@ -10,6 +10,7 @@ from scratchlight.engines import ADEngine
 from scratchlight.io.heightmap import check_heightmap
 from scratchlight.scene import (MATERIALS, CameraSpec, SceneSpec, build_scene, constant_envmap,
                                 heightmap_to_mesh, units_per_metre)
+from scratchlight.scene.mesh import heightmap_faces
 from scratchlight.surface import fill_missing, resample
 
 
@@ -41,6 +42,23 @@ def test_mesh_vertices_and_extents_have_true_proportions(dx, dy):
     assert ext[0] / ext[1] == pytest.approx(w / h, rel=1e-6)
     # heights scale with the same factor: slopes are the real slopes
     assert ext[2] == pytest.approx(np.ptp(hm.heights) * upm, rel=1e-5)
+
+
+@pytest.mark.parametrize("ny, nx", [(2, 2), (3, 5), (6, 4)])
+def test_faces_are_two_counter_clockwise_triangles_per_cell(ny, nx):
+    faces = heightmap_faces(ny, nx)
+    want = []
+    for i in range(ny - 1):
+        for j in range(nx - 1):
+            a, b, c, d = i * nx + j, i * nx + j + 1, (i + 1) * nx + j, (i + 1) * nx + j + 1
+            want += [(a, b, d), (a, d, c)]
+    assert faces.dtype == np.uint32
+    np.testing.assert_array_equal(faces, np.array(want, np.uint32))
+    # counter-clockwise seen from +z: positive signed area in the (x = j, y = i) plane
+    xy = np.stack(np.divmod(np.arange(ny * nx), nx)[::-1], axis=1).astype(float)
+    p, q, r = xy[faces[:, 0]], xy[faces[:, 1]], xy[faces[:, 2]]
+    cross = (q - p)[:, 0] * (r - p)[:, 1] - (q - p)[:, 1] * (r - p)[:, 0]
+    assert (cross > 0).all()
 
 
 def _conductor_reflectance(eta, k):

@@ -57,13 +57,21 @@ def heightmap_vertices(hm: HeightMap, exaggeration: float = 1.0) -> np.ndarray:
 
 
 def heightmap_faces(ny: int, nx: int) -> np.ndarray:
-    """Two counter-clockwise (seen from +z) triangles per grid cell: (2 (ny-1)(nx-1), 3) uint32."""
-    i, j = np.mgrid[0:ny - 1, 0:nx - 1]
-    a = (i * nx + j).ravel().astype(np.uint32)
-    b, c, d = a + 1, a + nx, a + nx + 1
+    """Two counter-clockwise (seen from +z) triangles per grid cell: (2 (ny-1)(nx-1), 3) uint32.
+
+    Written column by column into one array: on a 5000 x 5000 grid, building index grids
+    and stacking them took 7.5 s and twice the faces' 600 MB in temporaries."""
+    if ny * nx > 2**32:
+        raise ValueError(f"a grid of {ny} x {nx} points has more vertices than uint32 indexes")
+    a = (np.arange(ny - 1, dtype=np.uint32)[:, None] * np.uint32(nx)
+         + np.arange(nx - 1, dtype=np.uint32)[None, :]).ravel()
     f = np.empty((a.size, 2, 3), np.uint32)
-    f[:, 0] = np.stack([a, b, d], axis=1)
-    f[:, 1] = np.stack([a, d, c], axis=1)
+    f[:, 0, 0] = a
+    f[:, 0, 1] = a + np.uint32(1)
+    f[:, 0, 2] = a + np.uint32(nx + 1)
+    f[:, 1, 0] = a
+    f[:, 1, 1] = f[:, 0, 2]
+    f[:, 1, 2] = a + np.uint32(nx)
     return f.reshape(-1, 3)
 
 
