@@ -58,7 +58,8 @@ def pytest_collection_modifyitems(config, items):
     built once per module or per session (a Ray cluster, a studio server, a transport
     matrix) run on one worker, so that it is built once and never twice at the same time;
     the other tests are dealt out one by one. The group is the fixture's folder or module
-    (the widest one if several); the root conftest's fixtures (every test's) do not count."""
+    (the widest one if several); the root conftest's fixtures (every test's) do not count.
+    Modules with slow tests are dealt first."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
     for item in items:
@@ -69,6 +70,13 @@ def pytest_collection_modifyitems(config, items):
                  if d.scope != "function" and d.baseid not in ("", _ROOT_BASEID)}
         if homes:
             item.add_marker(pytest.mark.xdist_group(min(homes, key=lambda h: (len(h), h))))
+    # modules with long (slow) tests first, the quick modules last: workers are handed tests
+    # in this order, and quick tests at the end even out when the workers finish. Whole
+    # modules move, in a stable sort: a module's tests keep their order (some share state)
+    slow_modules = {item.module.__name__ for item in items
+                    if item.get_closest_marker("slow") and getattr(item, "module", None)}
+    items.sort(key=lambda item: getattr(getattr(item, "module", None), "__name__", "")
+               not in slow_modules)
 
 
 def pytest_collection_finish(session):
