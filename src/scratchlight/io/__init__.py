@@ -9,6 +9,7 @@ image functions are imported on first use too (PEP 562 ``__getattr__``).
 import importlib
 
 from ..heightmap import HeightMap
+from ..lazy import lazy_getattr
 from .heightmap import OPTIONAL_READERS, READERS, check_heightmap, read_heightmap
 from . import fields as _fields
 from .atomic import atomic_path, write_json
@@ -52,10 +53,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY_EXPORTS)

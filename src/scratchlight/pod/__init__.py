@@ -11,7 +11,7 @@
 """
 from __future__ import annotations
 
-import importlib
+from ..lazy import lazy_getattr
 
 # names loaded on first use (PEP 562), so that reading a plan or a PodConfig does not
 # import SciPy's optimize and stats (about 1.5 s of a batch's start)
@@ -26,10 +26,4 @@ __all__ = ["PodConfig", "CameraModel", "camera_frames", "HitMissFit", "PodFitErr
            "fit_hit_miss", "AhatFit", "fit_ahat", "measure_defects", "pod_of_rows", "run_pod"]
 
 
-def __getattr__(name: str):
-    module = _LAZY_EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY_EXPORTS)
