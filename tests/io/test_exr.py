@@ -128,3 +128,18 @@ def test_a_bad_thread_cap_names_the_variable(monkeypatch, text):
     monkeypatch.setenv("SCRATCHLIGHT_THREADS", text)
     with pytest.raises(InputError, match="SCRATCHLIGHT_THREADS: must be a whole number"):
         thread_limit()
+
+
+@pytest.mark.slow
+def test_a_bad_thread_cap_is_one_line_from_the_command_line(tmp_path):
+    (tmp_path / "flat.csv").write_text("0,0,0\n0,1e-6,0\n0,0,0\n")
+    env = {**os.environ, "SCRATCHLIGHT_THREADS": "zero"}
+    proc = subprocess.run([sys.executable, "-m", "scratchlight.cli", "render",
+                           str(tmp_path / "flat.csv"), "--constant", "0.5", "--resolution", "8",
+                           "--spp", "1", "--out", str(tmp_path / "x.png")],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "scratchlight: error: SCRATCHLIGHT_THREADS: must be a whole number of threads >= 1, "
+        "got 'zero'"]
+    assert not (tmp_path / "x.png").exists()

@@ -16,6 +16,7 @@ import signal
 from concurrent.futures.process import BrokenProcessPool
 from typing import Iterator
 
+from ..backend import THREADS_ENV
 from .worker import run_row
 
 __all__ = ["LocalExecutor", "default_workers"]
@@ -54,9 +55,9 @@ class LocalExecutor:
         self.workers = int(workers or default_workers())
         self.retries = int(retries)
         self.env = dict(env or {})
-        if not os.environ.get("SCRATCHLIGHT_THREADS"):
+        if not os.environ.get(THREADS_ENV):
             # rows side by side share the cores rather than each spreading over all of them
-            self.env.setdefault("SCRATCHLIGHT_THREADS", str(max(1, default_workers() // self.workers)))
+            self.env.setdefault(THREADS_ENV, str(max(1, default_workers() // self.workers)))
         self._pool: cf.ProcessPoolExecutor | None = None
         self._procs: dict = {}  # pid -> multiprocessing.Process of the current pool
 

@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Iterator
 
+from ..backend import THREADS_ENV
 from .worker import run_row
 
 __all__ = ["RayExecutor", "worker_env"]
@@ -140,7 +141,7 @@ class RayExecutor:
         # a row reserves one CPU: its renders and kernels use one thread (as Ray's own
         # OMP_NUM_THREADS), not every core of a node that runs a row per core; a task's
         # runtime_env adds to the job's (a cluster joined by ray.init elsewhere too)
-        threads = {"env_vars": {"SCRATCHLIGHT_THREADS": os.environ.get("SCRATCHLIGHT_THREADS") or "1"}}
+        threads = {"env_vars": {THREADS_ENV: os.environ.get(THREADS_ENV) or "1"}}
         for task in tasks:
             opts = {"num_cpus": 1, "max_retries": self.retries, "runtime_env": threads}
             if task.get("device") == "cuda":
