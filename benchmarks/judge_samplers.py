@@ -27,7 +27,7 @@ import numpy as np
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 CASES = [("independent", 256, 1), ("independent", 64, 1), ("ldsampler", 64, 1),
-         ("multijitter", 64, 1), ("ldsampler", 64, 4)]
+         ("multijitter", 64, 1), ("ldsampler", 64, 4), ("ldsampler", 128, 2)]
 
 
 def main(argv=None) -> int:
@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--reference-spp", type=int, default=4096)
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--envmap", default=None,
+                    help="the light (an optimize run's envmap.exr); default constant 0.5")
     args = ap.parse_args(argv)
 
     from scratchlight.optimize.config import LightConfig
@@ -47,7 +49,11 @@ def main(argv=None) -> int:
                                                 height=args.resolution))
     import mitsuba as mi
 
-    E = np.full((25, 50, 1), 0.5, np.float32)
+    if args.envmap:
+        from scratchlight.io.images import read_exr
+        E = np.asarray(read_exr(args.envmap), np.float32)[..., :1]
+    else:
+        E = np.full((25, 50, 1), 0.5, np.float32)
     session.engine_pool.get("ad", session.scene, 16)._set_envmap(E, False)
     scene, spec, hm = session.scene.mitsuba_scene, session.scene.spec, session.scene.heightmap
     upm, (w, h) = units_per_metre(hm), hm.size_m

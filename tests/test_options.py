@@ -35,7 +35,8 @@ def test_flags_of_each_command_are_unchanged():
     """The flags each command offered before they were derived from the declarations."""
     before = {
         "optimize": "azimuth camera camera-origin camera-target color config crop device "
-                    "elevation engine envmap-size exaggeration final-spp fov held-out init "
+                    "elevation engine envmap-size exaggeration final-precision "
+                    "final-sampler final-spp fov held-out init "
                     "iterations l2-target lam lr mask material max-depth max-size "
                     "memory-budget no-level objective out over over-target quiet resolution "
                     "roughness scratch-kernel scratch-patch "
@@ -269,7 +270,7 @@ def test_studio_defaults_are_the_commands_or_say_why_not():
             assert default == form[name]["default"] and len(why) > 20
             assert why in form[name]["help"]
             differ.append(name)
-    assert sorted(differ) == ["engine", "final_spp", "iterations"]
+    assert sorted(differ) == ["engine", "iterations"]
     # the Evaluate button's options: declared for the page, whose help says why they are
     # not evaluate's
     from scratchlight.renders import EvaluateConfig

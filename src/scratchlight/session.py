@@ -306,19 +306,25 @@ class Session:
         return self.engine(engine, spp, seed, np.shape(envmap)[:2]).relight(envmap)
 
     def render_final(self, envmap: np.ndarray, spp: int = 256, seed: int = FINAL_RENDER_SEED,
-                     label: str = "render", cache: bool = False) -> np.ndarray:
-        """An independent Mitsuba render (h, w, 3) linear float32 at ``spp`` in passes of 16.
+                     label: str = "render", cache: bool = False,
+                     sampler: str = "independent") -> np.ndarray:
+        """An independent Mitsuba render (h, w, 3) linear float32 at ``spp`` with Mitsuba's
+        ``sampler`` (``ADEngine.render_sampled``: 'independent' in passes of 16, or
+        'ldsampler' in one pass).
 
         ``cache``: take it from the on-disk cache of judging renders, or render and add it
-        there (``engines.render_cache``: the same image to the bit; ``save`` does this for a
-        run's initial light, which every run from that start on the surface shares)."""
+        there (``engines.render_cache``: the same image to the bit; the judge does this for
+        a run's initial light, which every run from that start on the surface shares)."""
         from .engines.render_cache import cached_render
 
-        def render():  # the pool's AD engine: render_progressive sets its own spp
-            return self.engine_pool.get("ad", self.scene, 16).render_progressive(
-                envmap, spp, seed=seed, progress=label if self.progress else False)
+        def render():  # the pool's AD engine: render_sampled sets its own spp
+            return self.engine_pool.get("ad", self.scene, 16).render_sampled(
+                envmap, spp, seed=seed, sampler=sampler,
+                progress=label if self.progress else False)
 
-        return cached_render(self.scene, envmap, spp, seed, render)[0] if cache else render()
+        if not cache:
+            return render()
+        return cached_render(self.scene, envmap, spp, seed, render, sampler=sampler)[0]
 
     def objective_function(self, light: LightConfig, mask: np.ndarray) -> Callable:
         """``f(image, E) -> ObjectiveValue`` of ``light.objective`` for the region ``mask``:
@@ -353,8 +359,10 @@ class Session:
         return metrics_over_seeds(images, self.object_mask, truth, **metric_options), images
 
     def save(self, out_dir: str | os.PathLike, config: OptimizeConfig | None = None) -> dict:
-        """Render the last run's initial and final light at ``final_spp`` and write the
+        """Judge the last run's initial and final light (``report.judge``: independent
+        Mitsuba renders at ``final_spp`` until the objective is precise) and write the
         results folder (see ``report.results``); returns the ``run.json`` dictionary."""
+        from .report.judge import judge_run
         from .report.results import write_optimization_results
 
         if self.run is None:
@@ -364,23 +372,7 @@ class Session:
             config = OptimizeConfig(surface=self.surface_config, scene=self.scene_spec,
                                     light=run.light, optimizer=run.optimizer, seed=run.seed,
                                     device=self.device)
-        spp = run.optimizer.final_spp
-        renders, objectives = {}, {}
-        for name, light in (("before", run.initial_envmap), ("after", run.envmap)):
-            with self.phases.timed(f"judge_{name}"):
-                # the initial light's render is shared by every run from that start: cached
-                renders[name] = self.render_final(light, spp, label=f"{name} ({spp} spp)",
-                                                  cache=name == "before")
-                objectives[name] = self.judge(renders[name], light, run.light, run.mask)
-        detect = None
-        if getattr(config, "twin", None):  # d' of the light against the defect-free twin
-            from .report.twin import twin_detectability
-
-            with self.phases.timed("judge_twin"):
-                seeds = [FINAL_RENDER_SEED + k for k in range(3)]
-                images = [renders["after"]] + [self.render_final(run.envmap, spp, seed=s)
-                                               for s in seeds[1:]]
-                detect = twin_detectability(self, config.twin, run.envmap, images, spp, seeds)
+        renders, objectives, detect = judge_run(self, run, config, FINAL_RENDER_SEED)
         return write_optimization_results(out_dir, config, self, run, renders, objectives,
                                           FINAL_RENDER_SEED,
                                           total_time_s=time.perf_counter() - self.created_at,

@@ -15,8 +15,8 @@ HELP = "optimize the environment light so the surface's scratches are most visib
 LIGHT_OPTIONS = ("color", "envmap_size", "init", "mask", "scratch_kernel", "scratch_patch",
                  "scratch_threshold", "l2_target", "lam", "objective", "shots", "shot_power",
                  "shot_tiles")
-OPTIMIZER_OPTIONS = ("lr", "iterations", "final_spp", "engine", "memory_budget_gib",
-                     "transport_noise", "transport_warmup")
+OPTIMIZER_OPTIONS = ("lr", "iterations", "final_spp", "final_sampler", "final_precision", "engine",
+                     "memory_budget_gib", "transport_noise", "transport_warmup")
 JUDGE_OPTIONS = ("twin",)
 ROBUST_OPTIONS = ("over", "over_target", "held_out")
 
@@ -64,6 +64,22 @@ def config_from_args(args):
                                               *RUN_OPTIONS, *ROBUST_OPTIONS))
 
 
+def _pm(term: dict, key: str) -> str:
+    err = term.get(f"{key}_std_err")
+    return f"{term[key]:.4g}" + ("" if err is None else f" +- {err:.2g}")
+
+
+def judged_line(before: dict, after: dict, optimizer) -> str:
+    """The printed objective of the before and after lights, with standard errors where
+    the judge measured them (``report.judge``)."""
+    renders = ""
+    if "renders" in after:
+        renders = f"{before['renders']} + {after['renders']} renders, "
+    return (f"objective ({renders}{optimizer.final_spp} spp, {optimizer.judge_sampler}): "
+            f"before {_pm(before, 'loss')} (L_grad {_pm(before, 'l_grad')}), "
+            f"after {_pm(after, 'loss')} (L_grad {_pm(after, 'l_grad')})")
+
+
 def run(args) -> int:
     from ..session import run_optimization
 
@@ -85,8 +101,7 @@ def run(args) -> int:
     choice = s.get("engine_choice")
     print(f"{s['iterations_done']} iterations in {s['time_s']:.1f} s{setup}{note}, {s['engine']} "
           f"engine" + (f" (auto: {choice['reason']})" if choice else ""))
-    print(f"objective at {cfg.optimizer.final_spp} spp: before {b['loss']:.4g} "
-          f"(L_grad {b['l_grad']:.4g}), after {a['loss']:.4g} (L_grad {a['l_grad']:.4g})")
+    print(judged_line(b, a, cfg.optimizer))
     detect = s.get("detectability")
     if detect:
         npw = detect["npw"]

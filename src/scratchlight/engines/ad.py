@@ -37,6 +37,7 @@ class ADEngine:
         self.params.keep([ENVMAP_KEY])
         self._E = None
         self._image = None
+        self._sensors = {}  # Mitsuba sampler name -> sensor of the judging renders
 
     def _set_envmap(self, E: np.ndarray, grad: bool):
         import drjit as dr
@@ -81,6 +82,39 @@ class ADEngine:
             img = self.render(E, seed=int(seed) * 7919 + k, spp=n).astype(np.float64) * n
             acc = img if acc is None else acc + img
         return (acc / spp).astype(np.float32)
+
+    def render_sampled(self, E: np.ndarray, spp: int, seed: int = 0, sampler: str = "independent",
+                       progress: bool | str = False) -> np.ndarray:
+        """Render (h, w, 3) float32 at ``spp`` with Mitsuba's ``sampler``.
+
+        'independent': ``render_progressive`` (passes of 16). 'ldsampler' (``spp`` a power
+        of 4): Mitsuba's low-discrepancy sampler, which stratifies over all the samples of a
+        pixel, so it renders in one pass (Mitsuba's wavefront is one kernel: its memory does
+        not grow with spp); only where pixels x spp passes 2**30 samples does it split into
+        equal stratified passes of a power of 4, averaged."""
+        import mitsuba as mi
+
+        if sampler == "independent":
+            return self.render_progressive(E, spp, seed=seed, progress=progress)
+        from ..scene.build import scene_sensor_dict
+
+        spp = int(spp)
+        pixels = int(np.prod(self.scene.image_shape))
+        per_pass = spp
+        while per_pass > 1 and pixels * per_pass > 2 ** 30:
+            per_pass //= 4
+        if sampler not in self._sensors:
+            self._sensors[sampler] = mi.load_dict(scene_sensor_dict(
+                self.scene.heightmap, self.scene.spec, per_pass, sampler))
+        self._set_envmap(E, False)
+        self._image = None
+        acc = None
+        for k in range(max(1, spp // per_pass)):
+            img = mi.render(self.scene.mitsuba_scene, spp=per_pass, sensor=self._sensors[sampler],
+                            seed=(int(seed) * 7919 + k) % 2 ** 31)
+            img = np.array(img, dtype=np.float64)[..., :3]
+            acc = img if acc is None else acc + img
+        return (acc / max(1, spp // per_pass)).astype(np.float32)
 
     def backprop(self, dL_dI: np.ndarray) -> np.ndarray:
         """dL/dE (H, W, C) float64, C that of the E of the last ``render(..., grad=True)``

@@ -24,9 +24,15 @@ from ..options import check_declared, config_from_options, option, option_table,
 from ..scene import SceneSpec
 from ..surface import SurfaceConfig
 
-__all__ = ["LightConfig", "OptimizerConfig", "OptimizeConfig", "OPTION_FIELDS", "ENGINE_NAMES"]
+__all__ = ["LightConfig", "OptimizerConfig", "OptimizeConfig", "OPTION_FIELDS", "ENGINE_NAMES",
+           "JUDGE_SAMPLERS"]
 
 ENGINE_NAMES = ("auto", "ad", "transport")
+JUDGE_SAMPLERS = ("auto", "ldsampler", "independent")
+
+
+def _power_of_4(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0 and n.bit_length() % 2 == 1
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -136,11 +142,25 @@ class OptimizerConfig:
     """Number of Adam steps."""
     spp: int = option(16, "samples per pixel of each iteration's render", lo=1, hi=4096)
     """Samples per pixel of each iteration's render (primal and gradient each)."""
-    final_spp: int = option(256, "spp of the before/after renders the result is judged on",
-                            lo=1, hi=65536,
-                            studio=(64, "the page's before/after render should take seconds; "
-                                        "Evaluate judges at a higher spp"))
-    """Samples per pixel of the before/after renders the result is judged on."""
+    final_spp: int = option(64, "spp of each judging render of the before/after lights "
+                                "(a power of 4 with --final-sampler ldsampler)",
+                            lo=1, hi=65536)
+    """Samples per pixel of each judging render of the before/after lights
+    (``report.judge``)."""
+    final_sampler: str = option("auto", "Mitsuba sampler of the judging renders: ldsampler "
+                                "(low-discrepancy; --final-spp a power of 4), independent (the "
+                                "paper's), or auto: ldsampler where --final-spp is a power of 4",
+                                choices=JUDGE_SAMPLERS)
+    """Mitsuba's sampler of the judging renders: 'ldsampler' stratifies a pixel's samples
+    (one pass; ``final_spp`` a power of 4; at 64 spp the image error of 256 independent
+    samples), 'independent' is the paper's (passes of 16), 'auto' is ldsampler where
+    ``final_spp`` is a power of 4 and independent otherwise (``judge_sampler``)."""
+    final_precision: float = option(0.01, "render each judged light again (2 to 8 renders) "
+                                    "until the objective's standard error is at most this "
+                                    "fraction of it", metavar="FRACTION", lo=0.0, lo_open=True,
+                                    hi=1.0)
+    """The judge renders a light at least twice (independent seeds) and adds renders, up to
+    8, until the standard error of the mean objective is at most this fraction of it."""
     engine: str = option("auto", "auto: the transport engine when its matrices fit the "
                          "memory budget, else ad; ad: a Mitsuba render per iteration (the "
                          "paper's exact loop); transport: precomputed transport matrices",
@@ -172,8 +192,19 @@ class OptimizerConfig:
 
     def validate(self) -> None:
         """Raise InputError naming the field (``optimizer.<name>``) for an unusable value
-        (the declared choices and bounds)."""
+        (the declared choices and bounds; ldsampler's spp a power of 4)."""
         check_declared(self, "optimizer.")
+        if self.final_sampler == "ldsampler" and not _power_of_4(self.final_spp):
+            raise InputError("optimizer.final_spp", f"{self.final_spp}: the ldsampler judge "
+                                                    "needs a power of 4 (1, 4, 16, 64, 256, "
+                                                    "1024, ...); or --final-sampler independent")
+
+    @property
+    def judge_sampler(self) -> str:
+        """The Mitsuba sampler the judging renders use (``final_sampler`` resolved)."""
+        if self.final_sampler != "auto":
+            return self.final_sampler
+        return "ldsampler" if _power_of_4(self.final_spp) else "independent"
 
     @property
     def memory_budget_bytes(self) -> int | None:

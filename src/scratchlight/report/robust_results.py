@@ -54,17 +54,19 @@ ROBUST_FILES = ["run.json", "envmap.exr", "envmap.png", "envmap_single.exr",
 LIGHTS = ("robust", "single")
 
 
-def _judge(session, twin, E, light, spp, seed, name, progress):
-    """The objective terms of ``E`` on ``session`` (and d' against ``twin``), its render."""
+def _judge(session, twin, E, light, spp, seed, name, progress, sampler="independent"):
+    """The objective terms of ``E`` on ``session`` (and d' against ``twin``), its render
+    with Mitsuba's ``sampler``."""
     from .twin import twin_detectability
 
-    image = session.render_final(E, spp, seed=seed, label=f"{name} ({spp} spp)")
+    image = session.render_final(E, spp, seed=seed, label=f"{name} ({spp} spp)",
+                                 sampler=sampler)
     out = session.judge(image, E, light, session.mask)
     out["d_prime"] = out["d_prime_min"] = None
     if twin is not None and session.truth_mask() is not None and session.truth_mask().any():
         seeds = [seed, seed + 1]
-        images = [image, session.render_final(E, spp, seed=seeds[1])]
-        d = twin_detectability(session, twin, E, images, spp, seeds)
+        images = [image, session.render_final(E, spp, seed=seeds[1], sampler=sampler)]
+        d = twin_detectability(session, twin, E, images, spp, seeds, sampler=sampler)
         out["d_prime"], out["d_prime_min"] = d["npw"]["overall"], d["npw"]["min"]
     return out, image
 
@@ -145,7 +147,7 @@ def run_robust(session_class, cfg, out_dir: str | os.PathLike, final_render_seed
             for name, E in (("robust", robust.envmap), ("single", single.envmap)):
                 row[name], image = _judge(s, twin_files[k], E, light, opt.final_spp,
                                           final_render_seed, f"{m.label}, {name} light",
-                                          progress)
+                                          progress, opt.judge_sampler)
                 if k == (len(members) if held else 0):
                     shown.append(image)
             rows.append(row)

@@ -98,13 +98,13 @@ def run_sequence(session, cfg, out_dir: str | os.PathLike, final_render_seed: in
     if name == "transport":
         engine.set_warmup(opt.transport_warmup)  # the pooled engine, as other runs expect it
     session.phases.add("iterations", res.time_s)
-    spp = opt.final_spp
+    spp, sampler = opt.final_spp, opt.judge_sampler
     with session.phases.timed("judge_before"):
-        before = session.render_final(E0, spp, seed=final_render_seed,
+        before = session.render_final(E0, spp, seed=final_render_seed, sampler=sampler,
                                       label=f"before ({spp} spp)", cache=True)
         objective_before = judge_sequence([before], [E0], labels, light)
     with session.phases.timed("judge_after"):
-        after = [session.render_final(E, spp, seed=final_render_seed,
+        after = [session.render_final(E, spp, seed=final_render_seed, sampler=sampler,
                                       label=f"shot {k + 1} ({spp} spp)")
                  for k, E in enumerate(res.envmaps)]
         objective_after = judge_sequence(after, list(res.envmaps), labels, light)
@@ -114,7 +114,7 @@ def run_sequence(session, cfg, out_dir: str | os.PathLike, final_render_seed: in
     if getattr(cfg, "twin", None):
         with session.phases.timed("judge_twin"):
             detect = sequence_detectability(session, cfg.twin, list(res.envmaps), after, spp,
-                                            [final_render_seed + k for k in range(3)])
+                                            [final_render_seed + k for k in range(3)], sampler)
         for shot, d in zip(shots, detect.pop("per_shot")):
             shot["detectability"] = d
     facts = {"engine": name, "engine_choice": choice, "engine_setup_s": setup_s,
@@ -126,7 +126,7 @@ def run_sequence(session, cfg, out_dir: str | os.PathLike, final_render_seed: in
 
 
 def sequence_detectability(session, twin_path: str, envmaps: list, first_images: list,
-                           spp: int, seeds: list[int]) -> dict:
+                           spp: int, seeds: list[int], sampler: str = "independent") -> dict:
     """d' of a sequence against the surface's defect-free twin (``report.twin``): each
     shot's lights rendered with ``seeds`` (the first render is ``first_images[k]``) and
     judged by the observers; a defect counts in the shot where its d' is largest, so the
@@ -138,9 +138,10 @@ def sequence_detectability(session, twin_path: str, envmaps: list, first_images:
 
     per = []
     for E, first in zip(envmaps, first_images):
-        images = [first] + [session.render_final(E, spp, seed=s, label=f"seed {s}")
-                            for s in seeds[1:]]
-        per.append(twin_detectability(session, twin_path, E, images, spp, seeds))
+        images = [first] + [session.render_final(E, spp, seed=s, label=f"seed {s}",
+                                                 sampler=sampler) for s in seeds[1:]]
+        per.append(twin_detectability(session, twin_path, E, images, spp, seeds,
+                                      sampler=sampler))
     out = {"seeds": per[0]["seeds"], "window": per[0]["window"], "best_shot": {},
            "per_shot": per}
     for obs in ("npw", "cho"):

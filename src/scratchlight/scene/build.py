@@ -22,7 +22,7 @@ from .envmap import DEFAULT_ENVMAP_SHAPE, constant_envmap
 from .materials import MATERIALS, conductor_bsdf
 from .mesh import auto_exaggeration, heightmap_to_mesh, units_per_metre
 
-__all__ = ["SceneSpec", "Scene", "build_scene", "ENVMAP_KEY"]
+__all__ = ["SceneSpec", "Scene", "build_scene", "scene_sensor_dict", "ENVMAP_KEY"]
 
 ENVMAP_KEY = "envmap.data"
 
@@ -200,6 +200,17 @@ def _image_geometry(mscene, hm: HeightMap, upm: float, W: int, H: int):
     return mask, cell
 
 
+def scene_sensor_dict(hm: HeightMap, spec: SceneSpec, spp: int,
+                      sampler: str = "independent") -> dict:
+    """The Mitsuba sensor dict of the scene of ``hm`` and ``spec`` (its exaggeration
+    resolved) at ``spp`` with Mitsuba's ``sampler``: the camera every render of it uses."""
+    upm = units_per_metre(hm)
+    w, h = hm.size_m
+    half_z = float(np.ptp(hm.heights)) * upm * spec.exaggeration / 2 + 1e-6
+    return sensor_dict(spec.camera, w * upm / 2, h * upm / 2, half_z, spec.width, spec.height,
+                       spp, sampler)
+
+
 def build_scene(hm: HeightMap, spec: SceneSpec = SceneSpec(), envmap: np.ndarray | None = None,
                 spp: int = 64) -> Scene:
     """Load the Mitsuba scene of a (filled) height map under ``envmap`` (H, W, 1|3).
@@ -216,21 +227,17 @@ def build_scene(hm: HeightMap, spec: SceneSpec = SceneSpec(), envmap: np.ndarray
         envmap = constant_envmap(0.5, DEFAULT_ENVMAP_SHAPE)
     if spec.exaggeration == "auto":
         spec = dataclasses.replace(spec, exaggeration=auto_exaggeration(hm))
-    upm = units_per_metre(hm)
-    w, h = hm.size_m
-    half_z = float(np.ptp(hm.heights)) * upm * spec.exaggeration / 2 + 1e-6
     mesh = heightmap_to_mesh(hm, spec.exaggeration,
                              bsdf=mi.load_dict(conductor_bsdf(spec.material, spec.roughness)))
     scene_dict = {
         "type": "scene",
         "integrator": {"type": "prb", "max_depth": int(spec.max_depth)},
-        "sensor": sensor_dict(spec.camera, w * upm / 2, h * upm / 2, half_z,
-                              spec.width, spec.height, spp),
+        "sensor": scene_sensor_dict(hm, spec, spp),
         "envmap": envmap_dict(envmap),
         "surface": mesh,
     }
     mscene = mi.load_dict(scene_dict)
-    mask, cell = _image_geometry(mscene, hm, upm, spec.width, spec.height)
+    mask, cell = _image_geometry(mscene, hm, units_per_metre(hm), spec.width, spec.height)
     return Scene(mitsuba_scene=mscene, spec=spec, heightmap=hm,
                  envmap_shape=tuple(np.asarray(envmap).shape[:2]), object_mask=mask,
                  pixel_cell=cell)

@@ -92,8 +92,9 @@ def camera_to_world(spec: CameraSpec, half_w: float, half_h: float, half_z: floa
 
 
 def sensor_dict(spec: CameraSpec, half_w: float, half_h: float, half_z: float,
-                width: int, height: int, spp: int) -> dict:
-    """Mitsuba sensor dict. The box pixel filter keeps every sample inside its own pixel,
+                width: int, height: int, spp: int, sampler: str = "independent") -> dict:
+    """Mitsuba sensor dict with Mitsuba's ``sampler`` ('independent', or 'ldsampler' for
+    the judging renders). The box pixel filter keeps every sample inside its own pixel,
     which the transport engine and the pixel-subset sampler rely on."""
     import mitsuba as mi
 
@@ -103,7 +104,7 @@ def sensor_dict(spec: CameraSpec, half_w: float, half_h: float, half_z: float,
         "type": kind,
         "film": {"type": "hdrfilm", "width": int(width), "height": int(height),
                  "rfilter": {"type": "box"}, "pixel_format": "rgb"},
-        "sampler": {"type": "independent", "sample_count": int(spp)},
+        "sampler": {"type": sampler, "sample_count": int(spp)},
     }
     if kind == "orthographic":
         d["to_world"] = to_world @ mi.ScalarTransform4f().scale([p, p, 1.0])
