@@ -90,7 +90,10 @@ def optimize_and_evaluate(surface: dict, engine: str, tmp: str, args, seed: int 
                NUMBA_CACHE_DIR=numba_cache_dir())
     cmd = [*CLI, "optimize", surface["path"], "--out", out, "--resolution", str(args.resolution),
            "--iterations", str(args.iterations), "--spp", str(args.spp), "--quiet",
-           "--max-size", str(args.grid), "--engine", engine, "--seed", str(seed)]
+           "--max-size", str(args.grid), "--engine", engine, "--seed", str(seed),
+           # the paper's judge: the engines' figures compare with those measured before the
+           # low-discrepancy judge became the default
+           "--final-sampler", "independent", "--final-spp", "256", "--final-precision", "none"]
     res = peak_rss_of(cmd, env)
     with open(os.path.join(out, "run.json")) as f:
         run = json.load(f)

@@ -4,7 +4,8 @@ Each case is one fresh process of the real command line (`python -m scratchlight
 optimize`), the default engine (`auto`) and `--engine ad` side by side in one run, with an
 empty transport and judging-render cache (a new `SCRATCHLIGHT_CACHE` per run) and the
 compiled kernels where `make setup` put them (`NUMBA_CACHE_DIR`). Paper settings: gray
-25 x 50 map from constant 0.5, lambda 30, 100 iterations, 16 spp, 256-spp judging renders.
+25 x 50 map from constant 0.5, lambda 30, 100 iterations, 16 spp; the default judge
+(`report.judge`: 64-spp low-discrepancy renders, at least two per light).
 
 The phases come from the run's own `run.json` (`phases_s`, see `scratchlight/phases.py`):
 process start (Python and imports before the first step), reading, scene, engine choice
@@ -19,6 +20,7 @@ face-milled 5000 x 5000 grid (the paper's) at 512^2 (`--max-size 0`: not resampl
     .venv/bin/python benchmarks/whole_command.py                 # every case (long: AD runs)
     .venv/bin/python benchmarks/whole_command.py --quick         # 256^2 and 512^2, no grid
     .venv/bin/python benchmarks/whole_command.py --engines auto  # the default engine only
+    .venv/bin/python benchmarks/whole_command.py --quick --resolutions 512 --engines auto --before-cached
 """
 from __future__ import annotations
 
@@ -35,8 +37,12 @@ PHASES = ("start", "read", "scene", "engine_choice", "engine_build", "iterations
 
 
 def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
-             iterations: int) -> dict:
-    """One fresh `optimize` process: wall time, peak RSS and its phases."""
+             iterations: int, before_cached: bool = False) -> dict:
+    """One fresh `optimize` process: wall time, peak RSS and its phases. ``before_cached``:
+    an earlier run on the surface left the initial light's judging renders in the cache
+    (and nothing else: the transport matrices are built again)."""
+    import shutil
+
     from scratchlight.user_cache import cache_root
 
     out = tempfile.mkdtemp(dir=tmp)
@@ -48,13 +54,18 @@ def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
            "--out", os.path.join(out, "run")]
     if grid:
         cmd += ["--max-size", "0"]
+    if before_cached:
+        peak_rss_of([*cmd[:-1], os.path.join(out, "primer")], env)
+        for name in os.listdir(env["SCRATCHLIGHT_CACHE"]):
+            if name != "renders":
+                shutil.rmtree(os.path.join(env["SCRATCHLIGHT_CACHE"], name))
     res = peak_rss_of(cmd, env)
     with open(os.path.join(out, "run", "run.json")) as f:
         doc = json.load(f)
     phases = {k: float(doc["phases_s"].get(k) or 0.0) for k in PHASES}
     phases["exit"] = max(0.0, res["wall_s"] - sum(phases.values()))
     return {"surface": os.path.basename(surface), "resolution": resolution, "engine": engine,
-            "ran": doc["engine"], "wall_s": res["wall_s"], "peak_rss_mib": res["peak_rss_mib"],
+            "ran": doc["engine"] + (", before cached" if before_cached else ""), "wall_s": res["wall_s"], "peak_rss_mib": res["peak_rss_mib"],
             "phases_s": phases, "objective_after": doc["objective_after"]["loss"],
             "objective_before": doc["objective_before"]["loss"]}
 
@@ -81,6 +92,9 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--grid-engines", nargs="+", default=["auto"], choices=["auto", "ad", "transport"],
                     help="engines of the 5000^2 grid case (AD takes many minutes there)")
+    ap.add_argument("--before-cached", action="store_true",
+                    help="also run each milled-face case of the default engine with the initial "
+                         "light's judging renders cached by an earlier run")
     ap.add_argument("--json", help="write every number here")
     args = ap.parse_args(argv)
     resolutions = args.resolutions or ([256, 512] if args.quick else [256, 512, 1024])
@@ -91,6 +105,9 @@ def main(argv=None) -> int:
             for engine in args.engines:
                 rows.append(run_case(surface, res, engine, False, tmp, args.iterations))
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                if args.before_cached and engine == "auto":
+                    rows.append(run_case(surface, res, engine, False, tmp, args.iterations, True))
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         if not args.quick:
             import subprocess
 

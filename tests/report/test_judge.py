@@ -55,6 +55,12 @@ def test_the_judged_objective_is_the_mean_over_renders_with_its_standard_error(s
     doc = j.summary()
     assert doc["renders"] == 2 and doc["sampler"] == "ldsampler" and doc["spp"] == 16
     assert doc["loss_std_err"] == j.std_err["loss"] and doc["seeds"] == [11, 12]
+    # precision None: the paper's judge, exactly one render and no standard error
+    one = judge_light(small, E, LIGHT, small.mask, 16, seed=11, sampler="ldsampler",
+                      precision=None)
+    assert one.seeds == [11] and np.array_equal(one.image, j.images[0])
+    assert one.terms["loss"] == loss[0] and one.std_err["loss"] is None
+    assert one.summary()["loss_std_err"] is None
 
 
 def test_the_judge_adds_renders_until_the_stated_precision(small):
@@ -119,6 +125,13 @@ def test_the_sampler_option_resolves_and_refuses_what_it_cannot_render():
         assert e.value.path == "optimizer.final_spp"
     with pytest.raises(InputError, match="optimizer.final_precision"):
         OptimizerConfig(final_precision=0.0).validate()
+    from scratchlight.optimize import OptimizeConfig
+
+    assert OptimizeConfig.from_options(heightmap=MILLED, final_precision="none") \
+        .optimizer.final_precision is None
+    for bad in ("0", "1.5", "x"):
+        with pytest.raises(InputError, match="final_precision"):
+            OptimizeConfig.from_options(heightmap=MILLED, final_precision=bad)
 
 
 def test_a_sampler_that_cannot_render_the_spp_is_one_line_and_nothing_written(tmp_path):

@@ -25,6 +25,7 @@ def run(args) -> int:
     from ..session import run_optimization
     from ..surface import synthesize
     from ..options import check_declared
+    from .cmd_optimize import plus_minus
     from .flags import given_options
 
     cfg = OptimizeConfig.from_options(**given_options(args, OptimizeConfig, OPTIONS))
@@ -41,8 +42,9 @@ def run(args) -> int:
     print(f"optimized the light in {s['time_s']:.1f} s ({s['iterations_done']} iterations, "
           f"{s['engine']} engine, {s['engine_setup_s']:.1f} s of set-up); "
           f"{s['total_time_s']:.0f} s in all")
-    print(f"high-spp objective: before {b['loss']:.4g} -> after {a['loss']:.4g}; "
-          f"mean masked image gradient {b['mean_gradient']:.4g} -> {a['mean_gradient']:.4g}")
+    print(f"judged objective ({b['renders']} + {a['renders']} renders at {a['spp']} spp): "
+          f"before {plus_minus(b, 'loss')} -> after {plus_minus(a, 'loss')}; mean masked "
+          f"image gradient {b['mean_gradient']:.4g} -> {a['mean_gradient']:.4g}")
     print(f"look at {os.path.join(args.out, 'compare.png')} (before | after | mask); "
           f"the light is {os.path.join(args.out, 'envmap.exr')}")
     return 0

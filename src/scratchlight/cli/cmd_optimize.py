@@ -64,7 +64,8 @@ def config_from_args(args):
                                               *RUN_OPTIONS, *ROBUST_OPTIONS))
 
 
-def _pm(term: dict, key: str) -> str:
+def plus_minus(term: dict, key: str) -> str:
+    """``term[key]`` with its standard error where the judge measured one."""
     err = term.get(f"{key}_std_err")
     return f"{term[key]:.4g}" + ("" if err is None else f" +- {err:.2g}")
 
@@ -76,8 +77,8 @@ def judged_line(before: dict, after: dict, optimizer) -> str:
     if "renders" in after:
         renders = f"{before['renders']} + {after['renders']} renders, "
     return (f"objective ({renders}{optimizer.final_spp} spp, {optimizer.judge_sampler}): "
-            f"before {_pm(before, 'loss')} (L_grad {_pm(before, 'l_grad')}), "
-            f"after {_pm(after, 'loss')} (L_grad {_pm(after, 'l_grad')})")
+            f"before {plus_minus(before, 'loss')} (L_grad {plus_minus(before, 'l_grad')}), "
+            f"after {plus_minus(after, 'loss')} (L_grad {plus_minus(after, 'l_grad')})")
 
 
 def run(args) -> int:

@@ -31,6 +31,19 @@ ENGINE_NAMES = ("auto", "ad", "transport")
 JUDGE_SAMPLERS = ("auto", "ldsampler", "independent")
 
 
+def _precision(value) -> float | None:
+    """'none' (or None) or a number in (0, 1] (text or typed)."""
+    if value is None or str(value).strip().lower() == "none":
+        return None
+    try:
+        v = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not 0 < v <= 1:
+        raise InputError("optimizer.final_precision", f"must be in (0, 1] or 'none', got {value!r}")
+    return v
+
+
 def _power_of_4(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0 and n.bit_length() % 2 == 1
 DEVICES = ("auto", "cpu", "cuda")
@@ -155,12 +168,15 @@ class OptimizerConfig:
     (one pass; ``final_spp`` a power of 4; at 64 spp the image error of 256 independent
     samples), 'independent' is the paper's (passes of 16), 'auto' is ldsampler where
     ``final_spp`` is a power of 4 and independent otherwise (``judge_sampler``)."""
-    final_precision: float = option(0.01, "render each judged light again (2 to 8 renders) "
-                                    "until the objective's standard error is at most this "
-                                    "fraction of it", metavar="FRACTION", lo=0.0, lo_open=True,
-                                    hi=1.0)
+    final_precision: float | None = option(
+        0.01, "render each judged light again (2 to 8 renders) until the objective's standard "
+              "error is at most this fraction of it; none: one render, no standard error (the "
+              "paper's judge)", metavar="FRACTION", parse=_precision, lo=0.0, lo_open=True,
+        hi=1.0)
     """The judge renders a light at least twice (independent seeds) and adds renders, up to
-    8, until the standard error of the mean objective is at most this fraction of it."""
+    8, until the standard error of the mean objective is at most this fraction of it; None:
+    exactly one render and no standard error (the judge of the paper and of runs before
+    this one)."""
     engine: str = option("auto", "auto: the transport engine when its matrices fit the "
                          "memory budget, else ad; ad: a Mitsuba render per iteration (the "
                          "paper's exact loop); transport: precomputed transport matrices",

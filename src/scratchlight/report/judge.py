@@ -7,8 +7,8 @@ third of the time; ``benchmarks/judge_samplers.py``). Every render gives the obj
 terms (loss, L_grad, L_l2, mean gradient); the judged value of a term is their mean over
 the renders and its standard error ``s / sqrt(R)`` (``s`` the sample standard deviation).
 The judge renders at least ``min_renders`` (2) and adds renders until the loss's standard
-error is at most ``precision`` x |loss|, or ``max_renders`` (8) are done. The judged image
-is the mean of the renders.
+error is at most ``precision`` x |loss|, or ``max_renders`` (8) are done; precision None
+is the paper's judge, one render. The judged image is the mean of the renders.
 
 The judged objective is the mean of single renders' objectives, not the objective of the
 mean image: L_grad reads Monte Carlo noise as image gradient, so its value depends on the
@@ -65,14 +65,18 @@ def _stats(rows: list[dict]) -> tuple[dict, dict]:
 
 
 def judge_light(session, envmap: np.ndarray, light, mask: np.ndarray, spp: int, seed: int,
-                sampler: str = "ldsampler", precision: float = 0.01, label: str = "render",
+                sampler: str = "ldsampler", precision: float | None = 0.01,
+                label: str = "render",
                 cache: bool = False, min_renders: int = MIN_RENDERS,
                 max_renders: int = MAX_RENDERS) -> Judgement:
     """Judge ``envmap`` (H, W, C) on ``session`` (module docstring).
 
     ``light``: the ``LightConfig`` whose objective is judged, over the pixels ``mask`` (h, w)
-    bool. ``cache``: take the renders from (and add them to) the on-disk cache of judging
-    renders (``engines.render_cache``), for a run's initial light."""
+    bool. ``precision`` None: exactly one render, no standard error (the paper's judge).
+    ``cache``: take the renders from (and add them to) the on-disk cache of judging renders
+    (``engines.render_cache``), for a run's initial light."""
+    if precision is None:
+        min_renders = max_renders = 1
     rows, images, seeds = [], [], []
     objective = session.objective_function(light, mask)
     while True:
@@ -88,7 +92,7 @@ def judge_light(session, envmap: np.ndarray, light, mask: np.ndarray, spp: int, 
         if n < min_renders:
             continue
         terms, errs = _stats(rows)
-        if n >= max_renders or (errs["loss"] is not None
+        if n >= max_renders or (errs["loss"] is not None and precision is not None
                                 and errs["loss"] <= precision * abs(terms["loss"])):
             break
     mean = np.mean(np.stack(images), axis=0, dtype=np.float64).astype(np.float32)
