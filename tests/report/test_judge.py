@@ -77,6 +77,7 @@ def test_the_judge_adds_renders_until_the_stated_precision(small):
         assert precise.std_err["loss"] <= 0.01 * precise.terms["loss"]
 
 
+@pytest.mark.slow
 def test_the_precision_holds_over_independent_renders():
     """The judge's stated precision, checked from outside: the spread of single-render
     objectives over 6 seeds it never used, divided by sqrt(its render count), is about 1 %
