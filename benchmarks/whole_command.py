@@ -15,11 +15,13 @@ the interpreter's exit). Peak memory is the
 process's maximum resident set (`/usr/bin/time -f %M`).
 
 Cases: milled-face.sur (563 x 484 points) at 256^2, 512^2 and 1024^2 pixels, and a synthetic
-face-milled 5000 x 5000 grid (the paper's) at 512^2 (`--max-size 0`: not resampled).
+face-milled 5000 x 5000 grid (the paper's) at 512^2, whole (`--max-size 0`: not resampled)
+and as the default `--max-size 1024` reads it.
 
     .venv/bin/python benchmarks/whole_command.py                 # every case (long: AD runs)
     .venv/bin/python benchmarks/whole_command.py --quick         # 256^2 and 512^2, no grid
     .venv/bin/python benchmarks/whole_command.py --engines auto  # the default engine only
+    .venv/bin/python benchmarks/whole_command.py --grid-only     # the 5000^2 grid only
     .venv/bin/python benchmarks/whole_command.py --quick --resolutions 512 --engines auto --before-cached
 """
 from __future__ import annotations
@@ -37,10 +39,11 @@ PHASES = ("start", "read", "scene", "engine_choice", "engine_build", "iterations
 
 
 def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
-             iterations: int, before_cached: bool = False) -> dict:
+             iterations: int, before_cached: bool = False, max_size: int = 0) -> dict:
     """One fresh `optimize` process: wall time, peak RSS and its phases. ``before_cached``:
     an earlier run on the surface left the initial light's judging renders in the cache
-    (and nothing else: the transport matrices are built again)."""
+    (and nothing else: the transport matrices are built again). ``grid``: the surface is
+    the 5000^2 grid, kept whole (``max_size`` 0) or resampled to ``max_size``."""
     import shutil
 
     from scratchlight.user_cache import cache_root
@@ -53,7 +56,7 @@ def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
            str(iterations), "--spp", "16", "--engine", engine, "--seed", "0", "--quiet",
            "--out", os.path.join(out, "run")]
     if grid:
-        cmd += ["--max-size", "0"]
+        cmd += ["--max-size", str(max_size)]
     if before_cached:
         peak_rss_of([*cmd[:-1], os.path.join(out, "primer")], env)
         for name in os.listdir(env["SCRATCHLIGHT_CACHE"]):
@@ -64,7 +67,10 @@ def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
         doc = json.load(f)
     phases = {k: float(doc["phases_s"].get(k) or 0.0) for k in PHASES}
     phases["exit"] = max(0.0, res["wall_s"] - sum(phases.values()))
-    return {"surface": os.path.basename(surface), "resolution": resolution, "engine": engine,
+    name = os.path.basename(surface)
+    if grid:
+        name += " (whole)" if max_size == 0 else f" (--max-size {max_size})"
+    return {"surface": name, "resolution": resolution, "engine": engine,
             "ran": doc["engine"] + (", before cached" if before_cached else ""), "wall_s": res["wall_s"], "peak_rss_mib": res["peak_rss_mib"],
             "phases_s": phases, "objective_after": doc["objective_after"]["loss"],
             "objective_before": doc["objective_before"]["loss"]}
@@ -95,13 +101,14 @@ def main(argv=None) -> int:
     ap.add_argument("--before-cached", action="store_true",
                     help="also run each milled-face case of the default engine with the initial "
                          "light's judging renders cached by an earlier run")
+    ap.add_argument("--grid-only", action="store_true", help="only the 5000^2 grid cases")
     ap.add_argument("--json", help="write every number here")
     args = ap.parse_args(argv)
     resolutions = args.resolutions or ([256, 512] if args.quick else [256, 512, 1024])
     surface = os.path.join(DATA, "milled-face.sur")
     rows = []
     with tempfile.TemporaryDirectory(prefix="whole-command-") as tmp:
-        for res in resolutions:
+        for res in ([] if args.grid_only else resolutions):
             for engine in args.engines:
                 rows.append(run_case(surface, res, engine, False, tmp, args.iterations))
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
@@ -115,8 +122,10 @@ def main(argv=None) -> int:
             subprocess.run([*CLI, "synth", "--kind", "face-mill", "--size", "5000",
                             "--scratches", "3", "--out", grid], check=True, capture_output=True)
             for engine in args.grid_engines:
-                rows.append(run_case(grid, 512, engine, True, tmp, args.iterations))
-                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                for max_size in (0, 1024):  # whole, and as the default --max-size reads it
+                    rows.append(run_case(grid, 512, engine, True, tmp, args.iterations,
+                                         max_size=max_size))
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print(table(rows))
     by = {(r["surface"], r["resolution"], r["engine"]): r for r in rows}
     for res in resolutions:
