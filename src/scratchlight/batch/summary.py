@@ -101,7 +101,9 @@ def _dprime_of(doc: dict) -> dict[str, Any]:
 def _metrics(command: str, doc: dict) -> dict[str, Any]:
     if command == "optimize":
         b, a = doc.get("objective_before") or {}, doc.get("objective_after") or {}
-        out = {"loss_before": b.get("loss"), "loss_after": a.get("loss")}
+        out = {"loss_before": b.get("loss"), "loss_after": a.get("loss"),
+               # the judge's standard errors (report.judge); None from one render
+               "loss_before_se": b.get("loss_std_err"), "loss_after_se": a.get("loss_std_err")}
         if b.get("loss") and a.get("loss") is not None:
             out["loss_ratio"] = a["loss"] / b["loss"]
         for term in ("l_grad", "mean_gradient"):

@@ -39,7 +39,8 @@ def _config(case: dict, setup: RunSetup, overrides: tuple = ()):
     base = dict(heightmap=case["heightmap"], crop=case["crop"], resolution=s.resolution,
                 envmap_size=s.envmap_size, iterations=s.iterations, spp=s.spp,
                 final_spp=s.final_spp, engine=setup.engine, seed=setup.seed,
-                device=setup.device, final_sampler="independent")  # the paper's judge
+                device=setup.device,  # the paper's judge: one independent render
+                final_sampler="independent", final_precision="none")
     # None (no crop) is the option's default: left out rather than given
     given = {**base, **options}
     return OptimizeConfig.from_options(**{k: v for k, v in given.items() if v is not None})
