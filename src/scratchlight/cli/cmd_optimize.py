@@ -76,9 +76,14 @@ def judged_line(before: dict, after: dict, optimizer) -> str:
     renders = ""
     if "renders" in after:
         renders = f"{before['renders']} + {after['renders']} renders, "
-    return (f"objective ({renders}{optimizer.final_spp} spp, {optimizer.judge_sampler}): "
+    line = (f"objective ({renders}{optimizer.final_spp} spp, {optimizer.judge_sampler}): "
             f"before {plus_minus(before, 'loss')} (L_grad {plus_minus(before, 'l_grad')}), "
             f"after {plus_minus(after, 'loss')} (L_grad {plus_minus(after, 'l_grad')})")
+    if False in (before.get("precise"), after.get("precise")):
+        line += (f"\nnote: after {after['renders']} renders the standard error is still above "
+                 f"{optimizer.final_precision:g} of the objective; raise --final-spp for a "
+                 f"more precise verdict")
+    return line
 
 
 def run(args) -> int:

@@ -87,8 +87,8 @@ class ADEngine:
                        progress: bool | str = False) -> np.ndarray:
         """Render (h, w, 3) float32 at ``spp`` with Mitsuba's ``sampler``.
 
-        'independent': ``render_progressive`` (passes of 16). 'ldsampler' (``spp`` a power
-        of 4): Mitsuba's low-discrepancy sampler, which stratifies over all the samples of a
+        'independent': ``render_progressive`` (passes of 16). 'ldsampler' (``spp`` 4, 16,
+        64, ...): Mitsuba's low-discrepancy sampler, which stratifies over all the samples of a
         pixel, so it renders in one pass (Mitsuba's wavefront is one kernel: its memory does
         not grow with spp); only where pixels x spp passes 2**30 samples does it split into
         equal stratified passes of a power of 4, averaged."""
@@ -101,7 +101,7 @@ class ADEngine:
         spp = int(spp)
         pixels = int(np.prod(self.scene.image_shape))
         per_pass = spp
-        while per_pass > 1 and pixels * per_pass > 2 ** 30:
+        while per_pass > 4 and pixels * per_pass > 2 ** 30:
             per_pass //= 4
         if sampler not in self._sensors:
             self._sensors[sampler] = mi.load_dict(scene_sensor_dict(

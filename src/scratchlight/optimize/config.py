@@ -44,8 +44,10 @@ def _precision(value) -> float | None:
     return v
 
 
-def _power_of_4(n: int) -> bool:
-    return n > 0 and n & (n - 1) == 0 and n.bit_length() % 2 == 1
+def _low_discrepancy_spp(n: int) -> bool:
+    """Mitsuba's ldsampler takes 4, 16, 64, ... samples (a square power of two; it rounds
+    anything else up, 1 to 4)."""
+    return n >= 4 and n & (n - 1) == 0 and n.bit_length() % 2 == 1
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -156,18 +158,18 @@ class OptimizerConfig:
     spp: int = option(16, "samples per pixel of each iteration's render", lo=1, hi=4096)
     """Samples per pixel of each iteration's render (primal and gradient each)."""
     final_spp: int = option(64, "spp of each judging render of the before/after lights "
-                                "(a power of 4 with --final-sampler ldsampler)",
+                                "(4, 16, 64, ... with --final-sampler ldsampler)",
                             lo=1, hi=65536)
     """Samples per pixel of each judging render of the before/after lights
     (``report.judge``)."""
     final_sampler: str = option("auto", "Mitsuba sampler of the judging renders: ldsampler "
-                                "(low-discrepancy; --final-spp a power of 4), independent (the "
-                                "paper's), or auto: ldsampler where --final-spp is a power of 4",
+                                "(low-discrepancy; --final-spp 4, 16, 64, ...), independent (the "
+                                "paper's), or auto: ldsampler where --final-spp allows it",
                                 choices=JUDGE_SAMPLERS)
     """Mitsuba's sampler of the judging renders: 'ldsampler' stratifies a pixel's samples
-    (one pass; ``final_spp`` a power of 4; at 64 spp the image error of 256 independent
+    (one pass; ``final_spp`` 4, 16, 64, ...; at 64 spp the image error of 256 independent
     samples), 'independent' is the paper's (passes of 16), 'auto' is ldsampler where
-    ``final_spp`` is a power of 4 and independent otherwise (``judge_sampler``)."""
+    ``final_spp`` is one of those and independent otherwise (``judge_sampler``)."""
     final_precision: float | None = option(
         0.01, "render each judged light again (2 to 8 renders) until the objective's standard "
               "error is at most this fraction of it; none: one render, no standard error (the "
@@ -210,17 +212,17 @@ class OptimizerConfig:
         """Raise InputError naming the field (``optimizer.<name>``) for an unusable value
         (the declared choices and bounds; ldsampler's spp a power of 4)."""
         check_declared(self, "optimizer.")
-        if self.final_sampler == "ldsampler" and not _power_of_4(self.final_spp):
+        if self.final_sampler == "ldsampler" and not _low_discrepancy_spp(self.final_spp):
             raise InputError("optimizer.final_spp", f"{self.final_spp}: the ldsampler judge "
-                                                    "needs a power of 4 (1, 4, 16, 64, 256, "
-                                                    "1024, ...); or --final-sampler independent")
+                                                    "needs a power of 4 (4, 16, 64, 256, 1024, "
+                                                    "...); or --final-sampler independent")
 
     @property
     def judge_sampler(self) -> str:
         """The Mitsuba sampler the judging renders use (``final_sampler`` resolved)."""
         if self.final_sampler != "auto":
             return self.final_sampler
-        return "ldsampler" if _power_of_4(self.final_spp) else "independent"
+        return "ldsampler" if _low_discrepancy_spp(self.final_spp) else "independent"
 
     @property
     def memory_budget_bytes(self) -> int | None:

@@ -44,14 +44,25 @@ class Judgement:
     seeds: list[int]
     spp: int
     sampler: str
+    precision: float | None = None
+
+    @property
+    def precise(self) -> bool | None:
+        """Whether the loss's standard error is at most ``precision`` of it (None: no
+        precision was asked, one render)."""
+        err = self.std_err["loss"]
+        if self.precision is None or err is None:
+            return None
+        return err <= self.precision * abs(self.terms["loss"])
 
     def summary(self) -> dict:
         """The ``run.json`` form: the terms, ``<term>_std_err``, ``renders``, ``seeds``,
-        ``spp`` and ``sampler``."""
+        ``spp``, ``sampler`` and ``precise`` (False: the most renders did not reach the
+        asked precision)."""
         out = dict(self.terms)
         out.update({f"{k}_std_err": v for k, v in self.std_err.items()})
         out.update(renders=len(self.seeds), seeds=list(self.seeds), spp=self.spp,
-                   sampler=self.sampler)
+                   sampler=self.sampler, precise=self.precise)
         return out
 
 
@@ -97,7 +108,7 @@ def judge_light(session, envmap: np.ndarray, light, mask: np.ndarray, spp: int, 
             break
     mean = np.mean(np.stack(images), axis=0, dtype=np.float64).astype(np.float32)
     return Judgement(image=mean, images=images, terms=terms, std_err=errs, seeds=seeds,
-                     spp=int(spp), sampler=sampler)
+                     spp=int(spp), sampler=sampler, precision=precision)
 
 
 def judge_run(session, run, config, seed: int) -> tuple[dict, dict, dict | None]:
