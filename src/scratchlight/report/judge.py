@@ -86,10 +86,15 @@ def judge_light(session, envmap: np.ndarray, light, mask: np.ndarray, spp: int, 
     bool. ``precision`` None: exactly one render, no standard error (the paper's judge).
     ``cache``: take the renders from (and add them to) the on-disk cache of judging renders
     (``engines.render_cache``), for a run's initial light."""
+    from tqdm.auto import tqdm
+
     if precision is None:
         min_renders = max_renders = 1
     rows, images, seeds = [], [], []
     objective = session.objective_function(light, mask)
+    # one bar per light: an ldsampler render is one pass, so the renders are the steps
+    bar = tqdm(desc=f"judge {label} ({spp} spp)", unit="render", leave=False,
+               disable=not getattr(session, "progress", False) or sampler == "independent")
     while True:
         s = int(seed) + len(seeds)
         n = len(seeds) + 1
@@ -100,12 +105,14 @@ def judge_light(session, envmap: np.ndarray, light, mask: np.ndarray, spp: int, 
                      "mean_gradient": obj.mean_gradient})
         images.append(image)
         seeds.append(s)
+        bar.update()
         if n < min_renders:
             continue
         terms, errs = _stats(rows)
         if n >= max_renders or (errs["loss"] is not None and precision is not None
                                 and errs["loss"] <= precision * abs(terms["loss"])):
             break
+    bar.close()
     mean = np.mean(np.stack(images), axis=0, dtype=np.float64).astype(np.float32)
     return Judgement(image=mean, images=images, terms=terms, std_err=errs, seeds=seeds,
                      spp=int(spp), sampler=sampler, precision=precision)
