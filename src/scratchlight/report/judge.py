@@ -2,8 +2,9 @@
 
 Method. The light is rendered ``R`` times by Mitsuba's path tracer with the seeds ``seed``,
 ``seed + 1``, ... at ``spp`` with Mitsuba's ``sampler`` (by default the low-discrepancy
-``ldsampler``: at 64 spp its image error equals that of 256 independent samples, at a
-third of the time; ``benchmarks/judge_samplers.py``). Every render gives the objective's
+``ldsampler``: at 64 spp its image error is at most that of 256 independent samples, equal
+under a uniform light and 2.5 x smaller under an optimized one, at about a third of the
+time; ``benchmarks/judge_samplers.py``). Every render gives the objective's
 terms (loss, L_grad, L_l2, mean gradient); the judged value of a term is their mean over
 the renders and its standard error ``s / sqrt(R)`` (``s`` the sample standard deviation).
 The judge renders at least ``min_renders`` (2) and adds renders until the loss's standard
