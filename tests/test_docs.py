@@ -263,8 +263,12 @@ def test_every_page_has_examples_and_pages_are_linked():
 
 
 def _slug(heading: str) -> str:
-    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
-    text = re.sub(r"[`*_]|\[(.*?)\]\(.*?\)", lambda m: m.group(1) or "", heading.strip().lower())
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens;
+    emphasis marks dropped, but a code span keeps its underscores (`whole_command.py`)."""
+    parts = re.split(r"(`[^`]*`)", heading.strip().lower())
+    text = "".join(p[1:-1] if p.startswith("`") else
+                   re.sub(r"[*_]|\[(.*?)\]\(.*?\)", lambda m: m.group(1) or "", p)
+                   for p in parts)
     return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
 
 
@@ -288,3 +292,10 @@ def test_relative_links_resolve(page: Path):
         elif anchor and file.suffix == ".md" and anchor not in _anchors(file):
             broken.append(f"{target} (no such heading)")
     assert not broken, f"{page.name}: {broken}"
+
+
+def test_heading_anchors_follow_github():
+    """Code spans keep their underscores; emphasis marks and punctuation go."""
+    assert _slug("The whole command (`benchmarks/whole_command.py`)") == \
+        "the-whole-command-benchmarkswhole_commandpy"
+    assert _slug("A _light_ that **holds**: [SET](x.md)") == "a-light-that-holds-set"
