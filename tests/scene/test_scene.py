@@ -249,3 +249,23 @@ def test_mesh_normals_are_the_angle_weighted_face_normals():
     assert np.abs(got[:, 2]).min() < 0.999  # the relief tilts them: not a flat-plane check
     mesh.recompute_vertex_normals()
     assert np.abs(np.array(mi.traverse(mesh)["vertex_normals"]).reshape(-1, 3) - got).max() < 1e-6
+
+
+def test_a_scene_that_would_not_fit_in_memory_is_refused_before_it_is_built(monkeypatch):
+    """The mesh and Mitsuba's BVH take ~250 bytes a point; a grid whose scene would need
+    more than the process can still have is one InputError naming --max-size, not a
+    process killed by the kernel halfway through."""
+    import scratchlight.io.guards as guards
+    from scratchlight.errors import InputError
+    from scratchlight.scene.build import SCENE_BYTES_PER_POINT
+
+    small, big = _rough_map(ny=40, nx=50), _rough_map(ny=200, nx=300)
+    budget = 100 * 100 * SCENE_BYTES_PER_POINT  # fits 40 x 50, not 200 x 300
+    monkeypatch.setattr(guards, "available_memory", lambda: budget)
+    spec = SceneSpec(width=16, height=16)
+    with pytest.raises(InputError, match="300 x 200 grid needs about") as e:
+        build_scene(big, spec)
+    assert e.value.path == "surface.max_size" and "--max-size" in str(e.value)
+    assert build_scene(small, spec).image_shape == (16, 16)
+    monkeypatch.setattr(guards, "available_memory", lambda: None)  # unknown: not refused
+    assert build_scene(big, spec).image_shape == (16, 16)

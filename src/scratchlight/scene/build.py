@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from ..errors import InputError
 from ..heightmap import HeightMap
 from ..options import check_declared, option
 from .camera import CameraSpec, sensor_dict
@@ -22,15 +23,14 @@ from .envmap import DEFAULT_ENVMAP_SHAPE, constant_envmap
 from .materials import MATERIALS, conductor_bsdf
 from .mesh import auto_exaggeration, heightmap_to_mesh, units_per_metre
 
-__all__ = ["SceneSpec", "Scene", "build_scene", "scene_sensor_dict", "ENVMAP_KEY"]
+__all__ = ["SceneSpec", "Scene", "build_scene", "scene_sensor_dict", "check_scene_memory",
+           "SCENE_BYTES_PER_POINT", "ENVMAP_KEY"]
 
 ENVMAP_KEY = "envmap.data"
 
 
 def _exaggeration(value) -> float | str:
     """'auto' or a positive number (text or typed)."""
-    from ..errors import InputError
-
     if str(value).strip().lower() == "auto":
         return "auto"
     try:
@@ -200,6 +200,30 @@ def _image_geometry(mscene, hm: HeightMap, upm: float, W: int, H: int):
     return mask, cell
 
 
+SCENE_BYTES_PER_POINT = 250
+"""Peak memory (bytes) that building a scene takes per height-map point: the mesh
+(vertices, faces, normals) and Mitsuba's Embree BVH, which Mitsuba builds at its highest
+quality. Measured: 6.19 GB above the read map for a 5000 x 5000 grid
+(``benchmarks/grid_scene.py``)."""
+
+
+def check_scene_memory(hm: HeightMap) -> None:
+    """Refuse, before any allocation, a height map whose scene would need more memory than
+    this process can still have (``io.guards.available_memory``): an InputError naming
+    ``surface.max_size``, the option that shrinks the grid."""
+    from ..io.guards import available_memory, format_bytes
+
+    ny, nx = hm.shape
+    need = ny * nx * SCENE_BYTES_PER_POINT
+    free = available_memory()
+    if free is not None and need > free:
+        raise InputError("surface.max_size",
+                         f"a {nx} x {ny} grid needs about {format_bytes(need)} to build its "
+                         f"scene (mesh and Mitsuba's BVH, ~{SCENE_BYTES_PER_POINT} bytes a "
+                         f"point) and only {format_bytes(free)} is available: resample it "
+                         f"(a smaller --max-size)")
+
+
 def scene_sensor_dict(hm: HeightMap, spec: SceneSpec, spp: int,
                       sampler: str = "independent") -> dict:
     """The Mitsuba sensor dict of the scene of ``hm`` and ``spec`` (its exaggeration
@@ -223,6 +247,7 @@ def build_scene(hm: HeightMap, spec: SceneSpec = SceneSpec(), envmap: np.ndarray
     current_variant()
     import mitsuba as mi
 
+    check_scene_memory(hm)
     if envmap is None:
         envmap = constant_envmap(0.5, DEFAULT_ENVMAP_SHAPE)
     if spec.exaggeration == "auto":
