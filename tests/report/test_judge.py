@@ -147,3 +147,20 @@ def test_a_sampler_that_cannot_render_the_spp_is_one_line_and_nothing_written(tm
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "final-spp" in lines[0] and "power of 4" in lines[0], lines
     assert not out.exists()
+
+
+def test_the_printed_verdict_names_the_light_whose_objective_is_not_precise():
+    from scratchlight.cli.cmd_optimize import judged_line
+
+    def judged(renders, precise):
+        return {"loss": 10.0, "loss_std_err": 0.5, "l_grad": 9.0, "l_grad_std_err": 0.5,
+                "renders": renders, "precise": precise}
+
+    opt = OptimizerConfig()
+    line = judged_line(judged(8, False), judged(2, True), opt)
+    assert line.startswith("objective (8 + 2 renders, 64 spp, ldsampler): before 10 +- 0.5")
+    notes = line.splitlines()[1:]
+    assert len(notes) == 1 and "after 8 renders" in notes[0] and "before objective" in notes[0]
+    line = judged_line(judged(2, True), judged(8, False), opt)
+    assert "after 8 renders" in line and "after objective" in line
+    assert len(judged_line(judged(2, True), judged(2, True), opt).splitlines()) == 1

@@ -79,10 +79,11 @@ def judged_line(before: dict, after: dict, optimizer) -> str:
     line = (f"objective ({renders}{optimizer.final_spp} spp, {optimizer.judge_sampler}): "
             f"before {plus_minus(before, 'loss')} (L_grad {plus_minus(before, 'l_grad')}), "
             f"after {plus_minus(after, 'loss')} (L_grad {plus_minus(after, 'l_grad')})")
-    if False in (before.get("precise"), after.get("precise")):
-        line += (f"\nnote: after {after['renders']} renders the standard error is still above "
-                 f"{optimizer.final_precision:g} of the objective; raise --final-spp for a "
-                 f"more precise verdict")
+    for name, judged in (("before", before), ("after", after)):
+        if judged.get("precise") is False:
+            line += (f"\nnote: after {judged['renders']} renders the standard error of the "
+                     f"{name} objective is still above {optimizer.final_precision:g} of it; "
+                     f"raise --final-spp for a more precise verdict")
     return line
 
 
