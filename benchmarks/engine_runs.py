@@ -45,16 +45,19 @@ def run_measured(cmd: list[str], env: dict | None = None) -> dict:
 
 
 def peak_rss_of(cmd: list[str], env: dict | None = None) -> dict:
-    """``run_measured`` under ``/usr/bin/time -f %M`` when present: the peak RSS of that one
-    process (RUSAGE_CHILDREN would give the maximum over every child so far)."""
+    """``run_measured`` under ``/usr/bin/time -f "%M %U %S"`` when present: the peak RSS of
+    that one process (RUSAGE_CHILDREN would give the maximum over every child so far) and
+    its CPU seconds, user and system, over all its threads (``cpu_s``)."""
     timer = "/usr/bin/time"
     if not os.path.exists(timer):
         res = run_measured(cmd, env)
-        res["peak_rss_mib"] = float("nan")
+        res["peak_rss_mib"] = res["cpu_s"] = float("nan")
         return res
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as f:
-        res = run_measured([timer, "-f", "%M", "-o", f.name, *cmd], env)
-        res["peak_rss_mib"] = int(f.read().strip().splitlines()[-1]) / 1024
+        res = run_measured([timer, "-f", "%M %U %S", "-o", f.name, *cmd], env)
+        rss, user, system = f.read().strip().splitlines()[-1].split()
+        res["peak_rss_mib"] = int(rss) / 1024
+        res["cpu_s"] = float(user) + float(system)
     return res
 
 

@@ -7,7 +7,9 @@ counts and measures, against a high-spp reference render (independent sampler):
 - the image error: RMSE over the surface's pixels (linear RGB);
 - the paper's L_grad of the image (1 / masked mean |grad Y|; it rewards noise, so it moves
   with the noise level: mean and standard deviation over ``--seeds`` seeds);
-- the time of one render (one process, the scene built once; kernels compiled beforehand).
+- the time of one render (one process, the scene built once; kernels compiled beforehand),
+  wall and CPU (user and system over all threads: Mitsuba's renders keep every core busy,
+  so the CPU time is what a render takes from the rest of a command on a busy machine).
 
 Two integrators: `path`, the scene's (Mitsuba's path tracer: emitter and BSDF sampling, as
 the judge renders), and `prb_basic` (BSDF sampling only). ``--roughness`` sets the metal's;
@@ -98,18 +100,19 @@ def main(argv=None) -> int:
                  passes=max(1, args.reference_spp // 256))
     print(f"reference: independent sampler, {args.reference_spp} spp, {time.perf_counter() - t0:.1f} s; "
           f"L_grad {objective(ref.astype(np.float32), E).l_grad:.2f}", file=sys.stderr)
-    print(f"| integrator | sampler | spp | passes | RMSE vs reference | L_grad (mean +- sd over {args.seeds} seeds) | s per render |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"| integrator | sampler | spp | passes | RMSE vs reference | L_grad (mean +- sd over {args.seeds} seeds) | s per render | CPU s per render |")
+    print("|---|---|---|---|---|---|---|---|")
     for integrator, kind, spp, passes in CASES:
-        errors, lgrad, times = [], [], []
+        errors, lgrad, times, cpu = [], [], [], []
         for seed in range(args.seeds):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             img = render(integrator, kind, spp, seed, passes)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             errors.append(float(np.sqrt(np.mean((img - ref)[mask] ** 2))))
             lgrad.append(objective(img.astype(np.float32), E).l_grad)
         print(f"| {integrator} | {kind} | {spp} | {passes} | {np.mean(errors):.5f} | {np.mean(lgrad):.2f} +- "
-              f"{np.std(lgrad):.2f} | {np.median(times):.2f} |", flush=True)
+              f"{np.std(lgrad):.2f} | {np.median(times):.2f} | {np.median(cpu):.2f} |", flush=True)
     return 0
 
 
