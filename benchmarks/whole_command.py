@@ -41,11 +41,13 @@ PHASES = ("start", "read", "scene", "engine_choice", "engine_build", "iterations
 
 
 def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
-             iterations: int, before_cached: bool = False, max_size: int = 0) -> dict:
+             iterations: int, before_cached: bool = False, max_size: int = 0,
+             device: str | None = None) -> dict:
     """One fresh `optimize` process: wall time, peak RSS and its phases. ``before_cached``:
     an earlier run on the surface left the initial light's judging renders in the cache
     (and nothing else: the transport matrices are built again). ``grid``: the surface is
-    the 5000^2 grid, kept whole (``max_size`` 0) or resampled to ``max_size``."""
+    the 5000^2 grid, kept whole (``max_size`` 0) or resampled to ``max_size``. ``device``:
+    the command's ``--device`` (None: its default, a GPU when one is usable)."""
     import shutil
 
     from scratchlight.user_cache import cache_root
@@ -55,16 +57,17 @@ def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
                NUMBA_CACHE_DIR=os.environ.get("NUMBA_CACHE_DIR",
                                               os.path.join(cache_root(), "numba")))
     cmd = [*CLI, "optimize", surface, "--resolution", str(resolution), "--iterations",
-           str(iterations), "--spp", "16", "--engine", engine, "--seed", "0", "--quiet",
-           "--out", os.path.join(out, "run")]
+           str(iterations), "--spp", "16", "--engine", engine, "--seed", "0", "--quiet"]
     if grid:
         cmd += ["--max-size", str(max_size)]
+    if device:
+        cmd += ["--device", device]
     if before_cached:
-        peak_rss_of([*cmd[:-1], os.path.join(out, "primer")], env)
+        peak_rss_of([*cmd, "--out", os.path.join(out, "primer")], env)
         for name in os.listdir(env["SCRATCHLIGHT_CACHE"]):
             if name != "renders":
                 shutil.rmtree(os.path.join(env["SCRATCHLIGHT_CACHE"], name))
-    res = peak_rss_of(cmd, env)
+    res = peak_rss_of([*cmd, "--out", os.path.join(out, "run")], env)
     with open(os.path.join(out, "run", "run.json")) as f:
         doc = json.load(f)
     phases = {k: float(doc["phases_s"].get(k) or 0.0) for k in PHASES}
@@ -73,7 +76,9 @@ def run_case(surface: str, resolution: int, engine: str, grid: bool, tmp: str,
     if grid:
         name += " (whole)" if max_size == 0 else f" (--max-size {max_size})"
     return {"surface": name, "resolution": resolution, "engine": engine,
-            "ran": doc["engine"] + (", before cached" if before_cached else ""),
+            "ran": doc["engine"] + (", before cached" if before_cached else "")
+            + (f", {doc['device']}" if str(doc.get("device", "")).startswith("cuda") else ""),
+            "device": doc.get("device"),
             "wall_s": res["wall_s"], "cpu_s": res["cpu_s"], "peak_rss_mib": res["peak_rss_mib"],
             "phases_s": phases, "objective_after": doc["objective_after"]["loss"],
             "objective_before": doc["objective_before"]["loss"]}
@@ -106,6 +111,8 @@ def main(argv=None) -> int:
                          "light's judging renders cached by an earlier run")
     ap.add_argument("--grid-only", action="store_true", help="only the 5000^2 grid cases")
     ap.add_argument("--json", help="write every number here")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default=None,
+                    help="the command's --device (default: its own, a GPU when one is usable)")
     args = ap.parse_args(argv)
     resolutions = args.resolutions or ([256, 512] if args.quick else [256, 512, 1024])
     surface = os.path.join(DATA, "milled-face.sur")
@@ -113,10 +120,12 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="whole-command-") as tmp:
         for res in ([] if args.grid_only else resolutions):
             for engine in args.engines:
-                rows.append(run_case(surface, res, engine, False, tmp, args.iterations))
+                rows.append(run_case(surface, res, engine, False, tmp, args.iterations,
+                                     device=args.device))
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
                 if args.before_cached and engine == "auto":
-                    rows.append(run_case(surface, res, engine, False, tmp, args.iterations, True))
+                    rows.append(run_case(surface, res, engine, False, tmp, args.iterations, True,
+                                         device=args.device))
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
         if not args.quick:
             import subprocess
@@ -127,7 +136,7 @@ def main(argv=None) -> int:
             for engine in args.grid_engines:
                 for max_size in (0, 1024):  # whole, and as the default --max-size reads it
                     rows.append(run_case(grid, 512, engine, True, tmp, args.iterations,
-                                         max_size=max_size))
+                                         max_size=max_size, device=args.device))
                     print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     print(table(rows))
     by = {(r["surface"], r["resolution"], r["engine"]): r for r in rows}
